@@ -1,0 +1,126 @@
+// The edgemlp blob: one little-endian container for float models (written by
+// the trainer) and int8 models (written by the quantizer, run by the runtime).
+// docs/blob-format.md is the specification; this header is its code form.
+//
+// Layout (all offsets are from the first byte of the file):
+//   FileHeader            at 0, header_size bytes (64 in version 1.0)
+//   LayerRecord[n]        at header_size, layer_record_size bytes each (64)
+//   tensor sections       each 64-byte aligned, zero padding between them
+// The CRC32 (IEEE 802.3, as zlib's crc32) covers the whole file with the
+// crc32 field itself read as zero.
+#ifndef EDGEMLP_BLOB_FORMAT_H_
+#define EDGEMLP_BLOB_FORMAT_H_
+
+#include <cstddef>
+#include <cstdint>
+
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "edgemlp blobs are little-endian and read in place: big-endian hosts are not supported"
+#endif
+
+namespace edgemlp {
+
+inline constexpr char kBlobMagic[4] = {'E', 'M', 'L', 'P'};
+inline constexpr uint16_t kBlobVersionMajor = 1;  // readers reject other majors
+inline constexpr uint16_t kBlobVersionMinor = 0;  // readers accept newer minors
+inline constexpr uint32_t kBlobAlign = 64;        // tensor offsets and row bytes
+inline constexpr uint32_t kMaxLayers = 64;
+inline constexpr uint32_t kMaxLayerWidth = 32768;
+// int32 accumulation is exact while in_size * 255 * 127 + |bias| < 2^31:
+// in_size <= 33155 with |bias| <= 2^30. kMaxLayerWidth keeps a margin.
+inline constexpr int32_t kMaxAbsBiasI32 = 1 << 30;
+
+enum class BlobKind : uint32_t {
+  kFloat32 = 1,  // float model: f32 weights and biases (trainer output)
+  kInt8 = 2,     // int8 weights, u8 activations, int32 accumulators
+};
+
+enum class Activation : uint8_t { kNone = 0, kRelu = 1 };
+
+enum class WeightType : uint8_t { kF32 = 1, kI8 = 2 };
+
+// 64 bytes at offset 0.
+struct FileHeader {
+  char magic[4];           // "EMLP"
+  uint16_t version_major;  // kBlobVersionMajor
+  uint16_t version_minor;  // kBlobVersionMinor
+  uint32_t file_size;      // bytes in the whole file
+  uint32_t crc32;          // of the whole file with this field read as 0
+  uint32_t header_size;    // >= sizeof(FileHeader); a newer minor may grow it
+  uint32_t layer_record_size;  // >= sizeof(LayerRecord)
+  uint32_t layer_count;    // 1..kMaxLayers
+  uint32_t kind;           // BlobKind
+  uint32_t input_size;     // 784 for MNIST: uint8 pixels, row-major
+  uint32_t input_rows;     // 28 (0 if the input is not an image)
+  uint32_t input_cols;     // 28
+  // The network's real input is pixel * input_scale + input_offset. int8
+  // blobs always have 1/255 and 0: any other scaling is folded into layer 0.
+  float input_scale;
+  float input_offset;
+  uint32_t output_size;    // 10 for MNIST
+  uint32_t flags;          // reserved, 0
+  uint32_t reserved;       // 0
+};
+static_assert(sizeof(FileHeader) == 64, "FileHeader is 64 bytes on disk");
+
+// One dense layer: out = act(W * in + b). 64 bytes each.
+struct LayerRecord {
+  uint32_t in_size;   // elements of the input vector
+  uint32_t out_size;  // rows of W
+  // Elements per stored weight row, >= in_size; rows are zero-padded so that
+  // stride * element_bytes is a multiple of kBlobAlign: kernels need no tail.
+  uint32_t stride;
+  uint8_t activation;   // Activation
+  uint8_t weight_type;  // WeightType: kF32 in float blobs, kI8 in int8 blobs
+  uint16_t reserved0;
+  uint32_t weights_offset;  // W: out_size x stride, row-major, weight_type
+  uint32_t bias_offset;     // b: out_size x f32 (float) or int32 (int8)
+  // int8 only (0 in float blobs):
+  uint32_t weight_scale_offset;  // out_size x f32: W_real = W_q * scale[row]
+  uint32_t requant_offset;  // out_size x {int32 multiplier, int32 shift}
+  float in_scale;   // int8: input activations are real = q * in_scale
+  // int8: hidden layers output u8 with real = q * out_scale; the last layer
+  // outputs int32 logits with real = q * out_scale (one scale for all rows,
+  // so argmax over the int32 logits is the float argmax).
+  float out_scale;
+  // Largest output activation seen on calibration data (held-out training
+  // images), recorded by the trainer so export needs no data. 0 if unknown.
+  float calib_max;
+  uint32_t reserved[5];
+};
+static_assert(sizeof(LayerRecord) == 64, "LayerRecord is 64 bytes on disk");
+
+// Requantization, integer only, identical in the reference and every SIMD
+// target: out = (acc * multiplier + 2^(shift-1)) >> shift, i.e. acc * M rounded
+// half up, where M = multiplier * 2^-shift, multiplier in [2^30, 2^31) and
+// shift in [1, 62]. The product fits int64: |acc| < 2^31, multiplier < 2^31.
+inline constexpr int32_t kMinMultiplier = int32_t{1} << 30;
+inline constexpr int32_t kMinShift = 1;
+inline constexpr int32_t kMaxShift = 62;
+
+inline int64_t Requantize(int32_t acc, int32_t multiplier, int32_t shift) {
+  const int64_t product = static_cast<int64_t>(acc) * multiplier;
+  return (product + (int64_t{1} << (shift - 1))) >> shift;
+}
+
+// Hidden layer epilogue: requantize, ReLU, saturate to u8.
+inline uint8_t RequantizeToU8(int32_t acc, int32_t multiplier, int32_t shift) {
+  const int64_t q = Requantize(acc, multiplier, shift);
+  return static_cast<uint8_t>(q < 0 ? 0 : (q > 255 ? 255 : q));
+}
+
+// Last layer epilogue: requantize to the shared logit scale, optional ReLU.
+inline int32_t RequantizeToI32(int32_t acc, int32_t multiplier, int32_t shift,
+                               bool relu) {
+  // The exporter keeps M <= 1 so this never saturates; a hostile blob can
+  // only saturate, never overflow.
+  int64_t q = Requantize(acc, multiplier, shift);
+  if (relu && q < 0) q = 0;
+  if (q > INT32_MAX) q = INT32_MAX;
+  if (q < INT32_MIN) q = INT32_MIN;
+  return static_cast<int32_t>(q);
+}
+
+}  // namespace edgemlp
+
+#endif  // EDGEMLP_BLOB_FORMAT_H_

@@ -1,0 +1,91 @@
+// The edgemlp runtime: validate an int8 blob once, then run a fixed-size
+// forward pass with Highway SIMD, bit-exact with the scalar reference.
+//
+// Contract: Load() is the only place that allocates or can fail. After a
+// successful load, Predict() cannot fail and never allocates. A Network owns
+// its scratch arena, so one Network serves one thread at a time.
+#ifndef EDGEMLP_RUNTIME_H_
+#define EDGEMLP_RUNTIME_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "edgemlp/blob.h"
+
+namespace edgemlp {
+
+// One int8 dense layer as the kernels see it; pointers into the blob.
+struct DenseI8 {
+  const int8_t* weights;   // out_size x stride, row-major, zero-padded rows
+  const int32_t* bias;     // out_size, at scale in_scale * weight_scale[row]
+  const int32_t* requant;  // out_size x {multiplier, shift}
+  uint32_t in_size;
+  uint32_t out_size;
+  uint32_t stride;  // multiple of kBlobAlign
+  bool relu;
+};
+
+class Network {
+ public:
+  Network() = default;
+  Network(const Network&) = delete;
+  Network& operator=(const Network&) = delete;
+  Network(Network&&) = default;
+  Network& operator=(Network&&) = default;
+
+  // Validates an int8 blob and sizes the scratch arena. The caller keeps
+  // `bytes` alive and unchanged for the Network's lifetime (zero-copy).
+  static LoadResult Load(const uint8_t* bytes, size_t size, Network* out);
+  // Reads the file into a buffer the Network owns, then Load()s it.
+  static LoadResult LoadFile(const std::string& path, Network* out);
+
+  size_t input_size() const { return input_size_; }
+  size_t output_size() const { return output_size_; }
+  // real logit = int32 logit * logit_scale()
+  float logit_scale() const { return logit_scale_; }
+  // Bytes of scratch used by a prediction (allocated once, at load).
+  size_t arena_bytes() const { return arena_bytes_; }
+  const BlobView& blob() const { return view_; }
+  const std::vector<DenseI8>& layers() const { return layers_; }
+
+  // pixels: input_size() bytes (any alignment). logits: output_size() int32.
+  // Returns the predicted class (argmax, lowest index on ties).
+  int Predict(const uint8_t* pixels, int32_t* logits);
+  // The scalar reference forward pass: the specification of Predict().
+  int PredictRef(const uint8_t* pixels, int32_t* logits);
+
+ private:
+  BlobView view_;
+  std::vector<DenseI8> layers_;
+  std::unique_ptr<uint8_t[]> owned_blob_;    // LoadFile only
+  std::unique_ptr<uint8_t[]> arena_storage_;
+  uint8_t* act_a_ = nullptr;  // ping-pong activation buffers, each
+  uint8_t* act_b_ = nullptr;  // max-stride bytes, 64-byte aligned
+  size_t input_size_ = 0;
+  size_t output_size_ = 0;
+  size_t arena_bytes_ = 0;
+  float logit_scale_ = 0.0f;
+};
+
+// Index of the largest value, lowest index on ties.
+int ArgMax(const int32_t* values, size_t n);
+
+// Probabilities from int32 logits: softmax(logit * scale), computed stably.
+void Softmax(const int32_t* logits, size_t n, float scale, float* probs);
+
+// SIMD targets (Highway). The names are Highway's (SSE4, AVX2, AVX3, ...).
+// Targets that are compiled into this binary and supported by this CPU.
+std::vector<int64_t> AvailableTargets();
+const char* TargetName(int64_t target);
+// The target Predict() uses now.
+int64_t ChosenTarget();
+// Makes Predict() use `target` (one of AvailableTargets()); 0 restores the
+// best target. For tests and benchmarks; not thread-safe.
+void ForceTarget(int64_t target);
+
+}  // namespace edgemlp
+
+#endif  // EDGEMLP_RUNTIME_H_

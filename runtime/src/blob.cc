@@ -1,0 +1,322 @@
+// Blob validation: every field is checked before anything is read through
+// it, structure first, then contents, then the CRC (so a damaged field gets
+// its own message rather than only "checksum mismatch").
+#include "edgemlp/blob.h"
+
+#include <cmath>
+#include <cstddef>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+namespace edgemlp {
+
+const char* StatusName(Status status) {
+  switch (status) {
+    case Status::kOk: return "ok";
+    case Status::kTruncated: return "truncated";
+    case Status::kBadMagic: return "bad_magic";
+    case Status::kUnsupportedVersion: return "unsupported_version";
+    case Status::kBadHeader: return "bad_header";
+    case Status::kBadShape: return "bad_shape";
+    case Status::kBadLayer: return "bad_layer";
+    case Status::kOutOfBounds: return "out_of_bounds";
+    case Status::kMisaligned: return "misaligned";
+    case Status::kBadScale: return "bad_scale";
+    case Status::kBadRequant: return "bad_requant";
+    case Status::kBadValue: return "bad_value";
+    case Status::kBadChecksum: return "bad_checksum";
+    case Status::kWrongKind: return "wrong_kind";
+    case Status::kIoError: return "io_error";
+  }
+  return "unknown";
+}
+
+namespace {
+
+struct CrcTable {
+  uint32_t entries[256];
+  CrcTable() {
+    for (uint32_t i = 0; i < 256; ++i) {
+      uint32_t c = i;
+      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+      entries[i] = c;
+    }
+  }
+};
+
+LoadResult Fail(Status status, std::string message) {
+  return LoadResult{status, std::move(message)};
+}
+
+std::string LayerPrefix(size_t index) {
+  return "layer " + std::to_string(index) + ": ";
+}
+
+bool IsPositiveFinite(float v) { return std::isfinite(v) && v > 0.0f; }
+
+template <typename T>
+T ReadAt(const uint8_t* bytes, uint64_t offset) {
+  T value;
+  std::memcpy(&value, bytes + offset, sizeof(T));
+  return value;
+}
+
+// Checks that [offset, offset + bytes) lies after the records and inside
+// the file, with 64-bit arithmetic so no sum can wrap.
+LoadResult CheckSection(const char* name, size_t layer, uint32_t offset,
+                        uint64_t bytes, uint64_t data_begin, uint64_t size) {
+  if (offset % kBlobAlign != 0) {
+    return Fail(Status::kMisaligned,
+                LayerPrefix(layer) + name + " offset " + std::to_string(offset) +
+                    " is not a multiple of " + std::to_string(kBlobAlign));
+  }
+  if (offset < data_begin || uint64_t{offset} + bytes > size) {
+    return Fail(Status::kOutOfBounds,
+                LayerPrefix(layer) + name + " [" + std::to_string(offset) +
+                    ", " + std::to_string(uint64_t{offset} + bytes) +
+                    ") is outside the tensor area [" +
+                    std::to_string(data_begin) + ", " + std::to_string(size) +
+                    ")");
+  }
+  return {};
+}
+
+LoadResult CheckLayer(const FileHeader& h, const LayerRecord& l, size_t index,
+                      const uint8_t* bytes, uint64_t data_begin,
+                      uint64_t size) {
+  const bool is_int8 = h.kind == static_cast<uint32_t>(BlobKind::kInt8);
+  const bool is_last = index + 1 == h.layer_count;
+  const std::string at = LayerPrefix(index);
+  if (l.in_size == 0 || l.in_size > kMaxLayerWidth || l.out_size == 0 ||
+      l.out_size > kMaxLayerWidth) {
+    return Fail(Status::kBadShape,
+                at + "sizes " + std::to_string(l.in_size) + "x" +
+                    std::to_string(l.out_size) + " are outside 1.." +
+                    std::to_string(kMaxLayerWidth));
+  }
+  const uint32_t elem_bytes = is_int8 ? 1 : 4;
+  if (l.stride < l.in_size || l.stride > kMaxLayerWidth + kBlobAlign ||
+      (uint64_t{l.stride} * elem_bytes) % kBlobAlign != 0) {
+    return Fail(Status::kBadShape,
+                at + "stride " + std::to_string(l.stride) +
+                    " must be >= in_size " + std::to_string(l.in_size) +
+                    " with rows a multiple of " + std::to_string(kBlobAlign) +
+                    " bytes");
+  }
+  const uint8_t want_type = static_cast<uint8_t>(is_int8 ? WeightType::kI8
+                                                         : WeightType::kF32);
+  if (l.weight_type != want_type) {
+    return Fail(Status::kBadLayer,
+                at + "weight type " + std::to_string(l.weight_type) +
+                    " does not match the blob kind (expected " +
+                    std::to_string(want_type) + ")");
+  }
+  if (l.activation != static_cast<uint8_t>(Activation::kNone) &&
+      l.activation != static_cast<uint8_t>(Activation::kRelu)) {
+    return Fail(Status::kBadLayer,
+                at + "unknown activation " + std::to_string(l.activation) +
+                    " (expected 0 = none or 1 = relu)");
+  }
+  if (is_int8 && !is_last &&
+      l.activation != static_cast<uint8_t>(Activation::kRelu)) {
+    return Fail(Status::kBadLayer,
+                at + "int8 hidden layers must use relu (u8 activations)");
+  }
+  const uint64_t rows = l.out_size;
+  LoadResult r = CheckSection("weights", index, l.weights_offset,
+                              rows * l.stride * elem_bytes, data_begin, size);
+  if (!r.ok()) return r;
+  r = CheckSection("bias", index, l.bias_offset, rows * 4, data_begin, size);
+  if (!r.ok()) return r;
+  if (!is_int8) {
+    for (uint64_t k = 0; k < rows * l.stride; ++k) {
+      if (!std::isfinite(ReadAt<float>(bytes, l.weights_offset + 4 * k))) {
+        return Fail(Status::kBadValue,
+                    at + "weight " + std::to_string(k) + " is not finite");
+      }
+    }
+    for (uint64_t k = 0; k < rows; ++k) {
+      if (!std::isfinite(ReadAt<float>(bytes, l.bias_offset + 4 * k))) {
+        return Fail(Status::kBadValue,
+                    at + "bias " + std::to_string(k) + " is not finite");
+      }
+    }
+    return {};
+  }
+  r = CheckSection("weight scales", index, l.weight_scale_offset, rows * 4,
+                   data_begin, size);
+  if (!r.ok()) return r;
+  r = CheckSection("requant", index, l.requant_offset, rows * 8, data_begin,
+                   size);
+  if (!r.ok()) return r;
+  if (!IsPositiveFinite(l.in_scale) || !IsPositiveFinite(l.out_scale)) {
+    return Fail(Status::kBadScale,
+                at + "in_scale " + std::to_string(l.in_scale) +
+                    " and out_scale " + std::to_string(l.out_scale) +
+                    " must be finite and > 0");
+  }
+  for (uint64_t k = 0; k < rows; ++k) {
+    const float s = ReadAt<float>(bytes, l.weight_scale_offset + 4 * k);
+    if (!IsPositiveFinite(s)) {
+      return Fail(Status::kBadScale, at + "weight scale of row " +
+                                         std::to_string(k) + " is " +
+                                         std::to_string(s) +
+                                         " (expected finite and > 0)");
+    }
+    const int32_t bias = ReadAt<int32_t>(bytes, l.bias_offset + 4 * k);
+    if (bias > kMaxAbsBiasI32 || bias < -kMaxAbsBiasI32) {
+      return Fail(Status::kBadLayer,
+                  at + "bias of row " + std::to_string(k) + " is " +
+                      std::to_string(bias) + " (|bias| must be <= 2^30)");
+    }
+    const int32_t mult = ReadAt<int32_t>(bytes, l.requant_offset + 8 * k);
+    const int32_t shift = ReadAt<int32_t>(bytes, l.requant_offset + 8 * k + 4);
+    if (mult < kMinMultiplier || shift < kMinShift || shift > kMaxShift) {
+      return Fail(Status::kBadRequant,
+                  at + "row " + std::to_string(k) + " multiplier " +
+                      std::to_string(mult) + " shift " + std::to_string(shift) +
+                      " (expected multiplier in [2^30, 2^31), shift in [1, 62])");
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+uint32_t Crc32(const void* data, size_t size, uint32_t crc) {
+  static const CrcTable table;
+  const uint8_t* p = static_cast<const uint8_t*>(data);
+  crc = ~crc;
+  for (size_t i = 0; i < size; ++i) {
+    crc = table.entries[(crc ^ p[i]) & 0xFF] ^ (crc >> 8);
+  }
+  return ~crc;
+}
+
+uint32_t BlobCrc32(const uint8_t* bytes, size_t size) {
+  constexpr size_t kCrcField = offsetof(FileHeader, crc32);
+  static const uint8_t kZeros[4] = {0, 0, 0, 0};
+  uint32_t crc = Crc32(bytes, kCrcField);
+  crc = Crc32(kZeros, 4, crc);
+  return Crc32(bytes + kCrcField + 4, size - kCrcField - 4, crc);
+}
+
+LoadResult ParseBlob(const uint8_t* bytes, size_t size, BlobView* view,
+                     bool check_crc) {
+  if (bytes == nullptr || size < sizeof(FileHeader)) {
+    return Fail(Status::kTruncated, std::to_string(size) +
+                                        " bytes is shorter than the " +
+                                        std::to_string(sizeof(FileHeader)) +
+                                        "-byte header");
+  }
+  if (reinterpret_cast<uintptr_t>(bytes) % 8 != 0) {
+    return Fail(Status::kMisaligned, "blob buffer must be 8-byte aligned");
+  }
+  FileHeader h;
+  std::memcpy(&h, bytes, sizeof(h));
+  if (std::memcmp(h.magic, kBlobMagic, 4) != 0) {
+    return Fail(Status::kBadMagic,
+                "not an edgemlp blob (expected magic \"EMLP\" at offset 0)");
+  }
+  if (h.version_major != kBlobVersionMajor) {
+    return Fail(Status::kUnsupportedVersion,
+                "format version " + std::to_string(h.version_major) + "." +
+                    std::to_string(h.version_minor) + " (this reader knows " +
+                    std::to_string(kBlobVersionMajor) + ".x)");
+  }
+  if (h.file_size > size) {
+    return Fail(Status::kTruncated,
+                "header says " + std::to_string(h.file_size) +
+                    " bytes but only " + std::to_string(size) + " are present");
+  }
+  if (h.file_size != size) {
+    return Fail(Status::kBadHeader,
+                "header says " + std::to_string(h.file_size) + " bytes but " +
+                    std::to_string(size) + " are present (trailing bytes)");
+  }
+  if (h.header_size < sizeof(FileHeader) || h.header_size % 4 != 0 ||
+      h.layer_record_size < sizeof(LayerRecord) ||
+      h.layer_record_size % 4 != 0) {
+    return Fail(Status::kBadHeader,
+                "header_size " + std::to_string(h.header_size) +
+                    " / layer_record_size " +
+                    std::to_string(h.layer_record_size) +
+                    " (expected multiples of 4, >= 64)");
+  }
+  if (h.layer_count == 0 || h.layer_count > kMaxLayers) {
+    return Fail(Status::kBadHeader, "layer_count " +
+                                        std::to_string(h.layer_count) +
+                                        " (expected 1.." +
+                                        std::to_string(kMaxLayers) + ")");
+  }
+  const uint64_t records_end =
+      uint64_t{h.header_size} + uint64_t{h.layer_count} * h.layer_record_size;
+  if (records_end > size) {
+    return Fail(Status::kTruncated,
+                "layer records end at " + std::to_string(records_end) +
+                    " but the file has " + std::to_string(size) + " bytes");
+  }
+  if (h.kind != static_cast<uint32_t>(BlobKind::kFloat32) &&
+      h.kind != static_cast<uint32_t>(BlobKind::kInt8)) {
+    return Fail(Status::kBadHeader, "unknown kind " + std::to_string(h.kind) +
+                                        " (expected 1 = float32, 2 = int8)");
+  }
+  if (!std::isfinite(h.input_scale) || h.input_scale == 0.0f ||
+      !std::isfinite(h.input_offset)) {
+    return Fail(Status::kBadScale, "input scale/offset must be finite, scale != 0");
+  }
+  if (h.kind == static_cast<uint32_t>(BlobKind::kInt8) &&
+      (h.input_scale != 1.0f / 255.0f || h.input_offset != 0.0f)) {
+    return Fail(Status::kBadScale,
+                "int8 blobs take raw pixels: input scale must be 1/255, "
+                "offset 0");
+  }
+  std::vector<LayerRecord> layers(h.layer_count);
+  for (uint32_t i = 0; i < h.layer_count; ++i) {
+    std::memcpy(&layers[i], bytes + h.header_size + uint64_t{i} * h.layer_record_size,
+                sizeof(LayerRecord));
+  }
+  if (layers[0].in_size != h.input_size ||
+      (h.input_rows * h.input_cols != 0 &&
+       uint64_t{h.input_rows} * h.input_cols != h.input_size)) {
+    return Fail(Status::kBadShape,
+                "input_size " + std::to_string(h.input_size) + " (" +
+                    std::to_string(h.input_rows) + "x" +
+                    std::to_string(h.input_cols) + ") does not match layer 0 in_size " +
+                    std::to_string(layers[0].in_size));
+  }
+  for (uint32_t i = 1; i < h.layer_count; ++i) {
+    if (layers[i].in_size != layers[i - 1].out_size) {
+      return Fail(Status::kBadShape,
+                  LayerPrefix(i) + "in_size " + std::to_string(layers[i].in_size) +
+                      " does not match layer " + std::to_string(i - 1) +
+                      " out_size " + std::to_string(layers[i - 1].out_size));
+    }
+  }
+  if (layers.back().out_size != h.output_size) {
+    return Fail(Status::kBadShape,
+                "output_size " + std::to_string(h.output_size) +
+                    " does not match the last layer's out_size " +
+                    std::to_string(layers.back().out_size));
+  }
+  for (uint32_t i = 0; i < h.layer_count; ++i) {
+    LoadResult r = CheckLayer(h, layers[i], i, bytes, records_end, size);
+    if (!r.ok()) return r;
+  }
+  const uint32_t crc = check_crc ? BlobCrc32(bytes, size) : h.crc32;
+  if (crc != h.crc32) {
+    char buf[96];
+    std::snprintf(buf, sizeof(buf),
+                  "CRC32 is 0x%08x but the header says 0x%08x: the file is damaged",
+                  crc, h.crc32);
+    return Fail(Status::kBadChecksum, buf);
+  }
+  view->bytes = bytes;
+  view->size = size;
+  view->header = h;
+  view->layers = std::move(layers);
+  return {};
+}
+
+}  // namespace edgemlp

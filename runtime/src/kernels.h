@@ -1,0 +1,58 @@
+// Internal: the int8 layer kernels, the scalar reference and the forward
+// driver they share. Not installed; tests include it to check every target.
+#ifndef EDGEMLP_RUNTIME_SRC_KERNELS_H_
+#define EDGEMLP_RUNTIME_SRC_KERNELS_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "edgemlp/runtime.h"
+
+namespace edgemlp {
+namespace internal {
+
+// Layer kernels. `in` holds layer.stride bytes whose tail [in_size, stride)
+// is zero (the SIMD kernels read whole rows; the reference reads in_size).
+// DenseI8ToU8 writes out_size u8 activations; DenseI8ToI32 out_size logits.
+void DenseI8ToU8Ref(const DenseI8& layer, const uint8_t* in, uint8_t* out);
+void DenseI8ToI32Ref(const DenseI8& layer, const uint8_t* in, int32_t* out);
+// Highway versions, dispatched on every call (for tests and per-layer
+// timing; Network::Predict dispatches once per forward pass instead).
+void DenseI8ToU8(const DenseI8& layer, const uint8_t* in, uint8_t* out);
+void DenseI8ToI32(const DenseI8& layer, const uint8_t* in, int32_t* out);
+
+// Whole forward passes: pixels -> logits. act_a/act_b: max-stride scratch.
+void ForwardI8Ref(const DenseI8* layers, size_t count, const uint8_t* pixels,
+                  uint8_t* act_a, uint8_t* act_b, int32_t* logits);
+void ForwardI8(const DenseI8* layers, size_t count, const uint8_t* pixels,
+               uint8_t* act_a, uint8_t* act_b, int32_t* logits);
+
+// The one forward loop, shared by the reference and every SIMD target so
+// they differ only in their layer kernels. Zeroes each activation vector's
+// padding, so stale bytes from a wider earlier layer never reach a kernel.
+template <class ToU8, class ToI32>
+inline void RunForward(const DenseI8* layers, size_t count,
+                       const uint8_t* pixels, uint8_t* act_a, uint8_t* act_b,
+                       int32_t* logits, ToU8 to_u8, ToI32 to_i32) {
+  std::memcpy(act_a, pixels, layers[0].in_size);
+  std::memset(act_a + layers[0].in_size, 0,
+              layers[0].stride - layers[0].in_size);
+  uint8_t* cur = act_a;
+  uint8_t* next = act_b;
+  for (size_t i = 0; i + 1 < count; ++i) {
+    to_u8(layers[i], cur, next);
+    const DenseI8& following = layers[i + 1];
+    std::memset(next + layers[i].out_size, 0,
+                following.stride - layers[i].out_size);
+    uint8_t* t = cur;
+    cur = next;
+    next = t;
+  }
+  to_i32(layers[count - 1], cur, logits);
+}
+
+}  // namespace internal
+}  // namespace edgemlp
+
+#endif  // EDGEMLP_RUNTIME_SRC_KERNELS_H_

@@ -1,0 +1,129 @@
+// Network: turns a validated int8 blob into kernel views and a scratch arena.
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+
+#include "edgemlp/runtime.h"
+#include "kernels.h"
+
+namespace edgemlp {
+
+namespace {
+
+template <typename T>
+const T* At(const uint8_t* bytes, uint32_t offset) {
+  // Offsets are 64-byte aligned and the buffer 8-byte aligned (ParseBlob).
+  return reinterpret_cast<const T*>(bytes + offset);
+}
+
+uint8_t* AlignUp(uint8_t* p) {
+  const uintptr_t mask = kBlobAlign - 1;
+  return reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(p) + mask) &
+                                    ~mask);
+}
+
+}  // namespace
+
+LoadResult Network::Load(const uint8_t* bytes, size_t size, Network* out) {
+  BlobView view;
+  LoadResult r = ParseBlob(bytes, size, &view);
+  if (!r.ok()) return r;
+  if (view.header.kind != static_cast<uint32_t>(BlobKind::kInt8)) {
+    return LoadResult{Status::kWrongKind,
+                      "this is a float model; the runtime runs int8 blobs "
+                      "(make one with `edgemlp export MODEL --quant int8`)"};
+  }
+  Network net;
+  uint32_t max_stride = 0;
+  for (const LayerRecord& l : view.layers) {
+    net.layers_.push_back(DenseI8{
+        At<int8_t>(bytes, l.weights_offset), At<int32_t>(bytes, l.bias_offset),
+        At<int32_t>(bytes, l.requant_offset), l.in_size, l.out_size, l.stride,
+        l.activation == static_cast<uint8_t>(Activation::kRelu)});
+    if (l.stride > max_stride) max_stride = l.stride;
+  }
+  // Two activation buffers, each padded to a 64-byte multiple, plus slack to
+  // align the first one.
+  const size_t buffer_bytes = (max_stride + kBlobAlign - 1) / kBlobAlign * kBlobAlign;
+  net.arena_bytes_ = 2 * buffer_bytes;
+  net.arena_storage_.reset(new uint8_t[net.arena_bytes_ + kBlobAlign]());
+  net.act_a_ = AlignUp(net.arena_storage_.get());
+  net.act_b_ = net.act_a_ + buffer_bytes;
+  net.input_size_ = view.header.input_size;
+  net.output_size_ = view.header.output_size;
+  net.logit_scale_ = view.layers.back().out_scale;
+  net.view_ = std::move(view);
+  *out = std::move(net);
+  return {};
+}
+
+LoadResult Network::LoadFile(const std::string& path, Network* out) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) {
+    return LoadResult{Status::kIoError,
+                      path + ": cannot open: " + std::strerror(errno)};
+  }
+  long size = -1;
+  if (std::fseek(f, 0, SEEK_END) == 0) size = std::ftell(f);
+  if (size < 0 || std::fseek(f, 0, SEEK_SET) != 0) {
+    std::fclose(f);
+    return LoadResult{Status::kIoError, path + ": cannot determine its size"};
+  }
+  if (static_cast<unsigned long>(size) > 0xFFFFFFFFul) {
+    std::fclose(f);
+    return LoadResult{Status::kBadHeader,
+                      path + ": " + std::to_string(size) +
+                          " bytes is larger than any blob (4 GiB limit)"};
+  }
+  // The buffer is exactly the file's size (plus alignment slack): a short
+  // hostile file cannot make us allocate more than it holds.
+  std::unique_ptr<uint8_t[]> storage(new uint8_t[size + kBlobAlign]);
+  uint8_t* bytes = AlignUp(storage.get());
+  const size_t got = std::fread(bytes, 1, static_cast<size_t>(size), f);
+  std::fclose(f);
+  if (got != static_cast<size_t>(size)) {
+    return LoadResult{Status::kIoError, path + ": read failed"};
+  }
+  LoadResult r = Load(bytes, static_cast<size_t>(size), out);
+  if (!r.ok()) {
+    r.message = path + ": " + r.message;
+    return r;
+  }
+  out->owned_blob_ = std::move(storage);
+  return r;
+}
+
+int Network::Predict(const uint8_t* pixels, int32_t* logits) {
+  internal::ForwardI8(layers_.data(), layers_.size(), pixels, act_a_, act_b_,
+                      logits);
+  return ArgMax(logits, output_size_);
+}
+
+int Network::PredictRef(const uint8_t* pixels, int32_t* logits) {
+  internal::ForwardI8Ref(layers_.data(), layers_.size(), pixels, act_a_,
+                         act_b_, logits);
+  return ArgMax(logits, output_size_);
+}
+
+int ArgMax(const int32_t* values, size_t n) {
+  size_t best = 0;
+  for (size_t i = 1; i < n; ++i) {
+    if (values[i] > values[best]) best = i;
+  }
+  return static_cast<int>(best);
+}
+
+void Softmax(const int32_t* logits, size_t n, float scale, float* probs) {
+  const int32_t top = logits[ArgMax(logits, n)];
+  float sum = 0.0f;
+  for (size_t i = 0; i < n; ++i) {
+    // Differences are exact in int64 before scaling, so no overflow.
+    const float z = static_cast<float>(int64_t{logits[i]} - top) * scale;
+    probs[i] = std::exp(z);
+    sum += probs[i];
+  }
+  for (size_t i = 0; i < n; ++i) probs[i] /= sum;
+}
+
+}  // namespace edgemlp

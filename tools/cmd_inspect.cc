@@ -1,0 +1,120 @@
+// edgemlp inspect: everything in a blob's header and layer records.
+#include <algorithm>
+#include <cstring>
+#include <memory>
+
+#include "cli.h"
+#include "error.h"
+#include "model_file.h"
+
+namespace edgemlp::cli {
+
+namespace {
+
+struct InspectOptions {
+  std::string blob;
+  bool json = false;
+};
+
+template <typename T>
+T ReadAt(const uint8_t* bytes, uint64_t offset) {
+  T v;
+  std::memcpy(&v, bytes + offset, sizeof(T));
+  return v;
+}
+
+const char* ActivationName(uint8_t a) {
+  return a == static_cast<uint8_t>(Activation::kRelu) ? "relu" : "none";
+}
+
+void RunInspect(const InspectOptions& o) {
+  const ModelFile f = ReadModelFile(o.blob, /*verify_crc=*/false);
+  const FileHeader& h = f.view.header;
+  char crc[16];
+  std::snprintf(crc, sizeof(crc), "0x%08x", h.crc32);
+  Json layers = Json::array();
+  std::string human;
+  char line[320];
+  std::snprintf(line, sizeof(line),
+                "%s: edgemlp blob v%u.%u, %s, %u bytes, CRC32 %s (%s)\n"
+                "input %u (%ux%u) real = pixel * %g + %g, output %u, %u layers\n",
+                o.blob.c_str(), h.version_major, h.version_minor,
+                f.is_int8() ? "int8" : "float32", h.file_size, crc,
+                f.checksum_ok ? "ok" : "MISMATCH", h.input_size, h.input_rows, h.input_cols,
+                h.input_scale, h.input_offset, h.output_size, h.layer_count);
+  human += line;
+  for (size_t i = 0; i < f.view.layers.size(); ++i) {
+    const LayerRecord& l = f.view.layers[i];
+    Json layer = {{"in_size", l.in_size}, {"out_size", l.out_size}, {"stride", l.stride},
+                  {"activation", ActivationName(l.activation)},
+                  {"weight_type", l.weight_type == static_cast<uint8_t>(WeightType::kI8) ? "int8" : "float32"},
+                  {"weights_offset", l.weights_offset}, {"bias_offset", l.bias_offset},
+                  {"calib_max", l.calib_max}};
+    std::snprintf(line, sizeof(line), "  layer %zu: %u -> %u, stride %u, %s, weights @%u, bias @%u",
+                  i, l.in_size, l.out_size, l.stride, ActivationName(l.activation),
+                  l.weights_offset, l.bias_offset);
+    human += line;
+    if (f.is_int8()) {
+      float smin = 1e30f, smax = 0;
+      int32_t shift_min = 99, shift_max = 0;
+      for (uint32_t r = 0; r < l.out_size; ++r) {
+        const float s = ReadAt<float>(f.bytes(), l.weight_scale_offset + 4ull * r);
+        smin = std::min(smin, s);
+        smax = std::max(smax, s);
+        const int32_t shift = ReadAt<int32_t>(f.bytes(), l.requant_offset + 8ull * r + 4);
+        shift_min = std::min(shift_min, shift);
+        shift_max = std::max(shift_max, shift);
+      }
+      layer["weight_scale_offset"] = l.weight_scale_offset;
+      layer["requant_offset"] = l.requant_offset;
+      layer["in_scale"] = l.in_scale;
+      layer["out_scale"] = l.out_scale;
+      layer["weight_scale_min"] = smin;
+      layer["weight_scale_max"] = smax;
+      layer["requant_shift_min"] = shift_min;
+      layer["requant_shift_max"] = shift_max;
+      std::snprintf(line, sizeof(line),
+                    "\n           in_scale %.6g out_scale %.6g, weight scales %.3g..%.3g, "
+                    "requant shifts %d..%d",
+                    l.in_scale, l.out_scale, smin, smax, shift_min, shift_max);
+      human += line;
+    }
+    human += "\n";
+    layers.push_back(layer);
+  }
+  const Json j = {{"file", o.blob},
+                  {"magic", "EMLP"},
+                  {"version_major", h.version_major},
+                  {"version_minor", h.version_minor},
+                  {"kind", f.is_int8() ? "int8" : "float32"},
+                  {"file_size", h.file_size},
+                  {"header_size", h.header_size},
+                  {"layer_record_size", h.layer_record_size},
+                  {"layer_count", h.layer_count},
+                  {"input_size", h.input_size},
+                  {"input_rows", h.input_rows},
+                  {"input_cols", h.input_cols},
+                  {"input_scale", h.input_scale},
+                  {"input_offset", h.input_offset},
+                  {"output_size", h.output_size},
+                  {"flags", h.flags},
+                  {"crc32", crc},
+                  {"checksum_ok", f.checksum_ok},
+                  {"layers", layers}};
+  Emit(o.json, j, human);
+  if (!f.checksum_ok) {
+    throw InputError(o.blob + ": CRC32 mismatch: the file is damaged");
+  }
+}
+
+}  // namespace
+
+void AddInspect(CLI::App& app) {
+  auto o = std::make_shared<InspectOptions>();
+  CLI::App* cmd = app.add_subcommand("inspect", "Show a blob's header, layers, quantization and checksum");
+  cmd->add_option("blob", o->blob, "int8 blob or float model")->required();
+  cmd->add_flag("--json", o->json, "Print one JSON object on stdout");
+  cmd->callback([o] { RunInspect(*o); });
+}
+
+}  // namespace edgemlp::cli

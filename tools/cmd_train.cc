@@ -1,0 +1,124 @@
+// edgemlp train: MNIST -> float model file.
+#include <map>
+#include <memory>
+
+#include "cli.h"
+#include "error.h"
+#include "idx.h"
+#include "train.h"
+
+namespace edgemlp::cli {
+
+namespace {
+
+struct TrainOptions {
+  std::string data;
+  std::string arch = "784-256-128-10";
+  std::string out;
+  TrainConfig config;
+  bool json = false;
+};
+
+std::string Percent(double fraction) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.2f%%", 100.0 * fraction);
+  return buf;
+}
+
+void RunTrain(const TrainOptions& o) {
+  TrainConfig config = o.config;
+  config.arch = ParseArch(o.arch);
+  const std::string dir = ResolveDataDir(o.data);
+  Log("loading MNIST from %s", dir.c_str());
+  const Mnist mnist = LoadMnist(dir);
+  Log("training %s on %zu images (%u held out for validation), %d epochs, "
+      "%s lr %g, batch %d, seed %llu",
+      o.arch.c_str(), mnist.train.size() - config.val_count, config.val_count,
+      config.epochs, OptimizerName(config.optimizer),
+      config.learning_rate > 0 ? config.learning_rate : DefaultLr(config.optimizer),
+      config.batch, static_cast<unsigned long long>(config.seed));
+  Progress progress("epoch");
+  const TrainResult result = Train(
+      mnist.train, config,
+      [&](const EpochRecord& r) {
+        progress.Done();
+        Log("epoch %2d/%d  loss %.4f  val %s  lr %.2g  %.2f s", r.epoch,
+            config.epochs, r.train_loss, Percent(r.val_accuracy).c_str(),
+            r.learning_rate, r.seconds);
+      },
+      [&](double f) { progress.Update(f); });
+  const std::vector<uint8_t> predictions =
+      PredictFloat(result.model, mnist.test, 0, mnist.test.size());
+  size_t correct = 0;
+  for (size_t i = 0; i < predictions.size(); ++i) correct += predictions[i] == mnist.test.labels[i];
+  const double test_accuracy = static_cast<double>(correct) / predictions.size();
+  SaveFloatModel(result.model, o.out);
+
+  Json history = Json::array();
+  double epoch_seconds = 0;
+  for (const EpochRecord& r : result.history) {
+    history.push_back({{"epoch", r.epoch},
+                       {"seconds", r.seconds},
+                       {"train_loss", r.train_loss},
+                       {"val_accuracy", r.val_accuracy},
+                       {"learning_rate", r.learning_rate}});
+    epoch_seconds += r.seconds;
+  }
+  epoch_seconds /= static_cast<double>(result.history.size());
+  const Json j = {{"model", o.out},
+                  {"arch", result.model.ArchString()},
+                  {"optimizer", OptimizerName(config.optimizer)},
+                  {"epochs", config.epochs},
+                  {"seed", config.seed},
+                  {"threads", result.threads},
+                  {"best_epoch", result.best_epoch},
+                  {"test_accuracy", test_accuracy},
+                  {"seconds", result.seconds},
+                  {"seconds_per_epoch", epoch_seconds},
+                  {"history", history}};
+  char human[512];
+  std::snprintf(human, sizeof(human),
+                "model %s (%s): test accuracy %s, best epoch %d, %.1f s "
+                "(%.2f s per epoch, %d threads)\n",
+                o.out.c_str(), result.model.ArchString().c_str(),
+                Percent(test_accuracy).c_str(), result.best_epoch,
+                result.seconds, epoch_seconds, result.threads);
+  Emit(o.json, j, human);
+}
+
+}  // namespace
+
+void AddTrain(CLI::App& app) {
+  auto o = std::make_shared<TrainOptions>();
+  CLI::App* cmd = app.add_subcommand("train", "Train a float MLP on MNIST-format data");
+  cmd->add_option("--data", o->data, "MNIST directory (else $EDGEMLP_DATA, else ./data/mnist)");
+  cmd->add_option("--arch", o->arch, "Layer sizes, input to output")->capture_default_str();
+  cmd->add_option("--epochs", o->config.epochs, "Passes over the training set")
+      ->capture_default_str()->check(CLI::Range(1, 100000));
+  cmd->add_option("--seed", o->config.seed, "Random seed (init, shuffling)")->capture_default_str();
+  const std::map<std::string, Optimizer> optimizers = {
+      {"sgd", Optimizer::kSgd}, {"momentum", Optimizer::kMomentum}, {"adam", Optimizer::kAdam}};
+  cmd->add_option("--optimizer", o->config.optimizer, "sgd | momentum | adam (default adam)")
+      ->transform(CLI::CheckedTransformer(optimizers, CLI::ignore_case));
+  cmd->add_option("--lr", o->config.learning_rate,
+                  "Learning rate (default: adam 1e-3, momentum 0.05, sgd 0.1)")
+      ->check(CLI::PositiveNumber);
+  const std::map<std::string, Schedule> schedules = {
+      {"constant", Schedule::kConstant}, {"cosine", Schedule::kCosine}};
+  cmd->add_option("--schedule", o->config.schedule, "constant | cosine (default cosine)")
+      ->transform(CLI::CheckedTransformer(schedules, CLI::ignore_case));
+  cmd->add_option("--batch", o->config.batch, "Mini-batch size")
+      ->capture_default_str()->check(CLI::Range(1, 65536));
+  cmd->add_option("--threads", o->config.threads, "Threads (default: all cores)")
+      ->check(CLI::Range(1, 256));
+  cmd->add_option("--l2", o->config.l2, "L2 weight decay (weights only)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd->add_option("--val-count", o->config.val_count,
+                  "Training images held out (from the end) to pick the best epoch and calibrate")
+      ->capture_default_str()->check(CLI::Range(1, 1000000));
+  cmd->add_option("--out", o->out, "Output float model file")->required();
+  cmd->add_flag("--json", o->json, "Print one JSON object on stdout");
+  cmd->callback([o] { RunTrain(*o); });
+}
+
+}  // namespace edgemlp::cli

@@ -1,0 +1,43 @@
+// edgemlp: train, export, evaluate, inspect, predict and benchmark small
+// MLPs on MNIST-format data. One binary, one subcommand per stage.
+#include <exception>
+#include <iostream>
+
+#include "cli.h"
+#include "error.h"
+
+int main(int argc, char** argv) {
+  using namespace edgemlp::cli;
+  CLI::App app{
+      "edgemlp: train a small MLP on MNIST, export it as an int8 blob, run it "
+      "with Highway SIMD.",
+      "edgemlp"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "edgemlp 0.1.0");
+  app.footer(
+      "Data: --data DIR, else $EDGEMLP_DATA, else ./data/mnist (the four MNIST "
+      "IDX files, gzipped or not; tools/fetch-mnist.sh gets them).\n"
+      "Exit codes: 0 success, 1 internal error, 2 usage error, 3 bad input "
+      "file or data.\n"
+      "--json: stdout is exactly one JSON object; progress and logs go to "
+      "stderr.");
+  AddTrain(app);
+  AddExport(app);
+  AddEval(app);
+  AddInspect(app);
+  AddPredict(app);
+  AddBench(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? kExitOk : kExitUsage;
+  } catch (const edgemlp::InputError& e) {
+    std::cerr << "edgemlp: error: " << e.what() << "\n";
+    return kExitBadInput;
+  } catch (const std::exception& e) {
+    std::cerr << "edgemlp: internal error: " << e.what() << "\n";
+    return kExitInternal;
+  }
+  return kExitOk;
+}

@@ -1,0 +1,51 @@
+#include "blob_writer.h"
+
+#include <cstring>
+#include <stdexcept>
+
+#include "edgemlp/blob.h"
+
+namespace edgemlp {
+
+namespace {
+size_t AlignUp(size_t n) { return (n + kBlobAlign - 1) / kBlobAlign * kBlobAlign; }
+}  // namespace
+
+BlobWriter::BlobWriter(const FileHeader& header, uint32_t layer_count)
+    : header_(header), layers_(layer_count) {
+  header_.header_size = sizeof(FileHeader);
+  header_.layer_record_size = sizeof(LayerRecord);
+  header_.layer_count = layer_count;
+  bytes_.resize(AlignUp(sizeof(FileHeader) + layer_count * sizeof(LayerRecord)));
+}
+
+uint32_t BlobWriter::AddSection(const void* data, size_t bytes) {
+  const size_t offset = AlignUp(bytes_.size());
+  if (offset + bytes > 0xFFFFFFFFu) throw std::length_error("blob over 4 GiB");
+  bytes_.resize(offset + bytes);
+  if (bytes > 0) std::memcpy(bytes_.data() + offset, data, bytes);
+  return static_cast<uint32_t>(offset);
+}
+
+void BlobWriter::SetLayer(uint32_t index, const LayerRecord& record) {
+  layers_.at(index) = record;
+}
+
+std::vector<uint8_t> BlobWriter::Finish() {
+  bytes_.resize(AlignUp(bytes_.size()));
+  std::memcpy(header_.magic, kBlobMagic, 4);
+  header_.version_major = kBlobVersionMajor;
+  header_.version_minor = kBlobVersionMinor;
+  header_.file_size = static_cast<uint32_t>(bytes_.size());
+  header_.crc32 = 0;
+  std::memcpy(bytes_.data(), &header_, sizeof(header_));
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    std::memcpy(bytes_.data() + sizeof(FileHeader) + i * sizeof(LayerRecord),
+                &layers_[i], sizeof(LayerRecord));
+  }
+  const uint32_t crc = BlobCrc32(bytes_.data(), bytes_.size());
+  std::memcpy(bytes_.data() + offsetof(FileHeader, crc32), &crc, 4);
+  return std::move(bytes_);
+}
+
+}  // namespace edgemlp

@@ -1,0 +1,33 @@
+// Builds a blob (either kind) in memory: sections are appended 64-byte
+// aligned after the header and layer records, then Finish() fills in the
+// header, the records and the CRC. The writer side of blob_format.h.
+#ifndef EDGEMLP_TRAINER_BLOB_WRITER_H_
+#define EDGEMLP_TRAINER_BLOB_WRITER_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "edgemlp/blob_format.h"
+
+namespace edgemlp {
+
+class BlobWriter {
+ public:
+  // header: everything but magic, version, sizes and CRC, which Finish sets.
+  BlobWriter(const FileHeader& header, uint32_t layer_count);
+
+  // Appends `bytes` bytes at the next 64-byte boundary; returns the offset.
+  uint32_t AddSection(const void* data, size_t bytes);
+  void SetLayer(uint32_t index, const LayerRecord& record);
+  // The complete file.
+  std::vector<uint8_t> Finish();
+
+ private:
+  FileHeader header_;
+  std::vector<LayerRecord> layers_;
+  std::vector<uint8_t> bytes_;
+};
+
+}  // namespace edgemlp
+
+#endif  // EDGEMLP_TRAINER_BLOB_WRITER_H_

@@ -1,0 +1,164 @@
+#include "model.h"
+
+#include <cstring>
+#include <fstream>
+
+#include "atomic_file.h"
+#include "blob_writer.h"
+#include "edgemlp/blob.h"
+#include "error.h"
+
+namespace edgemlp {
+
+std::string FloatModel::ArchString() const {
+  std::string s = std::to_string(input_size());
+  for (const DenseLayer& l : layers) s += "-" + std::to_string(l.weights.rows());
+  return s;
+}
+
+std::vector<uint32_t> ParseArch(const std::string& arch) {
+  std::vector<uint32_t> sizes;
+  size_t pos = 0;
+  while (pos <= arch.size()) {
+    const size_t dash = arch.find('-', pos);
+    const std::string part =
+        arch.substr(pos, dash == std::string::npos ? std::string::npos : dash - pos);
+    char* end = nullptr;
+    const unsigned long v = std::strtoul(part.c_str(), &end, 10);
+    if (part.empty() || *end != '\0' || v == 0 || v > kMaxLayerWidth) {
+      throw InputError("--arch " + arch + ": '" + part +
+                       "' is not a layer size (expected sizes 1.." +
+                       std::to_string(kMaxLayerWidth) +
+                       " joined by '-', e.g. 784-256-128-10)");
+    }
+    sizes.push_back(static_cast<uint32_t>(v));
+    if (dash == std::string::npos) break;
+    pos = dash + 1;
+  }
+  if (sizes.size() < 2) {
+    throw InputError("--arch " + arch + ": needs an input and an output size");
+  }
+  return sizes;
+}
+
+std::vector<uint8_t> SerializeFloatModel(const FloatModel& model) {
+  FileHeader h{};
+  h.kind = static_cast<uint32_t>(BlobKind::kFloat32);
+  h.input_size = model.input_size();
+  h.input_rows = model.input_rows;
+  h.input_cols = model.input_cols;
+  h.input_scale = model.input_scale;
+  h.input_offset = model.input_offset;
+  h.output_size = model.output_size();
+  BlobWriter writer(h, static_cast<uint32_t>(model.layers.size()));
+  for (size_t i = 0; i < model.layers.size(); ++i) {
+    const DenseLayer& l = model.layers[i];
+    const uint32_t in = static_cast<uint32_t>(l.weights.cols());
+    const uint32_t out = static_cast<uint32_t>(l.weights.rows());
+    const uint32_t stride = (in + 15) / 16 * 16;  // 64-byte rows
+    std::vector<float> rows(size_t{out} * stride, 0.0f);
+    for (uint32_t r = 0; r < out; ++r) {
+      for (uint32_t c = 0; c < in; ++c) rows[size_t{r} * stride + c] = l.weights(r, c);
+    }
+    LayerRecord rec{};
+    rec.in_size = in;
+    rec.out_size = out;
+    rec.stride = stride;
+    rec.activation = static_cast<uint8_t>(l.activation);
+    rec.weight_type = static_cast<uint8_t>(WeightType::kF32);
+    rec.weights_offset = writer.AddSection(rows.data(), rows.size() * 4);
+    rec.bias_offset = writer.AddSection(l.bias.data(), size_t{out} * 4);
+    rec.calib_max = l.calib_max;
+    writer.SetLayer(static_cast<uint32_t>(i), rec);
+  }
+  return writer.Finish();
+}
+
+void SaveFloatModel(const FloatModel& model, const std::string& path) {
+  const std::vector<uint8_t> bytes = SerializeFloatModel(model);
+  WriteFileAtomic(path, bytes.data(), bytes.size());
+}
+
+FloatModel DeserializeFloatModel(const uint8_t* bytes, size_t size,
+                                 const std::string& name) {
+  BlobView view;
+  const LoadResult r = ParseBlob(bytes, size, &view);
+  if (!r.ok()) throw InputError(name + ": " + r.message);
+  if (view.header.kind != static_cast<uint32_t>(BlobKind::kFloat32)) {
+    throw InputError(name + ": is an int8 blob, expected a float model (the "
+                            "output of `edgemlp train`)");
+  }
+  FloatModel m;
+  m.input_rows = view.header.input_rows;
+  m.input_cols = view.header.input_cols;
+  if (m.input_rows * m.input_cols != view.header.input_size) {
+    m.input_rows = view.header.input_size;
+    m.input_cols = 1;
+  }
+  m.input_scale = view.header.input_scale;
+  m.input_offset = view.header.input_offset;
+  for (const LayerRecord& rec : view.layers) {
+    DenseLayer l;
+    l.weights.resize(rec.out_size, rec.in_size);
+    l.bias.resize(rec.out_size);
+    const float* w = reinterpret_cast<const float*>(bytes + rec.weights_offset);
+    for (uint32_t r = 0; r < rec.out_size; ++r) {
+      for (uint32_t c = 0; c < rec.in_size; ++c) l.weights(r, c) = w[size_t{r} * rec.stride + c];
+    }
+    std::memcpy(l.bias.data(), bytes + rec.bias_offset, size_t{rec.out_size} * 4);
+    l.activation = static_cast<Activation>(rec.activation);
+    l.calib_max = rec.calib_max;
+    m.layers.push_back(std::move(l));
+  }
+  return m;
+}
+
+std::vector<uint64_t> ReadFileAligned(const std::string& path, size_t* size) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) throw InputError(path + ": cannot open (missing or unreadable)");
+  const std::streamoff end = in.tellg();
+  if (end < 0) throw InputError(path + ": cannot determine its size");
+  if (static_cast<uint64_t>(end) > 0xFFFFFFFFull) {
+    throw InputError(path + ": larger than any edgemlp model (4 GiB)");
+  }
+  *size = static_cast<size_t>(end);
+  std::vector<uint64_t> buf((*size + 7) / 8);
+  in.seekg(0);
+  if (*size > 0 && !in.read(reinterpret_cast<char*>(buf.data()), end)) {
+    throw InputError(path + ": read failed");
+  }
+  return buf;
+}
+
+FloatModel LoadFloatModel(const std::string& path) {
+  size_t size = 0;
+  const std::vector<uint64_t> buf = ReadFileAligned(path, &size);
+  return DeserializeFloatModel(reinterpret_cast<const uint8_t*>(buf.data()),
+                               size, path);
+}
+
+Eigen::MatrixXf ImagesToInput(const FloatModel& model, const uint8_t* pixels,
+                              size_t count) {
+  const Eigen::Index n = model.input_size();
+  Eigen::Map<const Eigen::Matrix<uint8_t, Eigen::Dynamic, Eigen::Dynamic>> raw(
+      pixels, n, static_cast<Eigen::Index>(count));
+  return (raw.cast<float>().array() * model.input_scale + model.input_offset)
+      .matrix();
+}
+
+Eigen::MatrixXf Forward(const FloatModel& model, const Eigen::MatrixXf& input,
+                        std::vector<Eigen::MatrixXf>* hidden) {
+  Eigen::MatrixXf a = input;
+  if (hidden) hidden->clear();
+  for (size_t i = 0; i < model.layers.size(); ++i) {
+    const DenseLayer& l = model.layers[i];
+    Eigen::MatrixXf z = l.weights * a;
+    z.colwise() += l.bias;
+    if (l.activation == Activation::kRelu) z = z.cwiseMax(0.0f);
+    if (hidden && i + 1 < model.layers.size()) hidden->push_back(z);
+    a = std::move(z);
+  }
+  return a;
+}
+
+}  // namespace edgemlp
