@@ -160,10 +160,13 @@ Mnist LoadMnist(const std::string& dir) {
                      dir + " or point --data / EDGEMLP_DATA at it");
   };
   Mnist m;
-  m.train = ReadIdxDataset(find("train-images-idx3-ubyte"),
-                           find("train-labels-idx1-ubyte"));
-  m.test = ReadIdxDataset(find("t10k-images-idx3-ubyte"),
-                          find("t10k-labels-idx1-ubyte"));
+  // One at a time, so a missing file is reported in a fixed order.
+  const std::string train_images = find("train-images-idx3-ubyte");
+  const std::string train_labels = find("train-labels-idx1-ubyte");
+  const std::string test_images = find("t10k-images-idx3-ubyte");
+  const std::string test_labels = find("t10k-labels-idx1-ubyte");
+  m.train = ReadIdxDataset(train_images, train_labels);
+  m.test = ReadIdxDataset(test_images, test_labels);
   if (m.train.images.image_size() != m.test.images.image_size()) {
     throw InputError(dir + ": training and test images differ in size");
   }

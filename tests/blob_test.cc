@@ -1,0 +1,259 @@
+// Blob round trips and every corruption class -> its own status.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstddef>
+#include <cstring>
+#include <limits>
+
+#include "atomic_file.h"
+#include "edgemlp/blob.h"
+#include "edgemlp/runtime.h"
+#include "error.h"
+#include "model.h"
+#include "quantize.h"
+#include "test_util.h"
+
+namespace edgemlp {
+namespace {
+
+// 8-byte aligned copy of a blob that a test may damage.
+struct Buffer {
+  std::vector<uint64_t> words;
+  size_t size;
+  explicit Buffer(const std::vector<uint8_t>& bytes, size_t keep = SIZE_MAX)
+      : words(bytes.size() / 8 + 1), size(std::min(keep, bytes.size())) {
+    std::memcpy(words.data(), bytes.data(), size);
+  }
+  uint8_t* data() { return reinterpret_cast<uint8_t*>(words.data()); }
+  template <typename T>
+  void Put(size_t offset, T value) { std::memcpy(data() + offset, &value, sizeof(T)); }
+  template <typename T>
+  T Get(size_t offset) { T v; std::memcpy(&v, data() + offset, sizeof(T)); return v; }
+  void FixCrc() { Put<uint32_t>(offsetof(FileHeader, crc32), BlobCrc32(data(), size)); }
+  Status Parse() {
+    BlobView view;
+    return ParseBlob(data(), size, &view).status;
+  }
+};
+
+std::vector<uint8_t> Int8Blob() {
+  return QuantizeInt8(test::RandomModel({784, 70, 33, 10}, 5));
+}
+
+size_t LayerField(size_t layer, size_t field_offset) {
+  return sizeof(FileHeader) + layer * sizeof(LayerRecord) + field_offset;
+}
+
+TEST_CASE("int8 blob: write, read back, load: identical and valid") {
+  const std::vector<uint8_t> blob = Int8Blob();
+  test::TempDir dir;
+  WriteFileAtomic(dir.File("m.q8"), blob.data(), blob.size());
+  CHECK(test::ReadBytes(dir.File("m.q8")) == blob);
+  Network net;
+  const LoadResult r = Network::LoadFile(dir.File("m.q8"), &net);
+  REQUIRE_MESSAGE(r.ok(), r.message);
+  CHECK(net.input_size() == 784);
+  CHECK(net.output_size() == 10);
+  CHECK(net.layers().size() == 3);
+  CHECK(net.layers()[0].stride % kBlobAlign == 0);
+  CHECK(net.arena_bytes() > 0);
+  CHECK(BlobCrc32(blob.data(), blob.size()) == Buffer(blob).Get<uint32_t>(offsetof(FileHeader, crc32)));
+}
+
+TEST_CASE("float model: serialize -> deserialize gives the same numbers") {
+  FloatModel m = test::RandomModel({20, 7, 3}, 9);
+  m.input_scale = 2.0f / 255.0f;
+  m.input_offset = -1.0f;
+  const std::vector<uint8_t> bytes = SerializeFloatModel(m);
+  Buffer b(bytes);
+  const FloatModel back = DeserializeFloatModel(b.data(), b.size, "m");
+  REQUIRE(back.layers.size() == m.layers.size());
+  for (size_t i = 0; i < m.layers.size(); ++i) {
+    CHECK(back.layers[i].weights == m.layers[i].weights);
+    CHECK(back.layers[i].bias == m.layers[i].bias);
+    CHECK(back.layers[i].activation == m.layers[i].activation);
+    CHECK(back.layers[i].calib_max == m.layers[i].calib_max);
+  }
+  CHECK(back.input_scale == m.input_scale);
+  CHECK(back.input_offset == m.input_offset);
+}
+
+TEST_CASE("CRC32 equals zlib's check value") {
+  CHECK(Crc32("123456789", 9) == 0xCBF43926u);
+}
+
+TEST_CASE("each corruption gets its own status") {
+  const std::vector<uint8_t> blob = Int8Blob();
+  auto damaged = [&](auto edit, bool fix_crc = true) {
+    Buffer b(blob);
+    edit(b);
+    if (fix_crc) b.FixCrc();
+    return b.Parse();
+  };
+  CHECK(Buffer(blob).Parse() == Status::kOk);
+  CHECK(damaged([](Buffer& b) { b.data()[0] = 'X'; }) == Status::kBadMagic);
+  CHECK(damaged([](Buffer& b) { b.Put<uint16_t>(offsetof(FileHeader, version_major), 2); }) ==
+        Status::kUnsupportedVersion);
+  CHECK(damaged([](Buffer& b) { b.Put<uint16_t>(offsetof(FileHeader, version_minor), 9); }) ==
+        Status::kOk);  // newer minor: accepted
+  CHECK(damaged([](Buffer& b) { b.Put<uint32_t>(offsetof(FileHeader, file_size), 1u << 30); }) ==
+        Status::kTruncated);
+  CHECK(damaged([](Buffer& b) { b.Put<uint32_t>(offsetof(FileHeader, file_size), 100); }) ==
+        Status::kBadHeader);
+  CHECK(damaged([](Buffer& b) { b.Put<uint32_t>(offsetof(FileHeader, header_size), 12); }) ==
+        Status::kBadHeader);
+  CHECK(damaged([](Buffer& b) { b.Put<uint32_t>(offsetof(FileHeader, header_size), 0xFFFFFF00u); }) ==
+        Status::kTruncated);
+  CHECK(damaged([](Buffer& b) { b.Put<uint32_t>(offsetof(FileHeader, layer_record_size), 8); }) ==
+        Status::kBadHeader);
+  CHECK(damaged([](Buffer& b) { b.Put<uint32_t>(offsetof(FileHeader, layer_count), 0); }) ==
+        Status::kBadHeader);
+  CHECK(damaged([](Buffer& b) { b.Put<uint32_t>(offsetof(FileHeader, layer_count), 0xFFFFFFFFu); }) ==
+        Status::kBadHeader);
+  CHECK(damaged([](Buffer& b) { b.Put<uint32_t>(offsetof(FileHeader, layer_count), 2); }) ==
+        Status::kBadShape);  // output_size no longer matches
+  CHECK(damaged([](Buffer& b) { b.Put<uint32_t>(offsetof(FileHeader, kind), 9); }) ==
+        Status::kBadHeader);
+  CHECK(damaged([](Buffer& b) { b.Put<uint32_t>(offsetof(FileHeader, input_size), 785); }) ==
+        Status::kBadShape);
+  CHECK(damaged([](Buffer& b) { b.Put<uint32_t>(offsetof(FileHeader, output_size), 11); }) ==
+        Status::kBadShape);
+  CHECK(damaged([](Buffer& b) { b.Put<float>(offsetof(FileHeader, input_scale), NAN); }) ==
+        Status::kBadScale);
+  CHECK(damaged([](Buffer& b) { b.Put<uint32_t>(LayerField(1, offsetof(LayerRecord, in_size)), 71); }) ==
+        Status::kBadShape);
+  CHECK(damaged([](Buffer& b) { b.Put<uint32_t>(LayerField(0, offsetof(LayerRecord, out_size)), 0); }) ==
+        Status::kBadShape);
+  CHECK(damaged([](Buffer& b) { b.Put<uint32_t>(LayerField(0, offsetof(LayerRecord, stride)), 800); }) ==
+        Status::kBadShape);  // not a multiple of 64
+  CHECK(damaged([](Buffer& b) { b.Put<uint32_t>(LayerField(0, offsetof(LayerRecord, stride)), 700); }) ==
+        Status::kBadShape);  // shorter than in_size
+  CHECK(damaged([](Buffer& b) { b.data()[LayerField(0, offsetof(LayerRecord, activation))] = 7; }) ==
+        Status::kBadLayer);
+  CHECK(damaged([](Buffer& b) { b.data()[LayerField(0, offsetof(LayerRecord, activation))] = 0; }) ==
+        Status::kBadLayer);  // int8 hidden layers must be ReLU
+  CHECK(damaged([](Buffer& b) { b.data()[LayerField(0, offsetof(LayerRecord, weight_type))] = 1; }) ==
+        Status::kBadLayer);
+  for (size_t field : {offsetof(LayerRecord, weights_offset), offsetof(LayerRecord, bias_offset),
+                       offsetof(LayerRecord, weight_scale_offset), offsetof(LayerRecord, requant_offset)}) {
+    INFO("offset field ", field);
+    CHECK(damaged([&](Buffer& b) { b.Put<uint32_t>(LayerField(2, field), b.Get<uint32_t>(LayerField(2, field)) + 4); }) ==
+          Status::kMisaligned);
+    CHECK(damaged([&](Buffer& b) { b.Put<uint32_t>(LayerField(2, field), 0xFFFFFFC0u); }) ==
+          Status::kOutOfBounds);
+    CHECK(damaged([&](Buffer& b) { b.Put<uint32_t>(LayerField(2, field), 0); }) ==
+          Status::kOutOfBounds);  // overlaps the header
+  }
+  for (float bad : {0.0f, -1.0f, NAN, INFINITY}) {
+    INFO("scale ", bad);
+    CHECK(damaged([&](Buffer& b) { b.Put<float>(LayerField(1, offsetof(LayerRecord, in_scale)), bad); }) ==
+          Status::kBadScale);
+    CHECK(damaged([&](Buffer& b) { b.Put<float>(LayerField(1, offsetof(LayerRecord, out_scale)), bad); }) ==
+          Status::kBadScale);
+    CHECK(damaged([&](Buffer& b) {
+            b.Put<float>(b.Get<uint32_t>(LayerField(0, offsetof(LayerRecord, weight_scale_offset))) + 8, bad);
+          }) == Status::kBadScale);
+  }
+  CHECK(damaged([](Buffer& b) {
+          b.Put<int32_t>(b.Get<uint32_t>(LayerField(0, offsetof(LayerRecord, requant_offset))) + 4, 0);
+        }) == Status::kBadRequant);
+  CHECK(damaged([](Buffer& b) {
+          b.Put<int32_t>(b.Get<uint32_t>(LayerField(0, offsetof(LayerRecord, requant_offset))), 5);
+        }) == Status::kBadRequant);
+  CHECK(damaged([](Buffer& b) {
+          b.Put<int32_t>(b.Get<uint32_t>(LayerField(0, offsetof(LayerRecord, bias_offset))), INT32_MAX);
+        }) == Status::kBadLayer);
+  // A flipped weight bit is caught by the CRC alone.
+  CHECK(damaged([](Buffer& b) { b.data()[b.Get<uint32_t>(LayerField(1, offsetof(LayerRecord, weights_offset))) + 3] ^= 4; },
+                false) == Status::kBadChecksum);
+  CHECK(damaged([](Buffer& b) { b.Put<uint32_t>(offsetof(FileHeader, crc32), 0); }, false) ==
+        Status::kBadChecksum);
+}
+
+TEST_CASE("truncation at every section boundary and inside each") {
+  const std::vector<uint8_t> blob = Int8Blob();
+  for (size_t keep = 0; keep < blob.size(); keep += (keep < 256 ? 1 : kBlobAlign / 2)) {
+    INFO("kept ", keep, " of ", blob.size(), " bytes");
+    Buffer b(blob, keep);
+    CHECK(b.Parse() == Status::kTruncated);
+  }
+}
+
+TEST_CASE("float model with a NaN weight is rejected") {
+  FloatModel m = test::RandomModel({16, 4, 2}, 1);
+  m.layers[0].weights(1, 2) = NAN;
+  Buffer b(SerializeFloatModel(m));
+  CHECK(b.Parse() == Status::kBadValue);
+  CHECK_THROWS_AS(DeserializeFloatModel(b.data(), b.size, "m"), InputError);
+}
+
+TEST_CASE("the runtime refuses a float model and unaligned buffers") {
+  Buffer f(SerializeFloatModel(test::RandomModel({16, 4, 2}, 1)));
+  Network net;
+  CHECK(Network::Load(f.data(), f.size, &net).status == Status::kWrongKind);
+  const std::vector<uint8_t> blob = Int8Blob();
+  std::vector<uint64_t> words(blob.size() / 8 + 2);
+  uint8_t* odd = reinterpret_cast<uint8_t*>(words.data()) + 1;
+  std::memcpy(odd, blob.data(), blob.size());
+  CHECK(Network::Load(odd, blob.size(), &net).status == Status::kMisaligned);
+}
+
+TEST_CASE("LoadFile names the file in its errors") {
+  test::TempDir dir;
+  Network net;
+  LoadResult r = Network::LoadFile(dir.File("missing.q8"), &net);
+  CHECK(r.status == Status::kIoError);
+  CHECK(r.message.find("missing.q8") != std::string::npos);
+  test::WriteBytes(dir.File("junk.q8"), std::vector<uint8_t>(100, 7));
+  r = Network::LoadFile(dir.File("junk.q8"), &net);
+  CHECK(r.status == Status::kBadMagic);
+  CHECK(r.message.find("junk.q8") != std::string::npos);
+}
+
+TEST_CASE("quantizer: multipliers encode M within 2^-30 and stay in range") {
+  for (double m : {1e-12, 1e-6, 0.0173, 0.4999999, 0.5, 0.75, 0.9999999999, 1.0}) {
+    int32_t mult = 0, shift = 0;
+    QuantizeMultiplier(m, &mult, &shift);
+    CHECK(mult >= kMinMultiplier);
+    CHECK(shift >= kMinShift);
+    CHECK(shift <= kMaxShift);
+    if (m > 1e-9) CHECK(std::fabs(std::ldexp(static_cast<double>(mult), -shift) - m) <= m * 1e-9);
+  }
+}
+
+TEST_CASE("int8 predictions follow the float model") {
+  // A random model, quantized: argmax agrees on most random inputs and the
+  // dequantized logits are close to the float ones.
+  const FloatModel m = test::RandomModel({64, 48, 10}, 11);
+  FloatModel calibrated = m;
+  std::mt19937_64 rng(1);
+  std::uniform_int_distribution<int> px(0, 255);
+  std::vector<uint8_t> pixels(64 * 200);
+  for (uint8_t& p : pixels) p = static_cast<uint8_t>(px(rng));
+  const Eigen::MatrixXf input = ImagesToInput(m, pixels.data(), 200);
+  std::vector<Eigen::MatrixXf> hidden;
+  const Eigen::MatrixXf logits = Forward(m, input, &hidden);
+  calibrated.layers[0].calib_max = hidden[0].maxCoeff();
+  Buffer b(QuantizeInt8(calibrated));
+  Network net;
+  REQUIRE(Network::Load(b.data(), b.size, &net).ok());
+  int agree = 0;
+  double max_err = 0, max_logit = 0;
+  for (int i = 0; i < 200; ++i) {
+    int32_t q[10];
+    const int digit = net.Predict(pixels.data() + 64 * i, q);
+    Eigen::Index best;
+    logits.col(i).maxCoeff(&best);
+    agree += digit == best;
+    for (int k = 0; k < 10; ++k) {
+      max_err = std::max(max_err, std::fabs(q[k] * double{net.logit_scale()} - logits(k, i)));
+      max_logit = std::max(max_logit, std::fabs(double{logits(k, i)}));
+    }
+  }
+  CHECK(agree >= 190);
+  CHECK(max_err < 0.05 * max_logit);
+}
+
+}  // namespace
+}  // namespace edgemlp

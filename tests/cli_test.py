@@ -1,0 +1,191 @@
+#!/usr/bin/env python3
+"""The edgemlp CLI contract: subcommands, --json keys, exit codes, errors.
+
+Usage: cli_test.py PATH/TO/edgemlp   (MNIST from $EDGEMLP_DATA or
+<source>/data/mnist). Trains a tiny model, so it takes a few seconds.
+"""
+import gzip
+import hashlib
+import json
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+import unittest
+import zlib
+
+EDGEMLP = None
+DATA = None
+
+
+def run(*args, expect=0):
+    p = subprocess.run([EDGEMLP, *args], capture_output=True, text=True)
+    if p.returncode != expect:
+        raise AssertionError(
+            f"edgemlp {' '.join(args)}: exit {p.returncode}, expected {expect}\n"
+            f"stdout: {p.stdout[-2000:]}\nstderr: {p.stderr[-2000:]}")
+    return p
+
+
+def run_json(*args):
+    p = run(*args, "--json")
+    return json.loads(p.stdout)  # stdout must be exactly one JSON object
+
+
+def mnist_test_images(count):
+    path = os.path.join(DATA, "t10k-images-idx3-ubyte")
+    opener = open
+    if not os.path.exists(path):
+        path += ".gz"
+        opener = gzip.open
+    with opener(path, "rb") as f:
+        magic, n, rows, cols = struct.unpack(">IIII", f.read(16))
+        assert magic == 0x803
+        return [f.read(rows * cols) for _ in range(count)]
+
+
+def write_pgm(path, pixels, w=28, h=28):
+    with open(path, "wb") as f:
+        f.write(b"P5\n%d %d\n255\n" % (w, h) + bytes(pixels))
+
+
+def write_png(path, pixels, w, h):
+    def chunk(kind, data):
+        c = struct.pack(">I", len(data)) + kind + data
+        return c + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    raw = b"".join(b"\0" + bytes(pixels[r * w:(r + 1) * w]) for r in range(h))
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0))
+                + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+class CliTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.dir = cls.tmp.name
+        cls.model = os.path.join(cls.dir, "m.bin")
+        cls.blob = os.path.join(cls.dir, "m.q8")
+        cls.train = run_json("train", "--data", DATA, "--arch", "784-32-10", "--epochs", "2",
+                             "--seed", "3", "--out", cls.model)
+        cls.export = run_json("export", cls.model, "--quant", "int8", "--out", cls.blob)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def test_train_json(self):
+        t = self.train
+        self.assertGreater(t["test_accuracy"], 0.9)
+        self.assertLessEqual(t["test_accuracy"], 1.0)
+        self.assertGreater(t["seconds"], 0)
+        self.assertEqual(len(t["history"]), 2)
+        for i, h in enumerate(t["history"]):
+            self.assertEqual(h["epoch"], i + 1)
+            for key in ("seconds", "train_loss", "val_accuracy"):
+                self.assertIn(key, h)
+        self.assertTrue(os.path.exists(self.model))
+
+    def test_eval_json_float_and_int8(self):
+        f = run_json("eval", self.model, "--data", DATA)
+        q = run_json("eval", self.blob, "--data", DATA)
+        for r in (f, q):
+            for key in ("accuracy", "count", "per_class", "confusion", "predictions_sha256",
+                        "outputs_sha256"):
+                self.assertIn(key, r)
+            self.assertEqual(r["count"], 10000)
+            self.assertEqual(len(r["per_class"]), 10)
+            self.assertEqual(sum(map(sum, r["confusion"])), 10000)
+            self.assertEqual(len(r["predictions_sha256"]), 64)
+        self.assertAlmostEqual(f["accuracy"], self.train["test_accuracy"], places=6)
+        self.assertLess(abs(f["accuracy"] - q["accuracy"]), 0.01)
+        # The scalar reference gives the same predictions and logits.
+        ref = run_json("eval", self.blob, "--data", DATA, "--reference")
+        self.assertEqual(ref["predictions_sha256"], q["predictions_sha256"])
+        self.assertEqual(ref["outputs_sha256"], q["outputs_sha256"])
+        self.assertEqual(ref["accuracy"], q["accuracy"])
+
+    def test_inspect(self):
+        i = run_json("inspect", self.blob)
+        self.assertTrue(i["checksum_ok"])
+        self.assertEqual(i["version_major"], 1)
+        self.assertEqual(i["layer_count"], 2)
+        self.assertEqual([l["out_size"] for l in i["layers"]], [32, 10])
+        with open(self.blob, "rb") as f:
+            data = bytearray(f.read())
+        data[-70] ^= 0x10  # a flipped bit in the last section
+        bad = os.path.join(self.dir, "bad.q8")
+        with open(bad, "wb") as f:
+            f.write(data)
+        p = run("inspect", bad, "--json", expect=3)
+        self.assertFalse(json.loads(p.stdout)["checksum_ok"])
+        self.assertIn("bad.q8", p.stderr)
+        p = run("eval", bad, "--data", DATA, expect=3)
+        self.assertIn("CRC32", p.stderr)
+
+    def test_predict_pgm_and_png(self):
+        images = mnist_test_images(3)
+        pgm = os.path.join(self.dir, "a.pgm")
+        write_pgm(pgm, images[0])
+        # The same digit, twice the size and black on white: scaled, inverted.
+        big = [255 - images[0][(r // 2) * 28 + c // 2] for r in range(56) for c in range(56)]
+        png = os.path.join(self.dir, "b.png")
+        write_png(png, big, 56, 56)
+        r = run_json("predict", self.blob, pgm, png)
+        preds = r["predictions"]
+        self.assertEqual(len(preds), 2)
+        for p in preds:
+            self.assertAlmostEqual(sum(p["probabilities"]), 1.0, places=4)
+            self.assertEqual(p["digit"], max(range(10), key=lambda k: p["probabilities"][k]))
+        self.assertEqual(preds[0]["digit"], 7)  # test image 0 is a 7
+        self.assertEqual(preds[1]["digit"], 7)
+        p = run("predict", self.blob, os.path.join(self.dir, "none.png"), expect=3)
+        self.assertIn("none.png", p.stderr)
+
+    def test_bench_json(self):
+        b = run_json("bench", self.blob, "--data", DATA, "--calls", "200", "--rounds", "2")
+        self.assertIn("chosen_target", b)
+        self.assertGreater(len(b["targets"]), 0)
+        for t in b["targets"]:
+            self.assertGreater(t["batch1_ns"], 0)
+            self.assertGreaterEqual(t["batch1_p90_ns"], t["batch1_ns"])
+        self.assertGreater(b["scalar_reference_batch1_ns"], 0)
+
+    def test_c_header_export(self):
+        h = os.path.join(self.dir, "model.h")
+        run("export", self.model, "--format", "c-header", "--out", h)
+        text = open(h).read()
+        self.assertIn("alignas(64)", text)
+        with open(self.blob, "rb") as f:
+            blob = f.read()
+        self.assertIn("EDGEMLP_MODEL_BYTES %du" % len(blob), text)
+        body = text.split("] = {\n#endif\n")[1].split("};")[0]
+        self.assertEqual(bytes(int(v) for v in body.replace("\n", " ").split(",") if v.strip()), blob)
+
+    def test_errors_and_exit_codes(self):
+        run("train", "--epochs", "2", expect=2)  # --out missing: usage
+        run("frobnicate", expect=2)
+        p = run("eval", os.path.join(self.dir, "missing.q8"), "--data", DATA, expect=3)
+        self.assertIn("missing.q8", p.stderr)
+        p = run("train", "--data", self.dir, "--out", os.path.join(self.dir, "x"), expect=3)
+        self.assertIn("train-images-idx3-ubyte", p.stderr)
+        p = run("train", "--data", DATA, "--arch", "784-0-10", "--out", os.path.join(self.dir, "x"),
+                expect=3)
+        self.assertIn("784-0-10", p.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.dir, "x")))
+        p = run("export", self.blob, "--out", os.path.join(self.dir, "y"), expect=3)
+        self.assertIn("int8 blob, expected a float model", p.stderr)
+        for cmd in ("train", "export", "eval", "inspect", "predict", "bench"):
+            self.assertIn("--json", run(cmd, "--help").stdout)
+
+    def test_no_temporary_files_left(self):
+        leftovers = [f for f in os.listdir(self.dir) if ".tmp." in f]
+        self.assertEqual(leftovers, [])
+
+
+if __name__ == "__main__":
+    EDGEMLP = os.path.abspath(sys.argv.pop(1))
+    DATA = os.environ.get("EDGEMLP_DATA") or os.path.join(
+        os.environ.get("EDGEMLP_SOURCE_ROOT", "."), "data", "mnist")
+    unittest.main(verbosity=2)

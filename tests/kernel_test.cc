@@ -1,0 +1,168 @@
+// Every compiled SIMD target against the scalar reference, bit for bit:
+// lengths around the vector width and the real layer sizes, misaligned
+// pointers, extreme values. Fails if it ran zero targets.
+#include <doctest/doctest.h>
+
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "edgemlp/runtime.h"
+#include "kernels.h"
+
+namespace edgemlp {
+namespace {
+
+// A layer with its own storage; `skew` bytes shift every buffer off its
+// natural alignment.
+struct TestLayer {
+  std::vector<uint8_t> weight_storage;
+  std::vector<int32_t> bias, requant;
+  DenseI8 view{};
+
+  TestLayer(uint32_t in, uint32_t out, bool relu, size_t skew, std::mt19937_64& rng,
+            int weight_mode) {
+    const uint32_t stride = (in + kBlobAlign - 1) / kBlobAlign * kBlobAlign;
+    weight_storage.assign(size_t{out} * stride + skew + kBlobAlign, 0);
+    int8_t* w = reinterpret_cast<int8_t*>(weight_storage.data() + skew);
+    std::uniform_int_distribution<int> wdist(-127, 127);
+    for (uint32_t r = 0; r < out; ++r) {
+      for (uint32_t c = 0; c < in; ++c) {
+        int v = wdist(rng);
+        if (weight_mode == 1) v = 127;                       // all max
+        if (weight_mode == 2) v = (c + r) % 2 ? 127 : -127;  // alternating
+        w[size_t{r} * stride + c] = static_cast<int8_t>(v);
+      }
+    }
+    // Requant so outputs span the u8 range: M ~ 255 / typical |acc|.
+    std::uniform_int_distribution<int32_t> mdist(kMinMultiplier, INT32_MAX);
+    std::uniform_int_distribution<int> sdist(-2, 2);
+    int bits = 0;
+    while ((uint64_t{1} << bits) < uint64_t{in} * 255 * 127 / 8 + 1) ++bits;
+    std::uniform_int_distribution<int32_t> bdist(-(1 << 20), 1 << 20);
+    for (uint32_t r = 0; r < out; ++r) {
+      bias.push_back(weight_mode == 3 ? (r % 2 ? kMaxAbsBiasI32 : -kMaxAbsBiasI32) : bdist(rng));
+      requant.push_back(mdist(rng));
+      int shift = 31 + bits - 8 + sdist(rng);
+      if (weight_mode == 3) shift = r % 3 == 0 ? kMinShift : kMaxShift;
+      requant.push_back(std::max(kMinShift, std::min(kMaxShift, shift)));
+    }
+    view = DenseI8{w, bias.data(), requant.data(), in, out, stride, relu};
+  }
+};
+
+std::vector<uint8_t> RandomInput(uint32_t in, uint32_t stride, size_t skew, std::mt19937_64& rng,
+                                 int mode) {
+  std::vector<uint8_t> buf(stride + skew, 0);
+  std::uniform_int_distribution<int> dist(0, 255);
+  for (uint32_t k = 0; k < in; ++k) {
+    buf[skew + k] = static_cast<uint8_t>(mode == 1 ? 255 : (mode == 2 ? 0 : dist(rng)));
+  }
+  return buf;
+}
+
+// Runs `body(target_name)` with each available target forced; returns how
+// many ran.
+template <class Body>
+int ForEachTarget(Body body) {
+  int ran = 0;
+  for (int64_t target : AvailableTargets()) {
+    ForceTarget(target);
+    body(std::string(TargetName(target)));
+    ++ran;
+  }
+  ForceTarget(0);
+  return ran;
+}
+
+TEST_CASE("dense int8 kernels match the reference on every target") {
+  std::mt19937_64 rng(42);
+  std::vector<uint32_t> lengths;
+  for (uint32_t n = 1; n <= 3 * 64 + 1; ++n) lengths.push_back(n);
+  for (uint32_t n : {255u, 256u, 257u, 511u, 784u, 800u}) lengths.push_back(n);
+  const int ran = ForEachTarget([&](const std::string& target) {
+    INFO("target ", target);
+    for (uint32_t in : lengths) {
+      for (uint32_t out : {1u, 3u, 4u, 5u, 9u, 10u}) {
+        for (int mode = 0; mode < 4; ++mode) {
+          const size_t skew = (in + out + mode) % 7;  // 0..6 bytes off
+          INFO("in ", in, " out ", out, " mode ", mode, " skew ", skew);
+          TestLayer layer(in, out, (in + out) % 2 == 0, skew, rng, mode);
+          const int input_mode = mode == 0 ? 0 : (mode == 2 ? 2 : 1);
+          const std::vector<uint8_t> x = RandomInput(in, layer.view.stride, skew + 1, rng, input_mode);
+          const uint8_t* xp = x.data() + skew + 1;
+          std::vector<uint8_t> got_u8(out + 1, 0xAB), want_u8(out + 1, 0xAB);
+          internal::DenseI8ToU8(layer.view, xp, got_u8.data() + 1);
+          internal::DenseI8ToU8Ref(layer.view, xp, want_u8.data() + 1);
+          CHECK(got_u8 == want_u8);
+          std::vector<int32_t> got(out), want(out);
+          internal::DenseI8ToI32(layer.view, xp, got.data());
+          internal::DenseI8ToI32Ref(layer.view, xp, want.data());
+          CHECK(got == want);
+        }
+      }
+    }
+  });
+  CHECK(ran > 0);
+}
+
+TEST_CASE("extreme values: 255 pixels x 127 weights are exact in int32") {
+  std::mt19937_64 rng(7);
+  const int ran = ForEachTarget([&](const std::string& target) {
+    INFO("target ", target);
+    TestLayer layer(784, 4, false, 0, rng, 1);
+    // With multiplier 2^30 and shift 30 the output is the accumulator itself.
+    for (size_t r = 0; r < 4; ++r) {
+      layer.requant[2 * r] = kMinMultiplier;
+      layer.requant[2 * r + 1] = 30;
+      layer.bias[r] = 0;
+    }
+    const std::vector<uint8_t> x = RandomInput(784, layer.view.stride, 0, rng, 1);
+    std::vector<int32_t> got(4);
+    internal::DenseI8ToI32(layer.view, x.data(), got.data());
+    for (int32_t v : got) CHECK(v == 784 * 255 * 127);  // pmaddubsw would saturate
+  });
+  CHECK(ran > 0);
+}
+
+TEST_CASE("whole forward pass: Predict == PredictRef on every target") {
+  std::mt19937_64 rng(3);
+  // 784-100-37-10: widths that are not multiples of the vector size, and a
+  // wide layer before a narrow one (stale activation bytes must not leak).
+  TestLayer l0(784, 100, true, 0, rng, 0), l1(100, 37, true, 0, rng, 0), l2(37, 10, false, 0, rng, 0);
+  const DenseI8 layers[3] = {l0.view, l1.view, l2.view};
+  std::vector<uint8_t> a(896, 0x5A), b(896, 0xA5);
+  const int ran = ForEachTarget([&](const std::string& target) {
+    INFO("target ", target);
+    for (int image = 0; image < 50; ++image) {
+      const std::vector<uint8_t> x = RandomInput(784, 784, 0, rng, image == 0 ? 1 : 0);
+      int32_t got[10], want[10];
+      internal::ForwardI8(layers, 3, x.data(), a.data(), b.data(), got);
+      internal::ForwardI8Ref(layers, 3, x.data(), a.data(), b.data(), want);
+      CHECK(std::memcmp(got, want, sizeof(got)) == 0);
+    }
+  });
+  CHECK(ran > 0);
+}
+
+TEST_CASE("requantization rounds half up and saturates") {
+  // M = 2^30 * 2^-31 = 0.5: 3 * 0.5 = 1.5 -> 2, -3 * 0.5 = -1.5 -> -1.
+  CHECK(Requantize(3, kMinMultiplier, 31) == 2);
+  CHECK(Requantize(-3, kMinMultiplier, 31) == -1);
+  CHECK(RequantizeToU8(-100, kMinMultiplier, 31) == 0);
+  CHECK(RequantizeToU8(1000, kMinMultiplier, 31) == 255);
+  CHECK(RequantizeToI32(INT32_MAX, INT32_MAX, 1, false) == INT32_MAX);
+  CHECK(RequantizeToI32(-5, kMinMultiplier, 30, true) == 0);
+}
+
+TEST_CASE("target list is not empty and names are known") {
+  const std::vector<int64_t> targets = AvailableTargets();
+  REQUIRE(!targets.empty());
+  for (int64_t t : targets) CHECK(std::string(TargetName(t)) != "Unknown");
+  ForceTarget(targets.back());
+  CHECK(ChosenTarget() == targets.back());
+  ForceTarget(0);
+}
+
+}  // namespace
+}  // namespace edgemlp

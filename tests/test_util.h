@@ -1,0 +1,41 @@
+// Helpers shared by the test suites: temporary directories, small random
+// models, the MNIST location.
+#ifndef EDGEMLP_TESTS_TEST_UTIL_H_
+#define EDGEMLP_TESTS_TEST_UTIL_H_
+
+#include <cstdint>
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "model.h"
+
+namespace edgemlp::test {
+
+// A fresh directory under $TMPDIR, removed with its contents at scope exit.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string File(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+void WriteBytes(const std::string& path, const std::vector<uint8_t>& bytes);
+std::vector<uint8_t> ReadBytes(const std::string& path);
+
+// A ReLU MLP with random weights and calibration ranges, e.g. {784, 32, 10}.
+FloatModel RandomModel(const std::vector<uint32_t>& arch, uint64_t seed);
+
+// $EDGEMLP_DATA, else <source>/data/mnist.
+std::string MnistDir();
+
+}  // namespace edgemlp::test
+
+#endif  // EDGEMLP_TESTS_TEST_UTIL_H_

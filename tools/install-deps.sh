@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages edgemlp needs, only those missing.
+# Usage: tools/install-deps.sh [extra packages...]
+set -euo pipefail
+
+packages=(
+  meson ninja-build pkg-config g++ python3
+  libhwy-dev libeigen3-dev zlib1g-dev      # runtime, trainer
+  doctest-dev cmake                        # tests (cmake lets meson find doctest)
+  libcli11-dev nlohmann-json3-dev libstb-dev libssl-dev   # the CLI
+  curl ca-certificates                     # fetch-mnist.sh
+  "$@"
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "install-deps: installing ${missing[*]}" >&2
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "install-deps: not root and no sudo; install: ${missing[*]}" >&2; exit 1; }
+  sudo="sudo"
+fi
+export DEBIAN_FRONTEND=noninteractive
+# A mirror inconsistency can make update exit non-zero; the install decides.
+$sudo apt-get update -qq || true
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

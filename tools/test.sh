@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Installs what the tests need, gets MNIST, builds (release and debug, with
+# -Werror) and runs every test suite. Exits non-zero on any failure.
+# Usage: tools/test.sh        MNIST from $EDGEMLP_DATA, else data/mnist
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+tools/install-deps.sh
+export EDGEMLP_DATA=${EDGEMLP_DATA:-$root/data/mnist}
+tools/fetch-mnist.sh "$EDGEMLP_DATA"
+EDGEMLP_DATA=$(cd "$EDGEMLP_DATA" && pwd)
+
+setup() {  # setup DIR [meson options...]
+  local dir=$1; shift
+  if [ -f "$dir/build.ninja" ]; then
+    meson setup --reconfigure "$dir" "$@" >/dev/null
+  else
+    meson setup "$dir" "$@" >/dev/null
+  fi
+}
+
+results=()
+run_suites() {  # run_suites DIR [meson test options...]
+  local dir=$1; shift
+  local status=0
+  meson test -C "$dir" --print-errorlogs "$@" || status=$?
+  results+=("$dir/meson-logs/testlog.json")
+  return $status
+}
+
+failed=0
+echo "== release build (warning_level=3, -Werror)"
+setup build-test --buildtype=release -Dwerror=true
+meson compile -C build-test
+run_suites build-test || failed=1
+
+echo "== debug build (-Werror), unit suites"
+setup build-debug --buildtype=debug -Dwerror=true
+meson compile -C build-debug
+run_suites build-debug --suite unit || failed=1
+
+# One closing line over every suite run above.
+python3 - "${results[@]}" <<'PY'
+import json, sys
+passed = failed = skipped = 0
+for path in sys.argv[1:]:
+    for line in open(path):
+        r = json.loads(line)["result"]
+        if r in ("OK", "EXPECTEDFAIL"): passed += 1
+        elif r == "SKIP": skipped += 1
+        else: failed += 1
+print(f"edgemlp: {passed} passed, {failed} failed, {skipped} skipped")
+PY
+exit $failed
