@@ -179,6 +179,17 @@ class CliTest(unittest.TestCase):
         for cmd in ("train", "export", "eval", "inspect", "predict", "bench"):
             self.assertIn("--json", run(cmd, "--help").stdout)
 
+    def test_preset_then_explicit_options_win(self):
+        out = os.path.join(self.dir, "p.bin")
+        t = run_json("train", "--data", DATA, "--preset", "default", "--arch", "784-16-10",
+                     "--epochs", "1", "--out", out)
+        self.assertEqual(t["preset"], "default")
+        self.assertEqual(t["arch"], "784-16-10")
+        self.assertEqual(len(t["history"]), 1)
+        self.assertEqual(t["optimizer"], "adam")
+        p = run("train", "--preset", "nope", "--out", out, expect=3)
+        self.assertIn("nope", p.stderr)
+
     def test_no_temporary_files_left(self):
         leftovers = [f for f in os.listdir(self.dir) if ".tmp." in f]
         self.assertEqual(leftovers, [])

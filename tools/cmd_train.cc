@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "error.h"
 #include "idx.h"
+#include "presets.h"
 #include "train.h"
 
 namespace edgemlp::cli {
@@ -15,6 +16,7 @@ struct TrainOptions {
   std::string data;
   std::string arch = "784-256-128-10";
   std::string out;
+  std::string preset;  // expanded before parsing (presets.h); kept for the record
   TrainConfig config;
   bool json = false;
 };
@@ -38,15 +40,14 @@ void RunTrain(const TrainOptions& o) {
       config.learning_rate > 0 ? config.learning_rate : DefaultLr(config.optimizer),
       config.batch, static_cast<unsigned long long>(config.seed));
   Progress progress("epoch");
-  const TrainResult result = Train(
-      mnist.train, config,
-      [&](const EpochRecord& r) {
-        progress.Done();
-        Log("epoch %2d/%d  loss %.4f  val %s  lr %.2g  %.2f s", r.epoch,
-            config.epochs, r.train_loss, Percent(r.val_accuracy).c_str(),
-            r.learning_rate, r.seconds);
-      },
-      [&](double f) { progress.Update(f); });
+  TrainHooks hooks;
+  hooks.on_epoch = [&](const EpochRecord& r) {
+    progress.Done();
+    Log("epoch %2d/%d  loss %.4f  val %s  lr %.2g  %.2f s", r.epoch, config.epochs,
+        r.train_loss, Percent(r.val_accuracy).c_str(), r.learning_rate, r.seconds);
+  };
+  hooks.on_progress = [&](double f) { progress.Update(f); };
+  const TrainResult result = Train(mnist.train, config, hooks);
   const std::vector<uint8_t> predictions =
       PredictFloat(result.model, mnist.test, 0, mnist.test.size());
   size_t correct = 0;
@@ -66,6 +67,7 @@ void RunTrain(const TrainOptions& o) {
   }
   epoch_seconds /= static_cast<double>(result.history.size());
   const Json j = {{"model", o.out},
+                  {"preset", o.preset},
                   {"arch", result.model.ArchString()},
                   {"optimizer", OptimizerName(config.optimizer)},
                   {"epochs", config.epochs},
@@ -91,6 +93,11 @@ void RunTrain(const TrainOptions& o) {
 void AddTrain(CLI::App& app) {
   auto o = std::make_shared<TrainOptions>();
   CLI::App* cmd = app.add_subcommand("train", "Train a float MLP on MNIST-format data");
+  // Presets put their options first; an option given again later wins.
+  cmd->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  std::string presets_help = "Named recipe; explicit options override it:";
+  for (const Preset& p : Presets()) presets_help += "\n  " + p.name + ": " + p.description;
+  cmd->add_option("--preset", o->preset, presets_help)->check(CLI::IsMember(PresetNames()));
   cmd->add_option("--data", o->data, "MNIST directory (else $EDGEMLP_DATA, else ./data/mnist)");
   cmd->add_option("--arch", o->arch, "Layer sizes, input to output")->capture_default_str();
   cmd->add_option("--epochs", o->config.epochs, "Passes over the training set")
@@ -99,14 +106,16 @@ void AddTrain(CLI::App& app) {
   const std::map<std::string, Optimizer> optimizers = {
       {"sgd", Optimizer::kSgd}, {"momentum", Optimizer::kMomentum}, {"adam", Optimizer::kAdam}};
   cmd->add_option("--optimizer", o->config.optimizer, "sgd | momentum | adam (default adam)")
-      ->transform(CLI::CheckedTransformer(optimizers, CLI::ignore_case));
+      ->transform(CLI::CheckedTransformer(optimizers, CLI::ignore_case))
+      ->option_text("sgd|momentum|adam");
   cmd->add_option("--lr", o->config.learning_rate,
                   "Learning rate (default: adam 1e-3, momentum 0.05, sgd 0.1)")
       ->check(CLI::PositiveNumber);
   const std::map<std::string, Schedule> schedules = {
       {"constant", Schedule::kConstant}, {"cosine", Schedule::kCosine}};
   cmd->add_option("--schedule", o->config.schedule, "constant | cosine (default cosine)")
-      ->transform(CLI::CheckedTransformer(schedules, CLI::ignore_case));
+      ->transform(CLI::CheckedTransformer(schedules, CLI::ignore_case))
+      ->option_text("constant|cosine");
   cmd->add_option("--batch", o->config.batch, "Mini-batch size")
       ->capture_default_str()->check(CLI::Range(1, 65536));
   cmd->add_option("--threads", o->config.threads, "Threads (default: all cores)")

@@ -1,10 +1,12 @@
 // edgemlp: train, export, evaluate, inspect, predict and benchmark small
 // MLPs on MNIST-format data. One binary, one subcommand per stage.
+#include <algorithm>
 #include <exception>
 #include <iostream>
 
 #include "cli.h"
 #include "error.h"
+#include "presets.h"
 
 int main(int argc, char** argv) {
   using namespace edgemlp::cli;
@@ -28,7 +30,10 @@ int main(int argc, char** argv) {
   AddPredict(app);
   AddBench(app);
   try {
-    app.parse(argc, argv);
+    std::vector<std::string> args(argv + 1, argv + argc);
+    ExpandPreset(&args);
+    std::reverse(args.begin(), args.end());  // CLI11 takes them last-first
+    app.parse(args);
   } catch (const CLI::ParseError& e) {
     const int code = app.exit(e);
     return code == 0 ? kExitOk : kExitUsage;

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,32 @@ struct EpochRecord {
   double learning_rate = 0; // at the epoch's start
 };
 
+// Per-layer optimizer state (momentum / Adam moments), shaped like the layer.
+struct OptimizerSlot {
+  Eigen::MatrixXf w1, w2;
+  Eigen::VectorXf b1, b2;
+};
+
+// Everything a run needs to continue exactly where it stopped.
+struct TrainState {
+  FloatModel model;
+  std::vector<OptimizerSlot> slots;
+  std::mt19937_64 rng;
+  int epochs_done = 0;
+  long step = 0;  // updates done
+  FloatModel best;
+  double best_accuracy = -1;
+  int best_epoch = 0;
+  std::vector<EpochRecord> history;
+};
+
+struct TrainHooks {
+  std::function<void(const EpochRecord&)> on_epoch;
+  std::function<void(double)> on_progress;  // fraction of the epoch done
+  // After each epoch, with the whole state; return false to stop training.
+  std::function<bool(const TrainState&)> after_epoch;
+};
+
 struct TrainResult {
   FloatModel model;  // the best epoch by validation accuracy, calibrated
   std::vector<EpochRecord> history;
@@ -51,10 +78,11 @@ struct TrainResult {
   int threads = 0;
 };
 
-// Throws InputError when the data does not fit the architecture.
+// Throws InputError when the data does not fit the architecture. With
+// `resume`, continues from that state (e.g. a checkpoint) instead of a fresh
+// initialisation.
 TrainResult Train(const Dataset& train, const TrainConfig& config,
-                  const std::function<void(const EpochRecord&)>& on_epoch = {},
-                  const std::function<void(double)>& on_progress = {});
+                  const TrainHooks& hooks = {}, TrainState* resume = nullptr);
 
 // Predicted class of images [begin, end) of `data`, batched through Eigen.
 std::vector<uint8_t> PredictFloat(const FloatModel& model, const Dataset& data,
