@@ -139,13 +139,20 @@ void RunBench(const BenchOptions& o) {
     }
   };
 
+  // Each target's multiply-accumulate peak, MACs per ns: the best of one
+  // measurement per round (the core may be shared with other work).
+  std::vector<double> peak(engines.size(), 0.0);
   const int per_round = std::max(1, o.calls / o.rounds);
   size_t next_image = 0;
   Progress progress("bench");
   // Round-robin over engines, so drift on a shared machine hits all alike.
   for (int round = 0; round < o.rounds; ++round) {
     for (Engine& e : engines) {
-      if (e.target > 0) ForceTarget(e.target);
+      if (e.target > 0) {
+        ForceTarget(e.target);
+        const size_t index = static_cast<size_t>(&e - engines.data());
+        peak[index] = std::max(peak[index], MeasuredPeakMacsPerNs(e.target));
+      }
       for (int i = 0; i < 20; ++i) run_batch1(e, next_image + i);  // warm-up
       const size_t first = next_image;
       for (int i = 0; i < per_round; ++i) {
@@ -195,16 +202,12 @@ void RunBench(const BenchOptions& o) {
   progress.Done();
   ForceTarget(0);
 
+  const double ghz = MeasuredGhz();  // the nominal MHz of a VM says little
   // Work and bytes per image.
   double macs = 0, weight_bytes = 0;
   for (const DenseI8& l : layers) {
     macs += static_cast<double>(l.in_size) * l.out_size;
     weight_bytes += static_cast<double>(l.stride) * l.out_size;
-  }
-  const double ghz = MeasuredGhz();  // the nominal MHz of a VM says little
-  std::vector<double> peak(engines.size(), 0.0);  // MACs per ns, measured
-  for (size_t i = 0; i < engines.size(); ++i) {
-    if (engines[i].target > 0) peak[i] = MeasuredPeakMacsPerNs(engines[i].target);
   }
   // The compute bound uses the best target's peak (VNNI where the CPU has
   // it); a target the CPU lacks is never run.
@@ -297,8 +300,8 @@ void RunBench(const BenchOptions& o) {
   const double read_bound_ns = weight_bytes / (64 * ghz);
   std::snprintf(line, sizeof(line),
                 "\nMAC/ns: int8 multiply-accumulates per ns at batch 1 and at the best batch size; "
-                "peak: the target's multiply-accumulate instruction alone, measured now "
-                "(best: %.1f MAC/cycle at %.2f GHz)\n"
+                "peak: the target's multiply-accumulate instruction alone, best of one "
+                "measurement per round (best target: %.1f MAC/cycle at %.2f GHz)\n"
                 "bounds: compute at that peak %.0f ns/image = %.2f M images/s; batch-1 weight "
                 "read (%.0f bytes from %s at 64 B/cycle) %.0f ns; weight bytes per image at batch b: "
                 "%.0f / b\n",
