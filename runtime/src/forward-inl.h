@@ -16,15 +16,6 @@
 #include "kernels.h"
 
 HWY_BEFORE_NAMESPACE();
-// Highway 1.0.3's AVX3_DL target string lacks avx512vnni, which the CPU
-// check for AVX3_DL requires; enable it for this target's functions.
-#if HWY_TARGET == HWY_AVX3_DL
-#if HWY_COMPILER_CLANG
-#pragma clang attribute push(__attribute__((target("avx512vnni"))), apply_to = function)
-#else
-#pragma GCC target("avx512vnni")
-#endif
-#endif
 namespace edgemlp {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
@@ -58,16 +49,14 @@ inline constexpr uint32_t kRowBlock = 4;
 // without intermediate saturation; Highway 1.0.3 has no op for it.
 // stride is a multiple of 64 (the blob format), so no tail.
 
-// acc += u8 a x s8 w in groups of four. GCC 12 copies every accumulator
-// around the intrinsic (two extra moves per vpdpbusd in a 16-accumulator
-// block); asm with a tied operand keeps each accumulator in its register.
+// acc += u8 a x s8 w in groups of four, as asm: Highway 1.0.3's AVX3_DL
+// target string lacks avx512vnni, so the intrinsic would need a second target
+// attribute (which clang 14 rejects), and GCC 12 copies every accumulator
+// around the intrinsic. The tied operand keeps each accumulator in its
+// register. Highway selects AVX3_DL only on CPUs with VNNI.
 HWY_INLINE __m512i Dpbusd(__m512i acc, __m512i a, __m512i w) {
-#if HWY_COMPILER_GCC_ACTUAL
   asm("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(a), "vm"(w));
   return acc;
-#else
-  return _mm512_dpbusd_epi32(acc, a, w);
-#endif
 }
 
 // Lane i of the result = sum of the lanes of acc[i]: a transpose-and-add
@@ -341,9 +330,6 @@ int64_t CurrentTargetImpl() { return HWY_TARGET; }
 
 }  // namespace HWY_NAMESPACE
 }  // namespace edgemlp
-#if HWY_TARGET == HWY_AVX3_DL && HWY_COMPILER_CLANG
-#pragma clang attribute pop
-#endif
 HWY_AFTER_NAMESPACE();
 
 #endif  // EDGEMLP_FORWARD_INL_H_
