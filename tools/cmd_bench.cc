@@ -203,6 +203,10 @@ void RunBench(const BenchOptions& o) {
   ForceTarget(0);
 
   const double ghz = MeasuredGhz();  // the nominal MHz of a VM says little
+  // What one timed call adds: included in every batch-1 and per-layer time.
+  std::vector<double> timer_ns;
+  for (int i = 0; i < 1000; ++i) timer_ns.push_back(NsSince(Clock::now()));
+  const double timer_overhead_ns = Median(timer_ns);
   // Work and bytes per image.
   double macs = 0, weight_bytes = 0;
   for (const DenseI8& l : layers) {
@@ -225,11 +229,12 @@ void RunBench(const BenchOptions& o) {
                 "arena %zu bytes (max batch %zu)\n"
                 "machine   %s, %.0f MHz nominal, %.2f GHz measured; %s; Highway %d.%d.%d; chosen target %s\n"
                 "timing    %d batch-1 calls per engine, %zu images per batched run, %d rounds, "
-                "interleaved; eigen-f32 agrees with the int8 reference on %.2f%% of images\n\n",
+                "interleaved; timer %.0f ns per call (included); eigen-f32 agrees with the int8 reference on %.2f%% of images\n\n",
                 o.blob.c_str(), net.blob().size, weight_bytes, weight_level.c_str(), macs,
                 net.arena_bytes(), Network::kMaxBatch, CpuInfo("model name").c_str(), std::atof(CpuInfo("cpu MHz").c_str()), ghz,
                 "compiler " __VERSION__, HWY_MAJOR, HWY_MINOR, HWY_PATCH, TargetName(chosen),
-                per_round * o.rounds, batched_images, o.rounds, 100 * eigen_agreement);
+                per_round * o.rounds, batched_images, o.rounds, timer_overhead_ns,
+                100 * eigen_agreement);
   human += line;
   std::snprintf(line, sizeof(line), "%-17s %9s %9s %7s %7s %9s %9s %9s %9s %7s %7s %7s\n",
                 "engine", "b1 med", "b1 p90", "vs ref", "vs f32", "img/s b1", "b8", "b64",
@@ -332,6 +337,7 @@ void RunBench(const BenchOptions& o) {
         {"calls", per_round * o.rounds},
         {"batched_images", batched_images},
         {"rounds", o.rounds},
+        {"timer_overhead_ns", timer_overhead_ns},
         {"targets", targets},
         {"scalar_reference_batch1_ns", ref_ns},
         {"eigen_f32_batch1_ns", eigen_ns},
