@@ -117,6 +117,22 @@ HWY_INLINE void DotRows(const uint8_t* HWY_RESTRICT act,
   DotBlock<kRows, 1>(act, 0, w, stride, dots);
 }
 
+// The last rows < kRowBlock of a layer: one block whose missing rows stay
+// zero, so they too leave through one SumsOf16 (it dominates small layers).
+HWY_INLINE void DotRowsTail(const uint8_t* HWY_RESTRICT act,
+                            const int8_t* HWY_RESTRICT w, size_t stride,
+                            size_t rows, int32_t* HWY_RESTRICT dots) {
+  __m512i acc[16];
+  for (size_t r = 0; r < 16; ++r) acc[r] = _mm512_setzero_si512();
+  for (size_t k = 0; k < stride; k += 64) {
+    const __m512i a = _mm512_loadu_si512(act + k);
+    for (size_t r = 0; r < 16; ++r) {
+      if (r < rows) acc[r] = Dpbusd(acc[r], a, _mm512_loadu_si512(w + r * stride + k));
+    }
+  }
+  _mm512_storeu_si512(dots, SumsOf16(acc));
+}
+
 // Batch 1: 16 rows per activation load, so the 16 sums leave in one vector.
 inline constexpr uint32_t kRowBlock = 16;
 // Batched: 4 rows x 4 images (16 accumulators, 8 loads per 16 vpdpbusd).
@@ -186,16 +202,17 @@ HWY_INLINE void DenseRows(const DenseI8& layer, const uint8_t* HWY_RESTRICT in,
     DotRows<kRowBlock>(in, layer.weights + j * stride, stride, dots);
     for (uint32_t r = 0; r < kRowBlock; ++r) epilogue(j + r, dots[r]);
   }
-  if constexpr (kRowBlock > 4) {
-    for (; j + 4 <= layer.out_size; j += 4) {
-      DotRows<4>(in, layer.weights + j * stride, stride, dots);
-      for (uint32_t r = 0; r < 4; ++r) epilogue(j + r, dots[r]);
-    }
+#if HWY_TARGET == HWY_AVX3_DL
+  if (j < layer.out_size) {
+    DotRowsTail(in, layer.weights + j * stride, stride, layer.out_size - j, dots);
+    for (uint32_t r = 0; j + r < layer.out_size; ++r) epilogue(j + r, dots[r]);
   }
+#else
   for (; j < layer.out_size; ++j) {
     DotRows<1>(in, layer.weights + j * stride, stride, dots);
     epilogue(j, dots[0]);
   }
+#endif
 }
 
 // Batched: calls epilogue(image, row, dot) for `images` activation vectors
