@@ -8,6 +8,7 @@ import gzip
 import hashlib
 import json
 import os
+import platform
 import struct
 import subprocess
 import sys
@@ -159,7 +160,8 @@ class CliTest(unittest.TestCase):
             self.assertEqual(sorted(t["images_per_s"], key=int), ["1", "8", "64", "256"])
             self.assertTrue(all(v > 0 for v in t["images_per_s"].values()))
             self.assertEqual(len(t["layer_ns"]), 2)  # the 784-32-10 model
-            self.assertGreater(t["peak_macs_per_cycle"], 0)
+            if platform.machine() in ("x86_64", "AMD64"):  # measured on x86 only
+                self.assertGreater(t["peak_macs_per_cycle"], 0)
         self.assertGreater(b["scalar_reference_batch1_ns"], 0)
         self.assertGreater(b["eigen_f32_batch1_ns"], 0)
         self.assertEqual(sorted(b["eigen_f32_images_per_s"], key=int), ["1", "8", "64", "256"])
