@@ -8,6 +8,7 @@ import gzip
 import hashlib
 import json
 import os
+import platform
 import struct
 import subprocess
 import sys
@@ -144,13 +145,28 @@ class CliTest(unittest.TestCase):
         self.assertIn("none.png", p.stderr)
 
     def test_bench_json(self):
-        b = run_json("bench", self.blob, "--data", DATA, "--calls", "200", "--rounds", "2")
-        self.assertIn("chosen_target", b)
+        b = run_json("bench", self.blob, "--data", DATA, "--calls", "200", "--images", "256",
+                     "--rounds", "2")
+        for key in ("cpu", "compiler", "highway_version", "model_bytes", "arena_bytes"):
+            self.assertIn(key, b)
+        self.assertGreater(b["arena_bytes"], 0)
         self.assertGreater(len(b["targets"]), 0)
+        names = [t["target"] for t in b["targets"]]
+        self.assertIn(b["chosen_target"], names)
+        self.assertEqual(len(names), len(set(names)))  # each target once
         for t in b["targets"]:
             self.assertGreater(t["batch1_ns"], 0)
             self.assertGreaterEqual(t["batch1_p90_ns"], t["batch1_ns"])
+            self.assertEqual(sorted(t["images_per_s"], key=int), ["1", "8", "64", "256"])
+            self.assertTrue(all(v > 0 for v in t["images_per_s"].values()))
+            self.assertEqual(len(t["layer_ns"]), 2)  # the 784-32-10 model
+            if platform.machine() in ("x86_64", "AMD64"):  # measured on x86 only
+                self.assertGreater(t["peak_macs_per_cycle"], 0)
         self.assertGreater(b["scalar_reference_batch1_ns"], 0)
+        self.assertGreater(b["eigen_f32_batch1_ns"], 0)
+        self.assertEqual(sorted(b["eigen_f32_images_per_s"], key=int), ["1", "8", "64", "256"])
+        # The f32 baseline is the same network: it agrees with the int8 one.
+        self.assertGreater(b["eigen_f32_agreement"], 0.9)
 
     def test_c_header_export(self):
         h = os.path.join(self.dir, "model.h")

@@ -3,6 +3,7 @@
 // pointers, extreme values. Fails if it ran zero targets.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -140,6 +141,73 @@ TEST_CASE("whole forward pass: Predict == PredictRef on every target") {
       internal::ForwardI8(layers, 3, x.data(), a.data(), b.data(), got);
       internal::ForwardI8Ref(layers, 3, x.data(), a.data(), b.data(), want);
       CHECK(std::memcmp(got, want, sizeof(got)) == 0);
+    }
+  });
+  CHECK(ran > 0);
+}
+
+TEST_CASE("batched kernels == batch-1 kernels bit for bit on every target") {
+  std::mt19937_64 rng(11);
+  const int ran = ForEachTarget([&](const std::string& target) {
+    INFO("target ", target);
+    for (uint32_t in : {1u, 5u, 63u, 64u, 65u, 130u, 784u, 800u}) {
+      for (uint32_t out : {1u, 3u, 4u, 5u, 10u, 17u, 33u}) {
+        for (size_t images : {1u, 2u, 3u, 4u, 5u, 8u, 13u}) {
+          const size_t skew = (in + out + images) % 5;
+          INFO("in ", in, " out ", out, " images ", images, " skew ", skew);
+          TestLayer layer(in, out, (in + images) % 2 == 0, skew, rng, static_cast<int>(images % 4));
+          // Images `pitch` bytes apart (a spare 64 bytes between vectors),
+          // each padded with zeros like RunForwardBatch leaves them.
+          const size_t pitch = layer.view.stride + kBlobAlign;
+          std::vector<uint8_t> x(images * pitch + skew, 0);
+          uint8_t* xp = x.data() + skew;
+          for (size_t n = 0; n < images; ++n) {
+            const std::vector<uint8_t> v = RandomInput(in, in, 0, rng, n % 3 == 2 ? 1 : 0);
+            std::memcpy(xp + n * pitch, v.data(), in);
+          }
+          std::vector<uint8_t> got_u8(images * pitch, 0xAB), want_u8(images * pitch, 0xAB);
+          std::vector<int32_t> got(images * out), want(images * out);
+          internal::DenseI8ToU8Batch(layer.view, xp, pitch, images, got_u8.data());
+          internal::DenseI8ToI32Batch(layer.view, xp, pitch, images, got.data());
+          for (size_t n = 0; n < images; ++n) {
+            internal::DenseI8ToU8(layer.view, xp + n * pitch, want_u8.data() + n * pitch);
+            internal::DenseI8ToI32(layer.view, xp + n * pitch, want.data() + n * out);
+          }
+          CHECK(got_u8 == want_u8);
+          CHECK(got == want);
+        }
+      }
+    }
+  });
+  CHECK(ran > 0);
+}
+
+TEST_CASE("whole forward pass: batched == Predict == PredictRef on every target") {
+  std::mt19937_64 rng(5);
+  TestLayer l0(784, 100, true, 0, rng, 0), l1(100, 37, true, 0, rng, 0), l2(37, 10, false, 0, rng, 0);
+  const DenseI8 layers[3] = {l0.view, l1.view, l2.view};
+  constexpr size_t kImages = 11;
+  constexpr size_t kPitch = 832;
+  std::vector<uint8_t> pixels;
+  for (size_t n = 0; n < kImages; ++n) {
+    const std::vector<uint8_t> x = RandomInput(784, 784, 0, rng, n == 0 ? 1 : 0);
+    pixels.insert(pixels.end(), x.begin(), x.end());
+  }
+  std::vector<int32_t> want(kImages * 10);
+  std::vector<uint8_t> a(kImages * kPitch, 0x5A), b(kImages * kPitch, 0xA5);
+  for (size_t n = 0; n < kImages; ++n) {
+    internal::ForwardI8Ref(layers, 3, pixels.data() + n * 784, a.data(), b.data(), &want[n * 10]);
+  }
+  const int ran = ForEachTarget([&](const std::string& target) {
+    INFO("target ", target);
+    for (size_t images = 1; images <= kImages; ++images) {
+      INFO("images ", images);
+      std::fill(a.begin(), a.end(), 0x5A);  // stale bytes must not leak
+      std::fill(b.begin(), b.end(), 0xA5);
+      std::vector<int32_t> got(images * 10, -1);
+      internal::ForwardI8Batch(layers, 3, pixels.data(), images, a.data(), b.data(), kPitch,
+                               got.data());
+      CHECK(std::equal(got.begin(), got.end(), want.begin()));
     }
   });
   CHECK(ran > 0);

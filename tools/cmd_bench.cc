@@ -1,43 +1,87 @@
-// edgemlp bench: batch-1 latency of every compiled SIMD target and the
-// scalar reference, interleaved in one process over real MNIST test images.
+// edgemlp bench: every compiled SIMD target (forced in turn), the scalar
+// reference and an Eigen f32 baseline of the same network, interleaved round
+// by round in one process over real MNIST test images: batch-1 latency,
+// batched throughput, per-layer time, and efficiency against the hardware.
+#include <hwy/highway.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <memory>
 
+#include "bench_eigen.h"
+#include "bench_peak.h"
 #include "cli.h"
 #include "edgemlp/runtime.h"
 #include "error.h"
 #include "idx.h"
+#include "kernels.h"
 
 namespace edgemlp::cli {
 
 namespace {
 
+using Clock = std::chrono::steady_clock;
+constexpr size_t kBatchSizes[] = {1, 8, 64, 256};
+
 struct BenchOptions {
   std::string blob;
   std::string data;
   int calls = 10000;
+  int images = 10000;
   int rounds = 5;
   bool json = false;
 };
 
-struct Stats {
-  std::vector<double> ns;  // one sample per call
-  double Quantile(double q) {
-    std::sort(ns.begin(), ns.end());
-    return ns.empty() ? 0 : ns[static_cast<size_t>(q * (ns.size() - 1))];
-  }
-};
+double Median(std::vector<double> v, double q = 0.5) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[static_cast<size_t>(q * (v.size() - 1))];
+}
 
-std::string CpuModel() {
+double NsSince(Clock::time_point t0) {
+  return std::chrono::duration<double, std::nano>(Clock::now() - t0).count();
+}
+
+std::string CpuInfo(const std::string& key) {
   std::ifstream in("/proc/cpuinfo");
   std::string line;
   while (std::getline(in, line)) {
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+    if (line.rfind(key, 0) == 0) return line.substr(line.find(':') + 2);
   }
-  return "unknown";
+  return "";
 }
+
+// Cache sizes of this core (bytes), innermost first: L1d, L2, L3.
+std::vector<std::pair<std::string, long>> Caches() {
+  std::vector<std::pair<std::string, long>> caches;
+  const std::pair<const char*, int> levels[] = {{"L1d", _SC_LEVEL1_DCACHE_SIZE},
+                                                {"L2", _SC_LEVEL2_CACHE_SIZE},
+                                                {"L3", _SC_LEVEL3_CACHE_SIZE}};
+  for (const auto& [name, id] : levels) {
+    const long bytes = sysconf(id);
+    if (bytes > 0) caches.emplace_back(name, bytes);
+  }
+  return caches;
+}
+
+std::string CacheLevelFor(size_t bytes) {
+  for (const auto& [name, size] : Caches()) {
+    if (static_cast<long>(bytes) <= size) return name;
+  }
+  return "DRAM";
+}
+
+// One engine's measurements, one sample per round for the batched numbers.
+struct Engine {
+  std::string name;
+  int64_t target = 0;  // > 0: SIMD target; kRef / kEigen otherwise
+  std::vector<double> batch1_ns;
+  std::vector<std::vector<double>> images_per_s;  // by kBatchSizes index
+  std::vector<std::vector<double>> layer_ns;
+};
+constexpr int64_t kRef = -1, kEigen = -2;
 
 void RunBench(const BenchOptions& o) {
   Network net;
@@ -46,58 +90,261 @@ void RunBench(const BenchOptions& o) {
   const Mnist mnist = LoadMnist(ResolveDataDir(o.data));
   const Dataset& test = mnist.test;
   if (test.images.image_size() != net.input_size()) {
-    throw InputError(o.blob + ": input size differs from the test images");
+    throw InputError(o.blob + ": input size " + std::to_string(net.input_size()) +
+                     " differs from the MNIST test images (" +
+                     std::to_string(test.images.image_size()) + ")");
   }
-  const int64_t best = ChosenTarget();
-  // Engines: every available target, then the scalar reference (-1).
-  std::vector<int64_t> engines = AvailableTargets();
+  const size_t in_size = net.input_size(), out_size = net.output_size();
+  const size_t test_count = test.size();
+  const size_t batched_images = std::min<size_t>(o.images, test_count);
+  const uint8_t* all_pixels = test.images.image(0);  // contiguous, image after image
+
+  const int64_t chosen = ChosenTarget();
+  std::vector<Engine> engines;
+  for (int64_t t : AvailableTargets()) engines.push_back(Engine{TargetName(t), t, {}, {}, {}});
   if (engines.empty()) throw std::runtime_error("no SIMD target is available");
-  engines.push_back(-1);
-  std::vector<Stats> stats(engines.size());
-  std::vector<int32_t> logits(net.output_size());
-  using Clock = std::chrono::steady_clock;
+  engines.push_back(Engine{"scalar-reference", kRef, {}, {}, {}});
+  engines.push_back(Engine{"eigen-f32", kEigen, {}, {}, {}});
+
+  const size_t max_batch = *std::max_element(std::begin(kBatchSizes), std::end(kBatchSizes));
+  EigenBaseline eigen(net, max_batch);
+  std::vector<int32_t> logits(max_batch * out_size);
+  std::vector<float> float_logits(max_batch * out_size);
+  const std::vector<DenseI8>& layers = net.layers();
+  std::vector<uint8_t> act_storage(2 * 32768 + 64);
+  uint8_t* act_a = act_storage.data() + (64 - reinterpret_cast<uintptr_t>(act_storage.data()) % 64) % 64;
+  uint8_t* act_b = act_a + 32768;
+
+  // The f32 baseline must be the same network: its classes must agree with
+  // the int8 reference on nearly every image.
+  size_t agree = 0;
+  for (size_t i = 0; i < test_count; ++i) {
+    const uint8_t* px = test.images.image(i);
+    agree += eigen.Predict(px, 1, float_logits.data()) == net.PredictRef(px, logits.data());
+  }
+  const double eigen_agreement = static_cast<double>(agree) / test_count;
+
+  auto run_batch1 = [&](Engine& e, size_t image) {
+    const uint8_t* px = test.images.image(image % test_count);
+    if (e.target == kRef) return net.PredictRef(px, logits.data());
+    if (e.target == kEigen) return eigen.Predict(px, 1, float_logits.data());
+    return net.Predict(px, logits.data());
+  };
+  auto run_batch = [&](Engine& e, size_t first, size_t count) {
+    const uint8_t* px = all_pixels + first * in_size;
+    if (e.target == kEigen) {
+      eigen.Predict(px, count, float_logits.data());
+    } else {
+      net.PredictBatch(px, count, logits.data(), nullptr);
+    }
+  };
+
+  // Each target's multiply-accumulate peak, MACs per ns: the best of one
+  // measurement per round (the core may be shared with other work).
+  std::vector<double> peak(engines.size(), 0.0);
   const int per_round = std::max(1, o.calls / o.rounds);
-  // Interleave engines round by round so drift on a shared machine affects
-  // all of them alike; the first call of each round is a warm-up.
+  size_t next_image = 0;
+  Progress progress("bench");
+  // Round-robin over engines, so drift on a shared machine hits all alike.
   for (int round = 0; round < o.rounds; ++round) {
-    for (size_t e = 0; e < engines.size(); ++e) {
-      if (engines[e] > 0) ForceTarget(engines[e]);
-      const bool ref = engines[e] < 0;
-      for (int i = -1; i < per_round; ++i) {
-        const uint8_t* pixels = test.images.image(static_cast<size_t>(round * per_round + i + 1) % test.size());
+    for (Engine& e : engines) {
+      if (e.target > 0) {
+        ForceTarget(e.target);
+        const size_t index = static_cast<size_t>(&e - engines.data());
+        peak[index] = std::max(peak[index], MeasuredPeakMacsPerNs(e.target));
+      }
+      for (int i = 0; i < 20; ++i) run_batch1(e, next_image + i);  // warm-up
+      const size_t first = next_image;
+      for (int i = 0; i < per_round; ++i) {
         const auto t0 = Clock::now();
-        ref ? net.PredictRef(pixels, logits.data()) : net.Predict(pixels, logits.data());
-        const double ns = std::chrono::duration<double, std::nano>(Clock::now() - t0).count();
-        if (i >= 0) stats[e].ns.push_back(ns);
+        run_batch1(e, first + i);
+        e.batch1_ns.push_back(NsSince(t0));
+      }
+      e.images_per_s.resize(std::size(kBatchSizes));
+      // Batched throughput over the test images (the reference: batch 1
+      // only): images per second at the median time per batch call, so a
+      // preemption by another process does not count.
+      for (size_t b = 0; b < std::size(kBatchSizes) && e.target != kRef; ++b) {
+        const size_t batch = kBatchSizes[b];
+        run_batch(e, 0, std::min(batch, batched_images));  // warm-up
+        std::vector<double> call_ns;
+        for (size_t done = 0; done + batch <= batched_images; done += batch) {
+          const auto t0 = Clock::now();
+          run_batch(e, done, batch);
+          call_ns.push_back(NsSince(t0));
+        }
+        if (!call_ns.empty()) e.images_per_s[b].push_back(batch / (Median(call_ns) * 1e-9));
+      }
+      // Per-layer time of the SIMD kernels (batch 1), through the same
+      // forward loop the runtime uses.
+      if (e.target > 0) {
+        e.layer_ns.resize(layers.size());
+        for (int i = 0; i < per_round / 10 + 1; ++i) {
+          const uint8_t* px = test.images.image((first + i) % test_count);
+          internal::RunForward(
+              layers.data(), layers.size(), px, act_a, act_b, logits.data(),
+              [&](const DenseI8& l, const uint8_t* in, uint8_t* out) {
+                const auto t0 = Clock::now();
+                internal::DenseI8ToU8(l, in, out);
+                e.layer_ns[&l - layers.data()].push_back(NsSince(t0));
+              },
+              [&](const DenseI8& l, const uint8_t* in, int32_t* out) {
+                const auto t0 = Clock::now();
+                internal::DenseI8ToI32(l, in, out);
+                e.layer_ns[&l - layers.data()].push_back(NsSince(t0));
+              });
+        }
       }
     }
+    next_image += per_round;
+    progress.Update(static_cast<double>(round + 1) / o.rounds);
   }
+  progress.Done();
   ForceTarget(0);
-  const double ref_ns = stats.back().Quantile(0.5);
+
+  const double ghz = MeasuredGhz();  // the nominal MHz of a VM says little
+  // What one timed call adds: included in every batch-1 and per-layer time.
+  std::vector<double> timer_ns;
+  for (int i = 0; i < 1000; ++i) timer_ns.push_back(NsSince(Clock::now()));
+  const double timer_overhead_ns = Median(timer_ns);
+  // Work and bytes per image.
+  double macs = 0, weight_bytes = 0;
+  for (const DenseI8& l : layers) {
+    macs += static_cast<double>(l.in_size) * l.out_size;
+    weight_bytes += static_cast<double>(l.stride) * l.out_size;
+  }
+  // The compute bound uses the best target's peak (VNNI where the CPU has
+  // it); a target the CPU lacks is never run.
+  const double vnni_peak = *std::max_element(peak.begin(), peak.end());
+  const double ref_ns = Median(engines[engines.size() - 2].batch1_ns);
+  const Engine& eig = engines.back();
+  const double eigen_ns = Median(eig.batch1_ns);
+  const std::string weight_level = CacheLevelFor(static_cast<size_t>(weight_bytes));
+
   Json targets = Json::array();
-  char line[256];
+  char line[512];
   std::string human;
   std::snprintf(line, sizeof(line),
-                "%s: %zu bytes, arena %zu bytes; CPU %s; chosen target %s; %d calls per engine\n"
-                "%-18s %12s %12s %10s\n",
-                o.blob.c_str(), net.blob().size, net.arena_bytes(), CpuModel().c_str(),
-                TargetName(best), per_round * o.rounds, "engine", "median ns", "p90 ns", "vs ref");
+                "model     %s: %zu bytes, %.0f int8 weight bytes (fit in %s), %.0f MACs per image, "
+                "arena %zu bytes (max batch %zu)\n"
+                "machine   %s, %.0f MHz nominal, %.2f GHz measured; %s; Highway %d.%d.%d; chosen target %s\n"
+                "timing    %d batch-1 calls per engine, %zu images per batched run, %d rounds, "
+                "interleaved; timer %.0f ns per call (included); eigen-f32 agrees with the int8 reference on %.2f%% of images\n\n",
+                o.blob.c_str(), net.blob().size, weight_bytes, weight_level.c_str(), macs,
+                net.arena_bytes(), Network::kMaxBatch, CpuInfo("model name").c_str(), std::atof(CpuInfo("cpu MHz").c_str()), ghz,
+                "compiler " __VERSION__, HWY_MAJOR, HWY_MINOR, HWY_PATCH, TargetName(chosen),
+                per_round * o.rounds, batched_images, o.rounds, timer_overhead_ns,
+                100 * eigen_agreement);
   human += line;
-  for (size_t e = 0; e < engines.size(); ++e) {
-    const double med = stats[e].Quantile(0.5), p90 = stats[e].Quantile(0.9);
-    const char* name = engines[e] < 0 ? "scalar-reference" : TargetName(engines[e]);
-    std::snprintf(line, sizeof(line), "%-18s %12.0f %12.0f %9.1fx\n", name, med, p90, ref_ns / med);
-    human += line;
-    if (engines[e] > 0) {
-      targets.push_back({{"target", name}, {"batch1_ns", med}, {"batch1_p90_ns", p90},
-                         {"speedup_vs_reference", ref_ns / med}});
+  std::snprintf(line, sizeof(line), "%-17s %9s %9s %7s %7s %9s %9s %9s %9s %7s %7s %7s\n",
+                "engine", "b1 med", "b1 p90", "vs ref", "vs f32", "img/s b1", "b8", "b64",
+                "b256", "MAC/ns", "best", "peak");
+  human += line;
+  Json eigen_ips = Json::object();
+  for (size_t ei = 0; ei < engines.size(); ++ei) {
+    const Engine& e = engines[ei];
+    const double med = Median(e.batch1_ns), p90 = Median(e.batch1_ns, 0.9);
+    Json ips = Json::object();
+    double best_ips = 0;
+    for (size_t b = 0; b < std::size(kBatchSizes); ++b) {
+      if (e.images_per_s[b].empty()) continue;
+      const double v = Median(e.images_per_s[b]);
+      ips[std::to_string(kBatchSizes[b])] = v;
+      best_ips = std::max(best_ips, v);
     }
+    auto ips_at = [&](size_t b) { return e.images_per_s[b].empty() ? 0.0 : Median(e.images_per_s[b]); };
+    const bool simd = e.target > 0;
+    // MACs per ns at batch 1 and at the best batch size, vs the peak.
+    const double best_batched_macs_per_ns = best_ips * macs * 1e-9;
+    std::snprintf(line, sizeof(line),
+                  "%-17s %7.2fus %7.2fus %6.1fx %6.2fx %9.0f %9.0f %9.0f %9.0f %7.1f %7.1f %7.1f\n",
+                  e.name.c_str(), med / 1000, p90 / 1000, ref_ns / med, eigen_ns / med, ips_at(0),
+                  ips_at(1), ips_at(2), ips_at(3), macs / med, best_batched_macs_per_ns, peak[ei]);
+    human += line;
+    if (e.target == kEigen) eigen_ips = ips;
+    if (!simd) continue;
+    Json layer_ns = Json::array();
+    for (const std::vector<double>& l : e.layer_ns) layer_ns.push_back(Median(l));
+    targets.push_back({{"target", e.name},
+                       {"batch1_ns", med},
+                       {"batch1_p90_ns", p90},
+                       {"images_per_s", ips},
+                       {"layer_ns", layer_ns},
+                       {"speedup_vs_reference", ref_ns / med},
+                       {"speedup_vs_eigen_f32", eigen_ns / med},
+                       {"batched_speedup_vs_eigen_f32",
+                        Median(eig.images_per_s[2]) > 0 ? best_ips / Median(eig.images_per_s[2]) : 0},
+                       {"batch1_macs_per_ns", macs / med},
+                       {"batched_macs_per_ns", best_batched_macs_per_ns},
+                       {"batch1_macs_per_cycle", macs / med / ghz},
+                       {"batched_macs_per_cycle", best_batched_macs_per_ns / ghz},
+                       {"peak_macs_per_ns", peak[ei]},
+                       {"peak_macs_per_cycle", peak[ei] / ghz},
+                       {"batched_fraction_of_peak", peak[ei] > 0 ? best_batched_macs_per_ns / peak[ei] : 0}});
   }
+  // Per-layer times and the distance to the bounds.
+  human += "\nper layer (batch 1, median ns):";
+  for (size_t i = 0; i < layers.size(); ++i) {
+    std::snprintf(line, sizeof(line), "  %u-%u", layers[i].in_size, layers[i].out_size);
+    human += line;
+  }
+  human += "\n";
+  for (const Engine& e : engines) {
+    if (e.target <= 0) continue;
+    std::snprintf(line, sizeof(line), "%-17s", e.name.c_str());
+    human += line;
+    for (const std::vector<double>& l : e.layer_ns) {
+      std::snprintf(line, sizeof(line), " %9.0f", Median(l));
+      human += line;
+    }
+    human += "\n";
+  }
+  // Bounds on this core: compute at the measured VNNI peak, and batch 1
+  // re-reading every weight byte from where it lives at 64 bytes per cycle.
+  const double compute_bound_ns = vnni_peak > 0 ? macs / vnni_peak : 0;
+  const double read_bound_ns = weight_bytes / (64 * ghz);
+  std::snprintf(line, sizeof(line),
+                "\nMAC/ns: int8 multiply-accumulates per ns at batch 1 and at the best batch size; "
+                "peak: the target's multiply-accumulate instruction alone, best of one "
+                "measurement per round (best target: %.1f MAC/cycle at %.2f GHz)\n"
+                "bounds: compute at that peak %.0f ns/image = %.2f M images/s; batch-1 weight "
+                "read (%.0f bytes from %s at 64 B/cycle) %.0f ns; weight bytes per image at batch b: "
+                "%.0f / b\n",
+                vnni_peak / ghz, ghz, compute_bound_ns,
+                compute_bound_ns > 0 ? 1e3 / compute_bound_ns : 0, weight_bytes,
+                weight_level.c_str(), read_bound_ns, weight_bytes);
+  human += line;
+
+  Json caches = Json::object();
+  for (const auto& [name, size] : Caches()) caches[name] = size;
   Emit(o.json,
-       {{"model", o.blob}, {"cpu", CpuModel()}, {"chosen_target", TargetName(best)},
-        {"model_bytes", net.blob().size}, {"arena_bytes", net.arena_bytes()},
-        {"calls", per_round * o.rounds}, {"targets", targets},
-        {"scalar_reference_batch1_ns", ref_ns}},
+       {{"model", o.blob},
+        {"cpu", CpuInfo("model name")},
+        {"cpu_mhz_nominal", std::atof(CpuInfo("cpu MHz").c_str())},
+        {"cpu_ghz_measured", ghz},
+        {"vnni_peak_macs_per_ns", vnni_peak},
+        {"compiler", __VERSION__},
+        {"highway_version", std::to_string(HWY_MAJOR) + "." + std::to_string(HWY_MINOR) + "." +
+                                std::to_string(HWY_PATCH)},
+        {"chosen_target", TargetName(chosen)},
+        {"model_bytes", net.blob().size},
+        {"arena_bytes", net.arena_bytes()},
+        {"max_batch", Network::kMaxBatch},
+        {"macs_per_image", macs},
+        {"weight_bytes", weight_bytes},
+        {"weight_cache_level", weight_level},
+        {"caches", caches},
+        {"calls", per_round * o.rounds},
+        {"batched_images", batched_images},
+        {"rounds", o.rounds},
+        {"timer_overhead_ns", timer_overhead_ns},
+        {"targets", targets},
+        {"scalar_reference_batch1_ns", ref_ns},
+        {"eigen_f32_batch1_ns", eigen_ns},
+        {"eigen_f32_images_per_s", eigen_ips},
+        {"eigen_f32_agreement", eigen_agreement},
+        {"compute_bound_ns", compute_bound_ns},
+        {"weight_read_bound_ns", read_bound_ns}},
        human);
 }
 
@@ -105,11 +352,14 @@ void RunBench(const BenchOptions& o) {
 
 void AddBench(CLI::App& app) {
   auto o = std::make_shared<BenchOptions>();
-  CLI::App* cmd = app.add_subcommand("bench", "Batch-1 latency per SIMD target vs the scalar reference");
+  CLI::App* cmd = app.add_subcommand(
+      "bench", "Latency and throughput of every SIMD target vs the scalar reference and Eigen f32");
   cmd->add_option("blob", o->blob, "int8 blob")->required();
   cmd->add_option("--data", o->data, "MNIST directory (test images are the inputs)");
-  cmd->add_option("--calls", o->calls, "Timed calls per engine")->capture_default_str()
-      ->check(CLI::Range(10, 10000000));
+  cmd->add_option("--calls", o->calls, "Timed batch-1 calls per engine (over all rounds)")
+      ->capture_default_str()->check(CLI::Range(10, 10000000));
+  cmd->add_option("--images", o->images, "Test images per batched throughput run")
+      ->capture_default_str()->check(CLI::Range(256, 10000));
   cmd->add_option("--rounds", o->rounds, "Interleaved rounds")->capture_default_str()
       ->check(CLI::Range(1, 1000));
   cmd->add_flag("--json", o->json, "Print one JSON object on stdout");

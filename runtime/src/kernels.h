@@ -22,11 +22,24 @@ void DenseI8ToI32Ref(const DenseI8& layer, const uint8_t* in, int32_t* out);
 void DenseI8ToU8(const DenseI8& layer, const uint8_t* in, uint8_t* out);
 void DenseI8ToI32(const DenseI8& layer, const uint8_t* in, int32_t* out);
 
+// Batched layer kernels: `images` input vectors at in + n * pitch; u8
+// outputs at out + n * pitch, int32 outputs at out + n * out_size.
+void DenseI8ToU8Batch(const DenseI8& layer, const uint8_t* in, size_t pitch,
+                      size_t images, uint8_t* out);
+void DenseI8ToI32Batch(const DenseI8& layer, const uint8_t* in, size_t pitch,
+                       size_t images, int32_t* out);
+
 // Whole forward passes: pixels -> logits. act_a/act_b: max-stride scratch.
 void ForwardI8Ref(const DenseI8* layers, size_t count, const uint8_t* pixels,
                   uint8_t* act_a, uint8_t* act_b, int32_t* logits);
 void ForwardI8(const DenseI8* layers, size_t count, const uint8_t* pixels,
                uint8_t* act_a, uint8_t* act_b, int32_t* logits);
+// Batched: pixels holds `images` inputs back to back, logits gets
+// images x out_size; act_a/act_b hold `images` vectors of `pitch` bytes
+// (pitch >= max stride, a multiple of 64).
+void ForwardI8Batch(const DenseI8* layers, size_t count, const uint8_t* pixels,
+                    size_t images, uint8_t* act_a, uint8_t* act_b, size_t pitch,
+                    int32_t* logits);
 
 // The one forward loop, shared by the reference and every SIMD target so
 // they differ only in their layer kernels. Zeroes each activation vector's
@@ -50,6 +63,32 @@ inline void RunForward(const DenseI8* layers, size_t count,
     next = t;
   }
   to_i32(layers[count - 1], cur, logits);
+}
+
+// The batched forward loop: RunForward for `images` vectors per layer.
+template <class ToU8, class ToI32>
+inline void RunForwardBatch(const DenseI8* layers, size_t count,
+                            const uint8_t* pixels, size_t images,
+                            uint8_t* act_a, uint8_t* act_b, size_t pitch,
+                            int32_t* logits, ToU8 to_u8, ToI32 to_i32) {
+  const size_t in_size = layers[0].in_size;
+  for (size_t n = 0; n < images; ++n) {
+    std::memcpy(act_a + n * pitch, pixels + n * in_size, in_size);
+    std::memset(act_a + n * pitch + in_size, 0, layers[0].stride - in_size);
+  }
+  uint8_t* cur = act_a;
+  uint8_t* next = act_b;
+  for (size_t i = 0; i + 1 < count; ++i) {
+    to_u8(layers[i], cur, pitch, images, next);
+    const size_t width = layers[i].out_size;
+    for (size_t n = 0; n < images; ++n) {
+      std::memset(next + n * pitch + width, 0, layers[i + 1].stride - width);
+    }
+    uint8_t* t = cur;
+    cur = next;
+    next = t;
+  }
+  to_i32(layers[count - 1], cur, pitch, images, logits);
 }
 
 }  // namespace internal

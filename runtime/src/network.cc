@@ -43,9 +43,10 @@ LoadResult Network::Load(const uint8_t* bytes, size_t size, Network* out) {
         l.activation == static_cast<uint8_t>(Activation::kRelu)});
     if (l.stride > max_stride) max_stride = l.stride;
   }
-  // Two activation buffers, each padded to a 64-byte multiple, plus slack to
-  // align the first one.
-  const size_t buffer_bytes = (max_stride + kBlobAlign - 1) / kBlobAlign * kBlobAlign;
+  // Two activation buffers of kMaxBatch vectors, each padded to a 64-byte
+  // multiple, plus slack to align the first one.
+  net.pitch_ = (max_stride + kBlobAlign - 1) / kBlobAlign * kBlobAlign;
+  const size_t buffer_bytes = kMaxBatch * net.pitch_;
   net.arena_bytes_ = 2 * buffer_bytes;
   net.arena_storage_.reset(new uint8_t[net.arena_bytes_ + kBlobAlign]());
   net.act_a_ = AlignUp(net.arena_storage_.get());
@@ -98,6 +99,21 @@ int Network::Predict(const uint8_t* pixels, int32_t* logits) {
   internal::ForwardI8(layers_.data(), layers_.size(), pixels, act_a_, act_b_,
                       logits);
   return ArgMax(logits, output_size_);
+}
+
+void Network::PredictBatch(const uint8_t* pixels, size_t count,
+                           int32_t* logits, int* classes) {
+  for (size_t done = 0; done < count; done += kMaxBatch) {
+    const size_t n = count - done < kMaxBatch ? count - done : kMaxBatch;
+    int32_t* chunk_logits = logits + done * output_size_;
+    internal::ForwardI8Batch(layers_.data(), layers_.size(),
+                             pixels + done * input_size_, n, act_a_, act_b_,
+                             pitch_, chunk_logits);
+    if (classes == nullptr) continue;
+    for (size_t i = 0; i < n; ++i) {
+      classes[done + i] = ArgMax(chunk_logits + i * output_size_, output_size_);
+    }
+  }
 }
 
 int Network::PredictRef(const uint8_t* pixels, int32_t* logits) {

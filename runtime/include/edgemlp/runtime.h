@@ -46,7 +46,11 @@ class Network {
   size_t output_size() const { return output_size_; }
   // real logit = int32 logit * logit_scale()
   float logit_scale() const { return logit_scale_; }
-  // Bytes of scratch used by a prediction (allocated once, at load).
+  // Images per batched kernel pass; the arena is sized for it at load.
+  // PredictBatch() takes any count and runs it in chunks of this size.
+  static constexpr size_t kMaxBatch = 64;
+  // Bytes of scratch used by a prediction (allocated once, at load):
+  // two activation buffers of kMaxBatch vectors of the widest stride.
   size_t arena_bytes() const { return arena_bytes_; }
   const BlobView& blob() const { return view_; }
   const std::vector<DenseI8>& layers() const { return layers_; }
@@ -54,6 +58,11 @@ class Network {
   // pixels: input_size() bytes (any alignment). logits: output_size() int32.
   // Returns the predicted class (argmax, lowest index on ties).
   int Predict(const uint8_t* pixels, int32_t* logits);
+  // `count` images back to back (count * input_size() bytes) -> logits
+  // (count * output_size() int32) and, if `classes` is not null, count
+  // predicted classes. Same results as Predict() per image, bit for bit.
+  void PredictBatch(const uint8_t* pixels, size_t count, int32_t* logits,
+                    int* classes);
   // The scalar reference forward pass: the specification of Predict().
   int PredictRef(const uint8_t* pixels, int32_t* logits);
 
@@ -63,7 +72,8 @@ class Network {
   std::unique_ptr<uint8_t[]> owned_blob_;    // LoadFile only
   std::unique_ptr<uint8_t[]> arena_storage_;
   uint8_t* act_a_ = nullptr;  // ping-pong activation buffers, each
-  uint8_t* act_b_ = nullptr;  // max-stride bytes, 64-byte aligned
+  uint8_t* act_b_ = nullptr;  // kMaxBatch x pitch_ bytes, 64-byte aligned
+  size_t pitch_ = 0;          // max stride rounded up to 64 bytes
   size_t input_size_ = 0;
   size_t output_size_ = 0;
   size_t arena_bytes_ = 0;
