@@ -121,11 +121,19 @@ HWY_INLINE void DotRows(const uint8_t* HWY_RESTRICT act,
 }
 #endif
 
+#include "dot_arm-inl.h"  // Pi 5: DenseRowsSdot, EDGEMLP_SDOT
+
 // Calls epilogue(row, acc) for every output row, four rows at a time so one
 // activation load feeds four weight rows.
 template <class Epilogue>
 HWY_INLINE void DenseRows(const DenseI8& layer, const uint8_t* HWY_RESTRICT in,
                           Epilogue epilogue) {
+#if EDGEMLP_SDOT
+  if (layer.signed_input_compensation != nullptr) {
+    DenseRowsSdot(layer, in, epilogue);
+    return;
+  }
+#endif
   int32_t dots[4];
   uint32_t j = 0;
   for (; j + 4 <= layer.out_size; j += 4) {
