@@ -104,11 +104,6 @@ void Emit(const Prediction& p, const char* source, const LoopOptions& o,
   }
 }
 
-bool EndsWith(const char* s, const char* suffix) {
-  const size_t n = std::strlen(s), m = std::strlen(suffix);
-  return n >= m && strcasecmp(s + n - m, suffix) == 0;
-}
-
 }  // namespace
 
 LatencyStats::LatencyStats() : buckets_(1000001, 0) {}
@@ -261,19 +256,6 @@ void RunRawLoop(int fd, const char* reopen_path, const LoopOptions& o,
   if (reopen_path != nullptr && fd >= 0) close(fd);
 }
 
-const char* FrameFromFileBytes(const char* name, const uint8_t* data, size_t size,
-                               DecodeArena* arena, uint8_t frame[kFrameBytes]) {
-  if (EndsWith(name, ".raw")) {
-    if (size != kFrameBytes) return "a .raw frame must be exactly 784 bytes";
-    std::memcpy(frame, data, kFrameBytes);
-    return nullptr;
-  }
-  GrayImage image;
-  if (const char* error = DecodeImage(data, size, arena, &image)) return error;
-  PreprocessLikeMnist(image, frame);
-  return nullptr;
-}
-
 bool RunWatchLoop(const char* dir, const LoopOptions& o, FrameClassifier* classifier,
                   std::FILE* out) {
   const int watch = inotify_init1(IN_CLOEXEC);
@@ -300,7 +282,7 @@ bool RunWatchLoop(const char* dir, const LoopOptions& o, FrameClassifier* classi
       at += static_cast<ssize_t>(sizeof(inotify_event) + event->len);
       if (event->len == 0) continue;
       const char* name = event->name;
-      if (!EndsWith(name, ".pgm") && !EndsWith(name, ".png") && !EndsWith(name, ".raw")) continue;
+      if (!IsFrameFileName(name)) continue;  // e.g. a temporary file
       char path[4096];
       std::snprintf(path, sizeof(path), "%s/%s", dir, name);
       const int fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -101,11 +101,6 @@ void RunRawLoop(int fd, const char* reopen_path, const LoopOptions& options,
 bool RunWatchLoop(const char* dir, const LoopOptions& options, FrameClassifier* classifier,
                   std::FILE* out);
 
-// Loads an image or raw file's bytes into `frame` (raw: exactly kFrameBytes;
-// images: decoded and preprocessed like MNIST). nullptr or an error message.
-const char* FrameFromFileBytes(const char* name, const uint8_t* data, size_t size,
-                               DecodeArena* arena, uint8_t frame[kFrameBytes]);
-
 }  // namespace edgemlp::firmware
 
 #endif  // EDGEMLP_FIRMWARE_FIRMWARE_H_

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstring>
 
+#include <strings.h>
+
 #if EDGEMLP_HAVE_STB
 namespace {
 edgemlp::firmware::DecodeArena* g_arena = nullptr;  // the decode in progress
@@ -186,6 +188,30 @@ void PreprocessLikeMnist(const GrayImage& image, uint8_t frame[kFrameBytes]) {
   for (int ty = 0; ty < th; ++ty) {
     std::memcpy(frame + (oy + ty) * kSide + ox, patch + ty * 20, tw);
   }
+}
+
+namespace {
+bool EndsWith(const char* s, const char* suffix) {
+  const size_t n = std::strlen(s), m = std::strlen(suffix);
+  return n >= m && strcasecmp(s + n - m, suffix) == 0;
+}
+}  // namespace
+
+bool IsFrameFileName(const char* name) {
+  return EndsWith(name, ".pgm") || EndsWith(name, ".png") || EndsWith(name, ".raw");
+}
+
+const char* FrameFromFileBytes(const char* name, const uint8_t* data, size_t size,
+                               DecodeArena* arena, uint8_t frame[kFrameBytes]) {
+  if (EndsWith(name, ".raw")) {
+    if (size != kFrameBytes) return "a .raw frame must be exactly 784 bytes";
+    std::memcpy(frame, data, kFrameBytes);
+    return nullptr;
+  }
+  GrayImage image;
+  if (const char* error = DecodeImage(data, size, arena, &image)) return error;
+  PreprocessLikeMnist(image, frame);
+  return nullptr;
 }
 
 }  // namespace edgemlp::firmware

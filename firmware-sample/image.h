@@ -52,6 +52,14 @@ bool ImageDecodingAvailable();
 // A 28 x 28 white-on-black image is taken as it is (already an MNIST frame).
 void PreprocessLikeMnist(const GrayImage& image, uint8_t frame[kFrameBytes]);
 
+// Whether a watched directory's file is a frame: .pgm, .png or .raw.
+bool IsFrameFileName(const char* name);
+
+// A frame from a file's bytes: a .raw file must hold exactly kFrameBytes;
+// images are decoded and preprocessed like MNIST. nullptr, or what is wrong.
+const char* FrameFromFileBytes(const char* name, const uint8_t* data, size_t size,
+                               DecodeArena* arena, uint8_t frame[kFrameBytes]);
+
 }  // namespace edgemlp::firmware
 
 #endif  // EDGEMLP_FIRMWARE_IMAGE_H_
