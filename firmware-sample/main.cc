@@ -144,11 +144,17 @@ int main(int argc, char** argv) {
   sigaction(SIGTERM, &action, nullptr);
   options.stop = &g_stop;
 
+#if defined(__ARM_FEATURE_DOTPROD)
+  const char* dot_product = " (+ Arm sdot)";  // runtime/src/dot_arm-inl.h
+#else
+  const char* dot_product = "";
+#endif
   std::fprintf(stderr,
                "edgemlp-firmware: %s: %zu layers, %zu -> %zu, verified (CRC, SIMD == reference); "
-               "target %s; memory: model %zu bytes, arena %zu bytes\n",
+               "target %s%s; memory: model %zu bytes, arena %zu bytes\n",
                model_name.c_str(), net.layers().size(), net.input_size(), net.output_size(),
-               edgemlp::TargetName(edgemlp::ChosenTarget()), net.blob().size, net.arena_bytes());
+               edgemlp::TargetName(edgemlp::ChosenTarget()), dot_product, net.blob().size,
+               net.arena_bytes());
 
   int status = 0;
   if (watch != nullptr) {

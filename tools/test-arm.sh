@@ -13,7 +13,7 @@ tools/install-deps.sh g++-aarch64-linux-gnu g++-arm-linux-gnueabihf qemu-user-st
 # name | meson setup arguments | QEMU_CPU values to test under | expected target
 configs=(
   "aarch64|--cross-file cross/aarch64-linux-gnu.txt|cortex-a72 max|NEON"
-  "pi5|--cross-file cross/aarch64-linux-gnu.txt --cross-file cross/pi5.txt|cortex-a76|NEON"
+  "pi5|--cross-file cross/aarch64-linux-gnu.txt --cross-file cross/pi5.txt|cortex-a76|NEON (+ Arm sdot)"
   "aarch64-sve|--cross-file cross/aarch64-linux-gnu.txt -Dcpp_args=['-march=armv8.2-a+sve']|max|SVE"
   "aarch64-sve2|--cross-file cross/aarch64-linux-gnu.txt -Dcpp_args=['-march=armv8.5-a+sve2']|max|SVE2"
   "armhf|--cross-file cross/armhf-linux-gnueabihf.txt|max|NEON"
@@ -47,7 +47,7 @@ ok = (final["frames"] == 10000 and len(lines) == 10001 and f"target {target};" i
       and final["predictions_sha256"] == x86["predictions_sha256"]
       and final["outputs_sha256"] == x86["outputs_sha256"]
       and abs(final["accuracy"] - x86["accuracy"]) < 1e-4)
-print(f"e2e {name:22s} target {target:5s} accuracy {final['accuracy']:.4f} "
+print(f"e2e {name:22s} target {target:16s} accuracy {final['accuracy']:.4f} "
       f"predictions {final['predictions_sha256'][:16]} outputs {final['outputs_sha256'][:16]} "
       f"{'same as x86' if ok else 'DIFFERENT from x86 ' + x86['outputs_sha256'][:16]}")
 sys.exit(0 if ok else 1)
