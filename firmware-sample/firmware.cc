@@ -256,14 +256,18 @@ void RunRawLoop(int fd, const char* reopen_path, const LoopOptions& o,
   if (reopen_path != nullptr && fd >= 0) close(fd);
 }
 
-bool RunWatchLoop(const char* dir, const LoopOptions& o, FrameClassifier* classifier,
-                  std::FILE* out) {
+int WatchDirectory(const char* dir) {
   const int watch = inotify_init1(IN_CLOEXEC);
   if (watch < 0 || inotify_add_watch(watch, dir, IN_CLOSE_WRITE | IN_MOVED_TO) < 0) {
     std::fprintf(stderr, "edgemlp-firmware: %s: cannot watch: %s\n", dir, std::strerror(errno));
     if (watch >= 0) close(watch);
-    return false;
+    return -1;
   }
+  return watch;
+}
+
+void RunWatchLoop(int watch, const char* dir, const LoopOptions& o, FrameClassifier* classifier,
+                  std::FILE* out) {
   // Start-up allocations: the file buffer and the decoder's arena.
   std::unique_ptr<uint8_t[]> file(new uint8_t[kMaxImageFileBytes + 1]);
   std::unique_ptr<uint8_t[]> arena_memory(new uint8_t[DecodeArena::kRecommendedBytes]);
@@ -304,7 +308,6 @@ bool RunWatchLoop(const char* dir, const LoopOptions& o, FrameClassifier* classi
     }
   }
   close(watch);
-  return true;
 }
 
 }  // namespace edgemlp::firmware

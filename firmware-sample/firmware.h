@@ -95,11 +95,15 @@ struct LoopOptions {
 void RunRawLoop(int fd, const char* reopen_path, const LoopOptions& options,
                 FrameClassifier* classifier, std::FILE* out);
 
-// Classifies every .pgm/.png/.raw file closed or moved into `dir` (inotify)
-// until stop. Undecodable files are reported and skipped. false: could not
-// watch `dir` (message on stderr).
-bool RunWatchLoop(const char* dir, const LoopOptions& options, FrameClassifier* classifier,
-                  std::FILE* out);
+// Starts watching `dir` for files closed after writing or moved in
+// (inotify). Returns the descriptor, or -1 with a message on stderr.
+int WatchDirectory(const char* dir);
+
+// Classifies every .pgm/.png/.raw file that `watch` (from WatchDirectory)
+// reports in `dir`, until stop; undecodable files are reported and skipped.
+// Closes `watch`.
+void RunWatchLoop(int watch, const char* dir, const LoopOptions& options,
+                  FrameClassifier* classifier, std::FILE* out);
 
 }  // namespace edgemlp::firmware
 

@@ -156,9 +156,10 @@ int main(int argc, char** argv) {
                edgemlp::TargetName(edgemlp::ChosenTarget()), dot_product, net.blob().size,
                net.arena_bytes());
 
-  int status = 0;
   if (watch != nullptr) {
-    if (!RunWatchLoop(watch, options, &classifier, stdout)) status = 1;
+    const int watch_fd = WatchDirectory(watch);
+    if (watch_fd < 0) return 1;
+    RunWatchLoop(watch_fd, watch, options, &classifier, stdout);
   } else if (fifo != nullptr) {
     const int fd = open(fifo, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return Fail(std::string(fifo) + ": cannot open: " + std::strerror(errno), 1);
@@ -174,5 +175,5 @@ int main(int argc, char** argv) {
   getrusage(RUSAGE_SELF, &usage);
   std::fprintf(stderr, "edgemlp-firmware: %s, peak resident memory %ld KiB\n",
                g_stop ? "stopped by signal" : "end of input", usage.ru_maxrss);
-  return status;
+  return 0;
 }

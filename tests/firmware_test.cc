@@ -6,6 +6,8 @@
 
 #include <unistd.h>
 
+#include <csignal>
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -306,6 +308,70 @@ TEST_CASE("image files: PGM decodes, damaged files are errors, raw needs 784 byt
             .find("1024") != std::string::npos);
   CHECK(FrameFromFileBytes("f.raw", px.data(), 783, &arena, frame) != nullptr);
   CHECK(FrameFromFileBytes("f.raw", px.data(), 784, &arena, frame) == nullptr);
+}
+
+volatile std::sig_atomic_t g_stop = 0;
+void OnAlarm(int) { g_stop = 1; }
+
+TEST_CASE("the watch loop classifies dropped files, skips bad ones, stops on a signal") {
+  if (!ImageDecodingAvailable()) return;
+  LoadedNet loaded(13);
+  char dir[] = "/tmp/edgemlp-watch-XXXXXX";
+  REQUIRE(mkdtemp(dir) != nullptr);
+  const int watch = WatchDirectory(dir);
+  REQUIRE(watch >= 0);
+  auto write = [&](const char* name, const std::vector<uint8_t>& bytes) {
+    std::FILE* f = std::fopen((std::string(dir) + "/" + name).c_str(), "wb");
+    REQUIRE(f != nullptr);
+    std::fwrite(bytes.data(), 1, bytes.size(), f);
+    std::fclose(f);
+  };
+  const std::string header = "P5\n64 48\n255\n";
+  std::vector<uint8_t> pgm(header.begin(), header.end());
+  const std::vector<uint8_t> px = Photo(64, 48);
+  pgm.insert(pgm.end(), px.begin(), px.end());
+  std::vector<uint8_t> raw(kFrameBytes, 0);
+  for (size_t i = 300; i < 480; i += 2) raw[i] = 255;
+  write("a.pgm", pgm);
+  write("b.raw", raw);
+  write("c.png", {1, 2, 3});                                            // undecodable
+  write("d.pgm", std::vector<uint8_t>(pgm.begin(), pgm.begin() + 200));  // truncated
+  write("notes.txt", {'h', 'i'});                                       // not a frame: ignored
+
+  struct sigaction action {};
+  action.sa_handler = OnAlarm;  // no SA_RESTART, as in main.cc
+  sigaction(SIGALRM, &action, nullptr);
+  g_stop = 0;
+  alarm(2);  // the files' events are queued already; this ends the loop
+  LoopOptions options;
+  options.stop = &g_stop;
+  std::FILE* out = std::tmpfile();
+  FrameClassifier classifier(&loaded.net);
+  RunWatchLoop(watch, dir, options, &classifier, out);
+  CHECK(g_stop == 1);
+  CHECK(classifier.frames() == 2);
+  CHECK(classifier.malformed() == 2);
+
+  // Each line names its file, with the prediction of that frame.
+  uint8_t frame[kFrameBytes];
+  PreprocessLikeMnist(GrayImage{px.data(), 64, 48}, frame);
+  int32_t logits[10];
+  const int want_a = loaded.net.PredictRef(frame, logits);
+  const int want_b = loaded.net.PredictRef(raw.data(), logits);
+  std::rewind(out);
+  char line[256];
+  std::string lines;
+  while (std::fgets(line, sizeof(line), out) != nullptr) lines += line;
+  std::fclose(out);
+  INFO(lines);
+  CHECK(lines.find(std::to_string(want_a) + " ") == 0);
+  CHECK(lines.find(" a.pgm\n") != std::string::npos);
+  CHECK(lines.find("\n" + std::to_string(want_b) + " ") != std::string::npos);
+  CHECK(lines.find(" b.raw\n") != std::string::npos);
+  for (const char* name : {"a.pgm", "b.raw", "c.png", "d.pgm", "notes.txt"}) {
+    std::remove((std::string(dir) + "/" + name).c_str());
+  }
+  rmdir(dir);
 }
 
 }  // namespace
