@@ -93,8 +93,8 @@ class Pacer {
   int64_t slot_ = 0;
 };
 
-void Emit(const Prediction& p, const char* source, const LoopOptions& o,
-          const FrameClassifier& c, std::FILE* out) {
+void Emit(const Prediction& p, const char* source, const LoopOptions& o, const FrameClassifier& c,
+          std::FILE* out) {
   char line[1024];
   c.FormatPrediction(p, source, o.json, line, sizeof(line));
   std::fputs(line, out);
@@ -137,9 +137,7 @@ double LatencyStats::jitter_us() const {
 }
 
 FrameClassifier::FrameClassifier(Network* net)
-    : net_(net),
-      logits_(new int32_t[net->output_size()]),
-      probs_(new float[net->output_size()]) {}
+    : net_(net), logits_(new int32_t[net->output_size()]), probs_(new float[net->output_size()]) {}
 
 Prediction FrameClassifier::Classify(const uint8_t* frame) {
   const size_t n = net_->output_size();
@@ -168,13 +166,13 @@ size_t FrameClassifier::FormatPrediction(const Prediction& p, const char* source
   }
   char name[512] = "";
   if (source != nullptr) JsonEscape(source, name, sizeof(name));
-  return Clamp(std::snprintf(buf, size,
-                             "{\"frame\":%llu,\"digit\":%d,\"probability\":%.4f,"
-                             "\"latency_us\":%.2f%s%s%s}\n",
-                             static_cast<unsigned long long>(stats_.count() - 1), p.digit,
-                             p.probability, p.latency_us, source ? ",\"source\":\"" : "", name,
-                             source ? "\"" : ""),
-               size);
+  return Clamp(
+      std::snprintf(buf, size,
+                    "{\"frame\":%llu,\"digit\":%d,\"probability\":%.4f,"
+                    "\"latency_us\":%.2f%s%s%s}\n",
+                    static_cast<unsigned long long>(stats_.count() - 1), p.digit, p.probability,
+                    p.latency_us, source ? ",\"source\":\"" : "", name, source ? "\"" : ""),
+      size);
 }
 
 size_t FrameClassifier::FormatStats(bool json, char* buf, size_t size) const {
@@ -184,11 +182,12 @@ size_t FrameClassifier::FormatStats(bool json, char* buf, size_t size) const {
   outputs.FinishHex(outputs_hex);
   const unsigned long long frames = stats_.count();
   const bool labelled = !labels_.empty() && frames > 0;
-  const double accuracy = labelled ? static_cast<double>(correct_) / static_cast<double>(frames) : 0;
+  const double accuracy =
+      labelled ? static_cast<double>(correct_) / static_cast<double>(frames) : 0;
   char accuracy_field[48] = "";
   if (labelled) {
-    std::snprintf(accuracy_field, sizeof(accuracy_field), json ? ",\"accuracy\":%.4f" : " accuracy=%.4f",
-                  accuracy);
+    std::snprintf(accuracy_field, sizeof(accuracy_field),
+                  json ? ",\"accuracy\":%.4f" : " accuracy=%.4f", accuracy);
   }
   const char* format = json ? "{\"final\":true,\"frames\":%llu,\"malformed\":%llu,"
                               "\"missed_deadlines\":%llu,\"p50_us\":%.2f,\"p99_us\":%.2f,"
@@ -213,8 +212,8 @@ const char* VerifyPredictMatchesReference(Network* net) {
     for (int y = 0; y < kSide; ++y) {
       for (int x = 0; x < kSide; ++x) {
         const double r = std::hypot(x - 13.5, (y - 13.5) * 0.8);
-        frame[y * kSide + x] = pattern == 0 ? (r > 6 && r < 9 ? 255 : 0)
-                                            : static_cast<uint8_t>((y * kSide + x) * 37);
+        frame[y * kSide + x] =
+            pattern == 0 ? (r > 6 && r < 9 ? 255 : 0) : static_cast<uint8_t>((y * kSide + x) * 37);
       }
     }
     const int a = net->Predict(frame.data(), simd.data());
@@ -226,8 +225,8 @@ const char* VerifyPredictMatchesReference(Network* net) {
 
 const char* VerifyBlobKnownAnswer(Network*) { return nullptr; }
 
-void RunRawLoop(int fd, const char* reopen_path, const LoopOptions& o,
-                FrameClassifier* classifier, std::FILE* out) {
+void RunRawLoop(int fd, const char* reopen_path, const LoopOptions& o, FrameClassifier* classifier,
+                std::FILE* out) {
   uint8_t frame[kFrameBytes];
   Pacer pacer(o.hz);
   while (!Stopped(o)) {
@@ -236,7 +235,8 @@ void RunRawLoop(int fd, const char* reopen_path, const LoopOptions& o,
     if (got < kFrameBytes) {
       if (got > 0) {
         classifier->CountMalformed();
-        std::fprintf(stderr, "edgemlp-firmware: malformed frame: short read, %zu of %zu bytes; skipped\n",
+        std::fprintf(stderr,
+                     "edgemlp-firmware: malformed frame: short read, %zu of %zu bytes; skipped\n",
                      got, kFrameBytes);
       }
       if (Stopped(o) || reopen_path == nullptr) break;

@@ -84,8 +84,8 @@ const char* VerifyBlobKnownAnswer(Network* net);
 
 struct LoopOptions {
   bool json = false;
-  double hz = 0;               // > 0: fixed rate, count missed deadlines
-  uint64_t stats_every = 0;    // > 0: a statistics line on stderr every N frames
+  double hz = 0;                               // > 0: fixed rate, count missed deadlines
+  uint64_t stats_every = 0;                    // > 0: a statistics line on stderr every N frames
   volatile std::sig_atomic_t* stop = nullptr;  // set by a signal handler
 };
 

@@ -1,10 +1,10 @@
 #include "image.h"
 
+#include <strings.h>
+
 #include <cctype>
 #include <cmath>
 #include <cstring>
-
-#include <strings.h>
 
 #if EDGEMLP_HAVE_STB
 namespace {
@@ -79,7 +79,8 @@ size_t PnmMissingBytes(const uint8_t* data, size_t size, int w, int h, int chann
       }
     }
     long value = 0;
-    while (at < size && std::isdigit(data[at]) && value < 100000) value = value * 10 + (data[at++] - '0');
+    while (at < size && std::isdigit(data[at]) && value < 100000)
+      value = value * 10 + (data[at++] - '0');
     if (token == 2) maxval = value;
   }
   ++at;  // the single whitespace before the pixels
@@ -88,8 +89,7 @@ size_t PnmMissingBytes(const uint8_t* data, size_t size, int w, int h, int chann
   return have < need ? need - have : 0;
 }
 
-const char* DecodeImage(const uint8_t* data, size_t size, DecodeArena* arena,
-                        GrayImage* out) {
+const char* DecodeImage(const uint8_t* data, size_t size, DecodeArena* arena, GrayImage* out) {
   if (size == 0) return "empty file";
   if (size > kMaxImageFileBytes || size > 0x7FFFFFFF) return "file larger than 8 MiB";
   const int len = static_cast<int>(size);

@@ -9,9 +9,9 @@
 
 namespace edgemlp::firmware {
 
-constexpr int kSide = 28;              // MNIST frames are 28 x 28
+constexpr int kSide = 28;  // MNIST frames are 28 x 28
 constexpr size_t kFrameBytes = kSide * kSide;
-constexpr int kMaxImageSide = 1024;    // larger images are rejected
+constexpr int kMaxImageSide = 1024;  // larger images are rejected
 constexpr size_t kMaxImageFileBytes = 8u << 20;
 
 // 8-bit grayscale pixels, row-major; points into a DecodeArena or the input.
@@ -26,7 +26,10 @@ struct GrayImage {
 class DecodeArena {
  public:
   DecodeArena(uint8_t* memory, size_t size) : memory_(memory), size_(size) {}
-  void Reset() { used_ = 0; last_ = nullptr; }
+  void Reset() {
+    used_ = 0;
+    last_ = nullptr;
+  }
   void* Allocate(size_t size);
   void* Reallocate(void* block, size_t old_size, size_t size);
   // Bytes a decode needs in the worst case for kMaxImageSide images.
@@ -42,8 +45,7 @@ class DecodeArena {
 // Decodes a binary PGM (P5) or PNG file held in memory to grayscale.
 // Returns nullptr on success, else a static message saying what is wrong.
 // Whether image support is compiled in: ImageDecodingAvailable().
-const char* DecodeImage(const uint8_t* data, size_t size, DecodeArena* arena,
-                        GrayImage* out);
+const char* DecodeImage(const uint8_t* data, size_t size, DecodeArena* arena, GrayImage* out);
 bool ImageDecodingAvailable();
 
 // MNIST preprocessing: white-on-black (inverted if the border is bright),

@@ -56,8 +56,8 @@ bool ReadLabels(const char* path, std::vector<uint8_t>* labels, std::string* err
   uint8_t header[8];
   const bool ok_header = std::fread(header, 1, 8, f) == 8 && header[0] == 0 && header[1] == 0 &&
                          header[2] == 8 && header[3] == 1;
-  const size_t count = size_t{header[4]} << 24 | size_t{header[5]} << 16 |
-                       size_t{header[6]} << 8 | header[7];
+  const size_t count =
+      size_t{header[4]} << 24 | size_t{header[5]} << 16 | size_t{header[6]} << 8 | header[7];
   if (ok_header) {
     labels->resize(count);
     if (std::fread(labels->data(), 1, count, f) != count) labels->clear();
@@ -101,8 +101,11 @@ int main(int argc, char** argv) {
       if (*end != '\0' || !(v > 0) || v > 1e6) {
         return Fail(arg + " " + argv[i] + ": expected a positive number up to 1e6", 2);
       }
-      if (arg == "--hz") options.hz = v;
-      else options.stats_every = static_cast<uint64_t>(v);
+      if (arg == "--hz") {
+        options.hz = v;
+      } else {
+        options.stats_every = static_cast<uint64_t>(v);
+      }
     } else {
       std::fputs(kUsage, stderr);
       return Fail("unknown or incomplete argument: " + arg, 2);
@@ -126,7 +129,9 @@ int main(int argc, char** argv) {
 #endif
   }
   if (!loaded.ok()) return Fail(loaded.message, 3);  // includes the CRC check
-  if (const char* error = VerifyPredictMatchesReference(&net)) return Fail(model_name + ": " + error, 3);
+  if (const char* error = VerifyPredictMatchesReference(&net)) {
+    return Fail(model_name + ": " + error, 3);
+  }
   if (const char* error = VerifyBlobKnownAnswer(&net)) return Fail(model_name + ": " + error, 3);
 
   FrameClassifier classifier(&net);

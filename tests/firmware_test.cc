@@ -2,15 +2,15 @@
 // decoding and MNIST preprocessing, the raw-frame loop (malformed frames,
 // digests) and "no heap allocation after start-up" over 10,000 frames.
 // Runtime only, so it also runs for the boards under qemu.
+#include "firmware.h"
+
 #include <doctest/doctest.h>
-
 #include <unistd.h>
-
-#include <csignal>
 
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -21,7 +21,6 @@
 
 #include "blob_writer.h"
 #include "edgemlp/runtime.h"
-#include "firmware.h"
 #include "image.h"
 #include "sha256.h"
 
@@ -257,7 +256,8 @@ TEST_CASE("preprocessing: crop, fit 20x20, centre of mass at the centre, invert"
     for (int x = 0; x < kSide; ++x) {
       const int v = frame[y * kSide + x];
       mass += v, mx += v * (x + 0.5), my += v * (y + 0.5);
-      if (v > 0) x0 = std::min(x0, x), x1 = std::max(x1, x), y0 = std::min(y0, y), y1 = std::max(y1, y);
+      if (v > 0)
+        x0 = std::min(x0, x), x1 = std::max(x1, x), y0 = std::min(y0, y), y1 = std::max(y1, y);
     }
   }
   REQUIRE(mass > 0);
@@ -334,9 +334,9 @@ TEST_CASE("the watch loop classifies dropped files, skips bad ones, stops on a s
   for (size_t i = 300; i < 480; i += 2) raw[i] = 255;
   write("a.pgm", pgm);
   write("b.raw", raw);
-  write("c.png", {1, 2, 3});                                            // undecodable
+  write("c.png", {1, 2, 3});                                             // undecodable
   write("d.pgm", std::vector<uint8_t>(pgm.begin(), pgm.begin() + 200));  // truncated
-  write("notes.txt", {'h', 'i'});                                       // not a frame: ignored
+  write("notes.txt", {'h', 'i'});                                        // not a frame: ignored
 
   struct sigaction action {};
   action.sa_handler = OnAlarm;  // no SA_RESTART, as in main.cc

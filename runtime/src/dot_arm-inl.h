@@ -15,9 +15,8 @@
 
 // dots[r] = sum_k (act[k] - 128) * w[r * stride + k] for kRows rows.
 template <size_t kRows>
-HWY_INLINE void SdotRows(const uint8_t* HWY_RESTRICT act,
-                         const int8_t* HWY_RESTRICT w, size_t stride,
-                         int32_t* HWY_RESTRICT dots) {
+HWY_INLINE void SdotRows(const uint8_t* HWY_RESTRICT act, const int8_t* HWY_RESTRICT w,
+                         size_t stride, int32_t* HWY_RESTRICT dots) {
   const hn::Full128<uint8_t> du8;
   const hn::Full128<int8_t> di8;
   const hn::Full128<int32_t> d32;
@@ -43,20 +42,17 @@ HWY_INLINE void SdotRows(const uint8_t* HWY_RESTRICT act,
 
 // DenseRows (forward-inl.h) for this target: four rows per activation load.
 template <class Epilogue>
-HWY_INLINE void DenseRowsSdot(const DenseI8& layer,
-                              const uint8_t* HWY_RESTRICT in,
+HWY_INLINE void DenseRowsSdot(const DenseI8& layer, const uint8_t* HWY_RESTRICT in,
                               Epilogue epilogue) {
   const int32_t* compensation = layer.signed_input_compensation;
   int32_t dots[4];
   uint32_t j = 0;
   for (; j + 4 <= layer.out_size; j += 4) {
-    SdotRows<4>(in, layer.weights + static_cast<size_t>(j) * layer.stride,
-                layer.stride, dots);
+    SdotRows<4>(in, layer.weights + static_cast<size_t>(j) * layer.stride, layer.stride, dots);
     for (uint32_t r = 0; r < 4; ++r) epilogue(j + r, dots[r] + compensation[j + r]);
   }
   for (; j < layer.out_size; ++j) {
-    SdotRows<1>(in, layer.weights + static_cast<size_t>(j) * layer.stride,
-                layer.stride, dots);
+    SdotRows<1>(in, layer.weights + static_cast<size_t>(j) * layer.stride, layer.stride, dots);
     epilogue(j, dots[0] + compensation[j]);
   }
 }
