@@ -1,45 +1,184 @@
-// edgemlp-firmware: the inference loop a board runs. Loads and validates an
-// int8 blob once, then reads raw 784-byte frames from stdin and prints one
-// line per frame: "digit probability latency_us". Runtime only; no heap
-// allocation after start-up.
-#include <chrono>
+// edgemlp-firmware: the inference loop a board runs. Loads and verifies an
+// int8 model once, then classifies frames until EOF or SIGINT/SIGTERM:
+//   raw 784-byte frames on stdin (default) or a FIFO (--fifo PATH), or
+//   PGM/PNG/raw files dropped into a directory (--watch DIR).
+// One line per frame, "digit probability latency_us" (or --json), and a
+// final statistics line. No heap allocation after start-up (firmware.h).
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 #include <vector>
 
-#include "edgemlp/runtime.h"
+#include "firmware.h"
+
+#ifdef EDGEMLP_FIRMWARE_MODEL_HEADER
+#include EDGEMLP_FIRMWARE_MODEL_HEADER  // edgemlp export --format c-header
+#endif
+
+namespace {
+
+using namespace edgemlp::firmware;
+
+volatile std::sig_atomic_t g_stop = 0;
+void OnSignal(int) { g_stop = 1; }
+
+constexpr char kUsage[] =
+    "usage: edgemlp-firmware [--model BLOB] [--fifo PATH | --watch DIR] [--json]\n"
+    "                        [--hz N] [--labels IDX] [--stats-every N]\n"
+    "  --model BLOB     int8 blob (edgemlp export); optional if one is compiled in\n"
+    "  (no source)      raw 784-byte frames (MNIST layout) on stdin\n"
+    "  --fifo PATH      raw frames from a FIFO, reopened when its writer leaves\n"
+    "  --watch DIR      classify .pgm/.png/.raw files written into DIR\n"
+    "  --json           one JSON object per line\n"
+    "  --hz N           fixed rate: one frame per 1/N s, count missed deadlines\n"
+    "  --labels IDX     IDX label file for the frames (reports accuracy)\n"
+    "  --stats-every N  a statistics line on stderr every N frames\n";
+
+int Fail(const std::string& message, int code) {
+  std::fprintf(stderr, "edgemlp-firmware: %s\n", message.c_str());
+  return code;
+}
+
+// IDX1 labels (magic 2049), big-endian count; decompress .gz on the host.
+bool ReadLabels(const char* path, std::vector<uint8_t>* labels, std::string* error) {
+  std::FILE* f = std::fopen(path, "rb");
+  if (f == nullptr) {
+    *error = std::string(path) + ": cannot open: " + std::strerror(errno);
+    return false;
+  }
+  uint8_t header[8];
+  const bool ok_header = std::fread(header, 1, 8, f) == 8 && header[0] == 0 && header[1] == 0 &&
+                         header[2] == 8 && header[3] == 1;
+  const size_t count =
+      size_t{header[4]} << 24 | size_t{header[5]} << 16 | size_t{header[6]} << 8 | header[7];
+  if (ok_header) {
+    labels->resize(count);
+    if (std::fread(labels->data(), 1, count, f) != count) labels->clear();
+  }
+  std::fclose(f);
+  if (!ok_header || labels->size() != count) {
+    *error = std::string(path) + ": expected an uncompressed IDX label file (magic 2049) with " +
+             "all its labels (gunzip it first)";
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   const char* model = nullptr;
+  const char* fifo = nullptr;
+  const char* watch = nullptr;
+  const char* labels_path = nullptr;
+  LoopOptions options;
   for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--model") == 0 && i + 1 < argc) model = argv[++i];
+    const std::string arg = argv[i];
+    const bool has_value = i + 1 < argc;
+    if (arg == "--json") {
+      options.json = true;
+    } else if (arg == "--help" || arg == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else if (has_value && arg == "--model") {
+      model = argv[++i];
+    } else if (has_value && arg == "--fifo") {
+      fifo = argv[++i];
+    } else if (has_value && arg == "--watch") {
+      watch = argv[++i];
+    } else if (has_value && arg == "--labels") {
+      labels_path = argv[++i];
+    } else if (has_value && (arg == "--hz" || arg == "--stats-every")) {
+      char* end = nullptr;
+      const double v = std::strtod(argv[++i], &end);
+      if (*end != '\0' || !(v > 0) || v > 1e6) {
+        return Fail(arg + " " + argv[i] + ": expected a positive number up to 1e6", 2);
+      }
+      if (arg == "--hz") {
+        options.hz = v;
+      } else {
+        options.stats_every = static_cast<uint64_t>(v);
+      }
+    } else {
+      std::fputs(kUsage, stderr);
+      return Fail("unknown or incomplete argument: " + arg, 2);
+    }
   }
-  if (model == nullptr) {
-    std::fprintf(stderr, "usage: edgemlp-firmware --model BLOB < frames\n"
-                         "  frames: raw 784-byte images (MNIST layout) on stdin\n");
-    return 2;
-  }
+  if (fifo != nullptr && watch != nullptr) return Fail("--fifo and --watch exclude each other", 2);
+
   edgemlp::Network net;
-  const edgemlp::LoadResult r = edgemlp::Network::LoadFile(model, &net);
-  if (!r.ok()) {
-    std::fprintf(stderr, "edgemlp-firmware: %s\n", r.message.c_str());
-    return 3;
+  edgemlp::LoadResult loaded;
+  std::string model_name;
+  if (model != nullptr) {
+    loaded = edgemlp::Network::LoadFile(model, &net);
+    model_name = model;
+  } else {
+#ifdef EDGEMLP_FIRMWARE_MODEL_HEADER
+    loaded = edgemlp::Network::Load(edgemlp_model, sizeof(edgemlp_model), &net);
+    model_name = "compiled-in model";
+#else
+    std::fputs(kUsage, stderr);
+    return Fail("--model BLOB is required (no model is compiled in)", 2);
+#endif
   }
-  std::fprintf(stderr, "edgemlp-firmware: %s loaded, target %s, arena %zu bytes\n", model,
-               edgemlp::TargetName(edgemlp::ChosenTarget()), net.arena_bytes());
-  std::vector<uint8_t> frame(net.input_size());
-  std::vector<int32_t> logits(net.output_size());
-  std::vector<float> probs(net.output_size());
-  unsigned long frames = 0;
-  while (std::fread(frame.data(), 1, frame.size(), stdin) == frame.size()) {
-    const auto t0 = std::chrono::steady_clock::now();
-    const int digit = net.Predict(frame.data(), logits.data());
-    const auto t1 = std::chrono::steady_clock::now();
-    edgemlp::Softmax(logits.data(), logits.size(), net.logit_scale(), probs.data());
-    std::printf("%d %.4f %.2f\n", digit, probs[digit],
-                std::chrono::duration<double, std::micro>(t1 - t0).count());
-    ++frames;
+  if (!loaded.ok()) return Fail(loaded.message, 3);  // includes the CRC check
+  if (const char* error = VerifyPredictMatchesReference(&net)) {
+    return Fail(model_name + ": " + error, 3);
   }
-  std::fprintf(stderr, "edgemlp-firmware: %lu frames\n", frames);
+  if (const char* error = VerifyBlobKnownAnswer(&net)) return Fail(model_name + ": " + error, 3);
+
+  FrameClassifier classifier(&net);
+  if (labels_path != nullptr) {
+    std::vector<uint8_t> labels;
+    std::string error;
+    if (!ReadLabels(labels_path, &labels, &error)) return Fail(error, 2);
+    classifier.SetLabels(std::move(labels));
+  }
+  static char stdout_buffer[1 << 16];  // line-buffered, allocated up front
+  std::setvbuf(stdout, stdout_buffer, _IOLBF, sizeof(stdout_buffer));
+  struct sigaction action {};
+  action.sa_handler = OnSignal;  // no SA_RESTART: a blocked read returns
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+  options.stop = &g_stop;
+
+#if defined(__ARM_FEATURE_DOTPROD)
+  const char* dot_product = " (+ Arm sdot)";  // runtime/src/dot_arm-inl.h
+#else
+  const char* dot_product = "";
+#endif
+  std::fprintf(stderr,
+               "edgemlp-firmware: %s: %zu layers, %zu -> %zu, verified (CRC, SIMD == reference); "
+               "target %s%s; memory: model %zu bytes, arena %zu bytes\n",
+               model_name.c_str(), net.layers().size(), net.input_size(), net.output_size(),
+               edgemlp::TargetName(edgemlp::ChosenTarget()), dot_product, net.blob().size,
+               net.arena_bytes());
+
+  if (watch != nullptr) {
+    const int watch_fd = WatchDirectory(watch);
+    if (watch_fd < 0) return 1;
+    RunWatchLoop(watch_fd, watch, options, &classifier, stdout);
+  } else if (fifo != nullptr) {
+    const int fd = open(fifo, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Fail(std::string(fifo) + ": cannot open: " + std::strerror(errno), 1);
+    RunRawLoop(fd, fifo, options, &classifier, stdout);
+  } else {
+    RunRawLoop(STDIN_FILENO, nullptr, options, &classifier, stdout);
+  }
+  char line[1024];
+  classifier.FormatStats(options.json, line, sizeof(line));
+  std::fputs(line, stdout);
+  std::fflush(stdout);
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  std::fprintf(stderr, "edgemlp-firmware: %s, peak resident memory %ld KiB\n",
+               g_stop ? "stopped by signal" : "end of input", usage.ru_maxrss);
   return 0;
 }

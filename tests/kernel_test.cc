@@ -18,7 +18,7 @@ namespace {
 // natural alignment.
 struct TestLayer {
   std::vector<uint8_t> weight_storage;
-  std::vector<int32_t> bias, requant;
+  std::vector<int32_t> bias, requant, compensation;
   DenseI8 view{};
 
   TestLayer(uint32_t in, uint32_t out, bool relu, size_t skew, std::mt19937_64& rng,
@@ -49,6 +49,9 @@ struct TestLayer {
       requant.push_back(std::max(kMinShift, std::min(kMaxShift, shift)));
     }
     view = DenseI8{w, bias.data(), requant.data(), in, out, stride, relu};
+    compensation.resize(out);
+    internal::ComputeSignedInputCompensation(view, compensation.data());
+    view.signed_input_compensation = compensation.data();
   }
 };
 

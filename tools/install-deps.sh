@@ -9,6 +9,8 @@ packages=(
   doctest-dev cmake                        # tests (cmake lets meson find doctest)
   libcli11-dev nlohmann-json3-dev libstb-dev libssl-dev   # the CLI
   curl ca-certificates                     # fetch-mnist.sh
+  # Raspberry Pi: tools/test-arm.sh adds g++-aarch64-linux-gnu g++-arm-linux-gnueabihf
+  # qemu-user-static; tools/pi-speed.py needs llvm (llvm-mca).
   "$@"
 )
 

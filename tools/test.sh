@@ -40,6 +40,14 @@ setup build-debug --buildtype=debug -Dwerror=true
 meson compile -C build-debug
 run_suites build-debug --suite unit || failed=1
 
+echo "== Raspberry Pi: cross builds, runtime suites and the MNIST digests under qemu"
+arm_start=$SECONDS
+tools/test-arm.sh build-test || failed=1
+echo "   Raspberry Pi part: $((SECONDS - arm_start)) s"
+for log in build-{aarch64,pi5,aarch64-sve,aarch64-sve2,armhf}/meson-logs/testlog-*.json; do
+  [ -f "$log" ] && results+=("$log")
+done
+
 # One closing line over every suite run above.
 python3 - "${results[@]}" <<'PY'
 import json, sys

@@ -190,11 +190,19 @@ HWY_INLINE void DotRows(const uint8_t* HWY_RESTRICT act,
 inline constexpr uint32_t kRowBlock = 4;
 #endif
 
+#include "dot_arm-inl.h"  // Pi 5: DenseRowsSdot, EDGEMLP_SDOT
+
 // Calls epilogue(row, dot) for every output row, kRowBlock rows at a time so
 // one activation load feeds several weight rows.
 template <class Epilogue>
 HWY_INLINE void DenseRows(const DenseI8& layer, const uint8_t* HWY_RESTRICT in,
                           Epilogue epilogue) {
+#if EDGEMLP_SDOT
+  if (layer.signed_input_compensation != nullptr) {
+    DenseRowsSdot(layer, in, epilogue);
+    return;
+  }
+#endif
   int32_t dots[kRowBlock];
   const size_t stride = layer.stride;
   uint32_t j = 0;

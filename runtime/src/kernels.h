@@ -41,6 +41,16 @@ void ForwardI8Batch(const DenseI8* layers, size_t count, const uint8_t* pixels,
                     size_t images, uint8_t* act_a, uint8_t* act_b, size_t pitch,
                     int32_t* logits);
 
+// DenseI8::signed_input_compensation for `layer`: out[j] = 128 * sum_k w[j][k].
+inline void ComputeSignedInputCompensation(const DenseI8& layer, int32_t* out) {
+  for (uint32_t j = 0; j < layer.out_size; ++j) {
+    const int8_t* row = layer.weights + static_cast<size_t>(j) * layer.stride;
+    int32_t sum = 0;
+    for (uint32_t k = 0; k < layer.stride; ++k) sum += row[k];
+    out[j] = 128 * sum;
+  }
+}
+
 // The one forward loop, shared by the reference and every SIMD target so
 // they differ only in their layer kernels. Zeroes each activation vector's
 // padding, so stale bytes from a wider earlier layer never reach a kernel.

@@ -43,6 +43,15 @@ LoadResult Network::Load(const uint8_t* bytes, size_t size, Network* out) {
         l.activation == static_cast<uint8_t>(Activation::kRelu)});
     if (l.stride > max_stride) max_stride = l.stride;
   }
+  size_t rows = 0;
+  for (const DenseI8& l : net.layers_) rows += l.out_size;
+  net.compensation_.resize(rows);
+  int32_t* compensation = net.compensation_.data();
+  for (DenseI8& l : net.layers_) {
+    internal::ComputeSignedInputCompensation(l, compensation);
+    l.signed_input_compensation = compensation;
+    compensation += l.out_size;
+  }
   // Two activation buffers of kMaxBatch vectors, each padded to a 64-byte
   // multiple, plus slack to align the first one.
   net.pitch_ = (max_stride + kBlobAlign - 1) / kBlobAlign * kBlobAlign;

@@ -26,6 +26,11 @@ struct DenseI8 {
   uint32_t out_size;
   uint32_t stride;  // multiple of kBlobAlign
   bool relu;
+  // out_size x (128 * sum of the row's weights), computed at load: lets a
+  // signed dot product (Arm sdot) take u8 activations as s8 (a - 128) and
+  // add this back. Kernels that need it fall back to the widening path when
+  // it is null.
+  const int32_t* signed_input_compensation = nullptr;
 };
 
 class Network {
@@ -69,6 +74,7 @@ class Network {
  private:
   BlobView view_;
   std::vector<DenseI8> layers_;
+  std::vector<int32_t> compensation_;  // DenseI8::signed_input_compensation
   std::unique_ptr<uint8_t[]> owned_blob_;    // LoadFile only
   std::unique_ptr<uint8_t[]> arena_storage_;
   uint8_t* act_a_ = nullptr;  // ping-pong activation buffers, each
