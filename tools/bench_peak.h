@@ -12,8 +12,8 @@ namespace edgemlp::cli {
 // Cycles per ns from a chain of dependent integer adds (1 cycle each).
 double MeasuredGhz();
 // int8 MACs per ns of the target's multiply-accumulate (vpdpbusd zmm for
-// AVX3_DL, vpmaddwd zmm/ymm/xmm for AVX3/AVX2/SSE4/SSSE3, imul for the
-// scalar fallback); 0 off x86.
+// AVX3_DL, vpmaddwd zmm/ymm for AVX3/AVX2, SSE2 pmaddwd for SSE4, SSSE3 and
+// the scalar fallback, which GCC vectorizes); 0 off x86.
 double MeasuredPeakMacsPerNs(int64_t target);
 
 }  // namespace edgemlp::cli
