@@ -42,7 +42,7 @@ std::vector<uint8_t> Int8Blob() {
 }
 
 size_t LayerField(size_t layer, size_t field_offset) {
-  return sizeof(FileHeader) + layer * sizeof(LayerRecord) + field_offset;
+  return kHeaderSizeV11 + layer * sizeof(LayerRecord) + field_offset;
 }
 
 TEST_CASE("int8 blob: write, read back, load: identical and valid") {

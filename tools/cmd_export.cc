@@ -1,22 +1,44 @@
-// edgemlp export: float model -> int8 blob (or a C header holding it).
+// edgemlp export: float model -> integer blob (or a C header holding it),
+// with a quantization report (weight error, activation clipping, float vs
+// quantized test accuracy, the test digits whose prediction changed).
+#include <cmath>
 #include <memory>
+#include <set>
 
 #include "atomic_file.h"
 #include "cli.h"
+#include "edgemlp/runtime.h"
 #include "error.h"
+#include "idx.h"
 #include "model.h"
+#include "provenance.h"
 #include "quantize.h"
+#include "train.h"
 
 namespace edgemlp::cli {
 
 namespace {
 
+// The held-out slice of the training set used for calibration: the first
+// 2000 of the last 5000 images (edgemlp train's default --val-count), never
+// test images.
+constexpr size_t kHeldOut = 5000;
+constexpr size_t kCalibrationImages = 2000;
+// Default --calibration with --data: measured in README.md ("Quantization").
+constexpr const char* kDefaultCalibration = "minmax";
+// int8 may cost at most this much test accuracy (points) before we warn.
+constexpr double kMaxInt8DropPoints = 0.2;
+
 struct ExportOptions {
   std::string model;
   std::string quant = "int8";
+  std::vector<std::string> layer_quant;
+  std::string calibration;
+  std::string data;
   std::string format = "blob";
   std::string out;
   std::string name = "edgemlp_model";
+  bool no_timestamp = false;
   bool json = false;
 };
 
@@ -46,52 +68,252 @@ std::string CHeader(const std::vector<uint8_t>& blob, const FloatModel& model,
   return s;
 }
 
+// "3=int16" -> {3, kI16}.
+std::pair<size_t, WeightType> ParseLayerQuant(const std::string& spec) {
+  const size_t eq = spec.find('=');
+  size_t used = 0;
+  unsigned long index = 0;
+  try {
+    index = std::stoul(spec.substr(0, eq), &used);
+  } catch (const std::exception&) {
+    used = std::string::npos;
+  }
+  if (eq == std::string::npos || used != eq) {
+    throw InputError("--layer-quant " + spec + ": expected LAYER=SCHEME, e.g. 0=int16 "
+                     "(layers count from 0 at the input, as `edgemlp inspect` shows)");
+  }
+  return {index, ParseWeightType(spec.substr(eq + 1))};
+}
+
+// "minmax" -> 0; "percentile" -> 99.99; "percentile:99.9" -> 99.9.
+double ParseCalibration(const std::string& spec) {
+  if (spec == "minmax") return 0;
+  if (spec == "percentile") return 99.99;
+  if (spec.rfind("percentile:", 0) == 0) {
+    char* end = nullptr;
+    const double p = std::strtod(spec.c_str() + 11, &end);
+    if (end != spec.c_str() + 11 && *end == '\0' && p > 50 && p < 100) return p;
+  }
+  throw InputError("--calibration " + spec +
+                   ": expected minmax, percentile or percentile:P with 50 < P < 100");
+}
+
+// Float vs quantized predictions on the test set.
+struct Comparison {
+  double float_accuracy = 0;
+  double quantized_accuracy = 0;
+  Json changed = Json::array();  // {index, label, float, quantized}
+};
+
+Comparison Compare(const FloatModel& model, const std::vector<uint8_t>& blob,
+                   const Dataset& test) {
+  std::vector<uint64_t> aligned(blob.size() / 8 + 1);
+  std::memcpy(aligned.data(), blob.data(), blob.size());
+  Network net;
+  const LoadResult r =
+      Network::Load(reinterpret_cast<const uint8_t*>(aligned.data()), blob.size(), &net);
+  if (!r.ok()) throw std::runtime_error("exported blob does not load: " + r.message);
+  const std::vector<uint8_t> float_pred = PredictFloat(model, test, 0, test.size());
+  std::vector<int32_t> logits(net.output_size());
+  Comparison c;
+  size_t float_ok = 0, quant_ok = 0;
+  for (size_t i = 0; i < test.size(); ++i) {
+    const int q = net.Predict(test.images.image(i), logits.data());
+    float_ok += float_pred[i] == test.labels[i];
+    quant_ok += q == test.labels[i];
+    if (q != float_pred[i]) {
+      c.changed.push_back({{"index", i}, {"label", test.labels[i]},
+                           {"float", float_pred[i]}, {"quantized", q}});
+    }
+  }
+  c.float_accuracy = static_cast<double>(float_ok) / test.size();
+  c.quantized_accuracy = static_cast<double>(quant_ok) / test.size();
+  return c;
+}
+
 void RunExport(const ExportOptions& o) {
   const FloatModel model = LoadFloatModel(o.model);
+  if (!o.calibration.empty() && o.data.empty()) {
+    throw InputError("--calibration " + o.calibration +
+                     " needs --data (held-out training images to calibrate on)");
+  }
+  Json provenance = ToolProvenance(!o.no_timestamp);
+  provenance["architecture"] = model.ArchString();
+  provenance["source_model_sha256"] = [&] {
+    const std::vector<uint8_t> bytes = SerializeFloatModel(model);
+    return Sha256Hex(bytes.data(), bytes.size());
+  }();
+  provenance["training"] = ParseProvenance(model.provenance);
+
+  if (o.quant == "f32") {
+    // The float reference: the trained model as is, with this provenance.
+    if (o.format != "blob" || !o.layer_quant.empty() || !o.calibration.empty()) {
+      throw InputError("--quant f32 writes the float reference blob: no --format c-header, "
+                       "--layer-quant or --calibration");
+    }
+    FloatModel copy = model;
+    provenance["quantization"] = {{"weights", "float32"}};
+    copy.provenance = provenance.dump();
+    const std::vector<uint8_t> bytes = SerializeFloatModel(copy);
+    WriteFileAtomic(o.out, bytes.data(), bytes.size());
+    Emit(o.json, {{"model", o.model}, {"out", o.out}, {"quant", o.quant}, {"format", o.format},
+                  {"blob_bytes", bytes.size()}, {"arch", model.ArchString()},
+                  {"layers", Json::array()}},
+         o.model + " -> " + o.out + " (float32 reference, " + std::to_string(bytes.size()) +
+             "-byte blob)\n");
+    return;
+  }
+
+  QuantOptions q;
+  q.weight_type = ParseWeightType(o.quant);
+  for (const std::string& spec : o.layer_quant) q.layer_types.insert(ParseLayerQuant(spec));
+  std::unique_ptr<Mnist> mnist;
+  std::string calibration = "recorded";  // the trainer's calib_max
+  size_t calib_begin = 0;
+  if (!o.data.empty()) {
+    const std::string dir = ResolveDataDir(o.data);
+    mnist = std::make_unique<Mnist>(LoadMnist(dir));
+    if (mnist->train.size() < kHeldOut || mnist->test.size() == 0 ||
+        mnist->train.images.image_size() != model.input_size()) {
+      throw InputError(dir + ": expected >= " + std::to_string(kHeldOut) + " training images of " +
+                       std::to_string(model.input_size()) + " pixels and a test set");
+    }
+    calibration = o.calibration.empty() ? kDefaultCalibration : o.calibration;
+    calib_begin = mnist->train.size() - kHeldOut;
+    q.activation_max = CalibrateActivationMax(model, mnist->train, calib_begin,
+                                              kCalibrationImages, ParseCalibration(calibration));
+    q.test_input.assign(mnist->train.images.image(calib_begin),
+                        mnist->train.images.image(calib_begin) + model.input_size());
+    provenance["dataset"] = {{"train_sha256", DatasetDigest(mnist->train)},
+                             {"test_sha256", DatasetDigest(mnist->test)}};
+  } else {
+    q.test_input = SyntheticTestInput(model.input_size());
+  }
   std::vector<QuantLayerReport> report;
-  const std::vector<uint8_t> blob = QuantizeInt8(model, &report);
+  std::vector<uint8_t> blob = Quantize(model, q, &report);
+
+  // The report.
+  std::vector<double> clipping;
+  if (mnist) {
+    std::vector<float> ranges;
+    for (size_t i = 0; i + 1 < report.size(); ++i) ranges.push_back(report[i].activation_max);
+    clipping = ClippingRates(model, mnist->train, calib_begin + kCalibrationImages,
+                             kHeldOut - kCalibrationImages, ranges);
+  }
+  Json layers = Json::array();
+  std::string human;
+  char line[320];
+  for (size_t i = 0; i < report.size(); ++i) {
+    const DenseLayer& l = model.layers[i];
+    Json layer = {{"in", l.weights.cols()},
+                  {"out", l.weights.rows()},
+                  {"weight_type", WeightTypeName(report[i].weight_type)},
+                  {"max_weight_error", report[i].max_weight_error},
+                  {"mean_weight_error", report[i].mean_weight_error},
+                  {"clamped_biases", report[i].clamped_biases}};
+    std::snprintf(line, sizeof(line), "  layer %zu %ldx%ld %-5s weight error max %.3g mean %.3g",
+                  i, static_cast<long>(l.weights.rows()), static_cast<long>(l.weights.cols()),
+                  WeightTypeName(report[i].weight_type), report[i].max_weight_error,
+                  report[i].mean_weight_error);
+    human += line;
+    if (i + 1 < report.size()) {
+      layer["activation_max"] = report[i].activation_max;
+      std::snprintf(line, sizeof(line), ", activations 0..%.3g", report[i].activation_max);
+      human += line;
+      if (!clipping.empty()) {
+        layer["clipping_rate"] = clipping[i];
+        std::snprintf(line, sizeof(line), " (%.4f%% clipped on held-out images)",
+                      100 * clipping[i]);
+        human += line;
+      }
+    }
+    if (report[i].clamped_biases) human += " (some biases clamped to 2^30)";
+    human += "\n";
+    layers.push_back(layer);
+  }
+  Json result_report = {{"calibration", calibration}};
+  std::string summary;
+  if (mnist) {
+    const Comparison c = Compare(model, blob, mnist->test);
+    const double drop = 100 * (c.float_accuracy - c.quantized_accuracy);
+    result_report["float_accuracy"] = c.float_accuracy;
+    result_report["quantized_accuracy"] = c.quantized_accuracy;
+    result_report["accuracy_drop_points"] = drop;
+    result_report["changed_count"] = c.changed.size();
+    result_report["changed"] = c.changed;
+    std::snprintf(line, sizeof(line),
+                  "test accuracy: float %.2f%%, quantized %.2f%% (%+.2f points); %zu of %zu "
+                  "test digits changed prediction",
+                  100 * c.float_accuracy, 100 * c.quantized_accuracy, -drop, c.changed.size(),
+                  mnist->test.size());
+    summary += line;
+    std::string shown;
+    for (size_t k = 0; k < c.changed.size() && k < 20; ++k) {
+      shown += (k ? ", #" : ": #") + std::to_string(c.changed[k]["index"].get<size_t>()) + " (" +
+               std::to_string(c.changed[k]["label"].get<int>()) + ": " +
+               std::to_string(c.changed[k]["float"].get<int>()) + "->" +
+               std::to_string(c.changed[k]["quantized"].get<int>()) + ")";
+    }
+    summary += shown + (c.changed.size() > 20 ? ", ...\n" : "\n");
+    if (q.weight_type == WeightType::kI8 && q.layer_types.empty() && drop > kMaxInt8DropPoints) {
+      const std::string warning =
+          "int8 costs " + std::to_string(drop).substr(0, 4) + " points (more than " +
+          std::to_string(kMaxInt8DropPoints).substr(0, 3) +
+          "): try --calibration percentile, --layer-quant 0=int16 (the first layer), or "
+          "quantization-aware fine-tuning (`edgemlp finetune --qat`)";
+      result_report["warning"] = warning;
+      summary += "WARNING: " + warning + "\n";
+    }
+  } else {
+    summary += "no --data: calibration ranges recorded at training time; no accuracy report\n";
+  }
+  Json quant = {{"weights", o.quant}, {"calibration", calibration}, {"layers", Json::array()}};
+  for (const QuantLayerReport& r : report) quant["layers"].push_back(WeightTypeName(r.weight_type));
+  provenance["quantization"] = quant;
+  provenance["report"] = result_report;
+  provenance["report"]["layers"] = layers;
+  q.metadata = provenance.dump();
+  blob = Quantize(model, q);  // the same weights, now with the provenance
+
   if (o.format == "c-header") {
     WriteFileAtomic(o.out, CHeader(blob, model, o.name, o.model));
   } else {
     WriteFileAtomic(o.out, blob.data(), blob.size());
   }
-  Json layers = Json::array();
-  std::string human;
-  char line[256];
-  std::snprintf(line, sizeof(line), "%s -> %s (%s, %s, %zu-byte blob)\n", o.model.c_str(),
-                o.out.c_str(), o.quant.c_str(), o.format.c_str(), blob.size());
-  human += line;
-  for (size_t i = 0; i < report.size(); ++i) {
-    const DenseLayer& l = model.layers[i];
-    layers.push_back({{"in", l.weights.cols()},
-                      {"out", l.weights.rows()},
-                      {"max_weight_error", report[i].max_weight_error},
-                      {"mean_weight_error", report[i].mean_weight_error},
-                      {"clamped_biases", report[i].clamped_biases}});
-    std::snprintf(line, sizeof(line),
-                  "  layer %zu %ldx%ld: weight error max %.3g mean %.3g%s\n", i,
-                  static_cast<long>(l.weights.rows()), static_cast<long>(l.weights.cols()),
-                  report[i].max_weight_error, report[i].mean_weight_error,
-                  report[i].clamped_biases ? " (some biases clamped to 2^30)" : "");
-    human += line;
-  }
-  Emit(o.json, {{"model", o.model}, {"out", o.out}, {"quant", o.quant}, {"format", o.format},
-                {"blob_bytes", blob.size()}, {"arch", model.ArchString()}, {"layers", layers}},
-       human);
+  std::snprintf(line, sizeof(line), "%s -> %s (%s, %s, %zu-byte blob, calibration %s)\n",
+                o.model.c_str(), o.out.c_str(), o.quant.c_str(), o.format.c_str(), blob.size(),
+                calibration.c_str());
+  Json j = {{"model", o.model}, {"out", o.out}, {"quant", o.quant}, {"format", o.format},
+            {"blob_bytes", blob.size()}, {"arch", model.ArchString()}, {"layers", layers},
+            {"layer_quant", o.layer_quant}, {"report", result_report}};
+  Emit(o.json, j, line + human + summary);
 }
 
 }  // namespace
 
 void AddExport(CLI::App& app) {
   auto o = std::make_shared<ExportOptions>();
-  CLI::App* cmd = app.add_subcommand("export", "Quantize a float model into an int8 blob");
+  CLI::App* cmd = app.add_subcommand("export", "Quantize a float model into an integer blob");
   cmd->add_option("model", o->model, "Float model from `edgemlp train`")->required();
-  cmd->add_option("--quant", o->quant, "Quantization scheme")
-      ->capture_default_str()->check(CLI::IsMember({"int8"}));
+  cmd->add_option("--quant", o->quant,
+                  "Weights: int8 (default), int16, int4 (packed), or f32 (the float reference)")
+      ->capture_default_str()->check(CLI::IsMember({"int8", "int16", "int4", "f32"}));
+  cmd->add_option("--layer-quant", o->layer_quant,
+                  "LAYER=SCHEME (repeatable): another scheme for one layer, layers counted "
+                  "from 0 at the input, e.g. 0=int16");
+  cmd->add_option("--calibration", o->calibration,
+                  std::string("Activation ranges from held-out training images: minmax or "
+                              "percentile[:P] (default P 99.99); needs --data. With --data the "
+                              "default is ") + kDefaultCalibration +
+                      "; without, the ranges recorded by `edgemlp train`");
+  cmd->add_option("--data", o->data,
+                  "MNIST directory: calibrate on held-out training images and report test accuracy");
   cmd->add_option("--format", o->format, "blob, or c-header (a constant array for firmware)")
       ->capture_default_str()->check(CLI::IsMember({"blob", "c-header"}));
   cmd->add_option("--name", o->name, "c-header: the array's identifier")->capture_default_str();
   cmd->add_option("--out", o->out, "Output file")->required();
+  cmd->add_flag("--no-timestamp", o->no_timestamp,
+                "Leave the creation time out of the provenance (reproducible output)");
   cmd->add_flag("--json", o->json, "Print one JSON object on stdout");
   cmd->callback([o] { RunExport(*o); });
 }

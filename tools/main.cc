@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   AddInspect(app);
   AddPredict(app);
   AddBench(app);
+  AddFinetune(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

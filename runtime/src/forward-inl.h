@@ -13,6 +13,7 @@
 #endif
 
 #include "hwy/highway.h"
+#include "forward_schemes-inl.h"  // int16 and int4 weight layers
 #include "kernels.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -143,6 +144,7 @@ HWY_INLINE void DenseRows(const DenseI8& layer, const uint8_t* HWY_RESTRICT in,
 // The epilogues are the reference's own functions (blob_format.h).
 HWY_INLINE void DenseToU8(const DenseI8& layer, const uint8_t* in,
                           uint8_t* out) {
+  if (SchemeDenseToU8(layer, in, out)) return;
   DenseRows(layer, in, [&](uint32_t j, int32_t dot) {
     out[j] = RequantizeToU8(dot + layer.bias[j], layer.requant[2 * j],
                             layer.requant[2 * j + 1]);
@@ -151,6 +153,7 @@ HWY_INLINE void DenseToU8(const DenseI8& layer, const uint8_t* in,
 
 HWY_INLINE void DenseToI32(const DenseI8& layer, const uint8_t* in,
                            int32_t* out) {
+  if (SchemeDenseToI32(layer, in, out)) return;
   DenseRows(layer, in, [&](uint32_t j, int32_t dot) {
     out[j] = RequantizeToI32(dot + layer.bias[j], layer.requant[2 * j],
                              layer.requant[2 * j + 1], layer.relu);
