@@ -32,6 +32,20 @@ std::string DatasetDigest(const Dataset& data) {
   return Sha256Hex(bytes.data(), bytes.size());
 }
 
+Json TrainProvenance(const TrainConfig& config, const std::string& arch, const Mnist& mnist,
+                     double test_accuracy) {
+  Json j = ToolProvenance(true);
+  j["architecture"] = arch;
+  j["seed"] = config.seed;
+  j["epochs"] = config.epochs;
+  j["optimizer"] = OptimizerName(config.optimizer);
+  j["val_count"] = config.val_count;
+  j["dataset"] = {{"train_sha256", DatasetDigest(mnist.train)},
+                  {"test_sha256", DatasetDigest(mnist.test)}};
+  j["float_test_accuracy"] = test_accuracy;
+  return j;
+}
+
 Json ParseProvenance(const std::string& text) {
   if (text.empty()) return Json::object();
   Json j = Json::parse(text, nullptr, /*allow_exceptions=*/false);

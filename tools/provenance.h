@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "idx.h"
+#include "train.h"
 
 namespace edgemlp::cli {
 
@@ -17,6 +18,11 @@ Json ToolProvenance(bool timestamp);
 
 // SHA-256 of a data set's pixels and labels: names the data a model saw.
 std::string DatasetDigest(const Dataset& data);
+
+// What `edgemlp train` records: architecture, seed, epochs, optimizer,
+// dataset digests, float test accuracy, plus ToolProvenance(true).
+Json TrainProvenance(const TrainConfig& config, const std::string& arch, const Mnist& mnist,
+                     double test_accuracy);
 
 // Parses a model's provenance JSON (empty object if absent or unparsable).
 Json ParseProvenance(const std::string& text);
