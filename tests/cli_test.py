@@ -239,6 +239,17 @@ class CliTest(unittest.TestCase):
         self.assertFalse(json.loads(p.stdout)["verify"]["ok"])
         self.assertIn("known-answer", p.stderr)
 
+    def test_export_warns_when_int8_costs_accuracy(self):
+        # Clipping 30% of the activations costs far more than 0.2 points.
+        e = run_json("export", self.model, "--data", DATA, "--calibration", "percentile:70",
+                     "--out", os.path.join(self.dir, "clipped.q8"))
+        r = e["report"]
+        self.assertGreater(r["accuracy_drop_points"], 0.2)
+        self.assertGreater(e["layers"][0]["clipping_rate"], 0.01)
+        self.assertIn("--calibration percentile", r["warning"])
+        self.assertIn("finetune --qat", r["warning"])
+        self.assertIn("0=int16", r["warning"])
+
     def test_export_option_errors(self):
         out = os.path.join(self.dir, "z.bin")
         p = run("export", self.model, "--calibration", "minmax", "--out", out, expect=3)

@@ -256,11 +256,15 @@ void RunExport(const ExportOptions& o) {
     }
     summary += shown + (c.changed.size() > 20 ? ", ...\n" : "\n");
     if (q.weight_type == WeightType::kI8 && q.layer_types.empty() && drop > kMaxInt8DropPoints) {
+      char drop_text[64];
+      std::snprintf(drop_text, sizeof(drop_text), "int8 costs %.2f points (more than %.1f): try ",
+                    drop, kMaxInt8DropPoints);
+      const std::string better_calibration =
+          calibration == "percentile" ? "--calibration minmax" : "--calibration percentile";
       const std::string warning =
-          "int8 costs " + std::to_string(drop).substr(0, 4) + " points (more than " +
-          std::to_string(kMaxInt8DropPoints).substr(0, 3) +
-          "): try --calibration percentile, --layer-quant 0=int16 (the first layer), or "
-          "quantization-aware fine-tuning (`edgemlp finetune --qat`)";
+          drop_text + better_calibration +
+          ", --layer-quant 0=int16 (the first layer), or quantization-aware fine-tuning "
+          "(`edgemlp finetune --qat`, then export again)";
       result_report["warning"] = warning;
       summary += "WARNING: " + warning + "\n";
     }
