@@ -60,8 +60,14 @@ struct SchemeLayer {
       requant.push_back(mdist(rng));
       requant.push_back(std::max(kMinShift, std::min(kMaxShift, 31 + bits - 8)));
     }
-    view = DenseI8{reinterpret_cast<const int8_t*>(base), bias.data(), requant.data(), in, out,
-                   stride, relu, type};
+    view = DenseI8{reinterpret_cast<const int8_t*>(base),
+                   bias.data(),
+                   requant.data(),
+                   in,
+                   out,
+                   stride,
+                   relu,
+                   type};
   }
 };
 

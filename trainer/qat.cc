@@ -28,8 +28,8 @@ void FakeQuantizeActivations(Eigen::Ref<Matrix> a, float range) {
 }
 
 // Forward through the fake-quantized model; act[0] is the input.
-void QuantForward(const std::vector<Matrix>& w_q, const FloatModel& model,
-                  std::vector<Matrix>* act, Eigen::Index n) {
+void QuantForward(const std::vector<Matrix>& w_q, const FloatModel& model, std::vector<Matrix>* act,
+                  Eigen::Index n) {
   const size_t layers = model.layers.size();
   for (size_t i = 0; i < layers; ++i) {
     auto z = (*act)[i + 1].leftCols(n);
@@ -69,15 +69,17 @@ Matrix FakeQuantizeWeights(const Matrix& w, WeightType type) {
   return out;
 }
 
-FloatModel FinetuneQat(const FloatModel& input_model, const Dataset& train,
-                       const QatConfig& config, std::vector<QatEpoch>* history,
+FloatModel FinetuneQat(const FloatModel& input_model, const Dataset& train, const QatConfig& config,
+                       std::vector<QatEpoch>* history,
                        const std::function<void(const QatEpoch&)>& on_epoch) {
   FloatModel model = input_model;
   const size_t layers = model.layers.size();
   for (size_t i = 0; i + 1 < layers; ++i) {
     if (!(model.layers[i].calib_max > 0) || model.layers[i].activation != Activation::kRelu) {
-      throw InputError("QAT needs ReLU hidden layers with calibrated ranges (a model from "
-                       "`edgemlp train`); layer " + std::to_string(i) + " has none");
+      throw InputError(
+          "QAT needs ReLU hidden layers with calibrated ranges (a model from "
+          "`edgemlp train`); layer " +
+          std::to_string(i) + " has none");
     }
   }
   if (model.input_offset != 0.0f) {

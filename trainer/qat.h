@@ -18,20 +18,20 @@
 namespace edgemlp {
 
 struct QatConfig {
-  WeightType weight_type = WeightType::kI8;   // as `export --quant`
-  std::map<size_t, WeightType> layer_types;   // as `export --layer-quant`
+  WeightType weight_type = WeightType::kI8;  // as `export --quant`
+  std::map<size_t, WeightType> layer_types;  // as `export --layer-quant`
   int epochs = 3;
   float learning_rate = 1e-4f;  // Adam; small: the model is already trained
   int batch = 128;
   uint64_t seed = 1;
-  int threads = 0;              // 0: all cores
-  uint32_t val_count = 5000;    // held out of the end of the training set
+  int threads = 0;            // 0: all cores
+  uint32_t val_count = 5000;  // held out of the end of the training set
 };
 
 struct QatEpoch {
-  int epoch = 0;               // 1-based
-  double train_loss = 0;       // through the fake-quantized model
-  double val_accuracy = 0;     // fake-quantized model, held-out images
+  int epoch = 0;            // 1-based
+  double train_loss = 0;    // through the fake-quantized model
+  double val_accuracy = 0;  // fake-quantized model, held-out images
   double seconds = 0;
 };
 

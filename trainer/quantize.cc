@@ -14,25 +14,31 @@ WeightType ParseWeightType(const std::string& name) {
   if (name == "int8") return WeightType::kI8;
   if (name == "int16") return WeightType::kI16;
   if (name == "int4") return WeightType::kI4;
-  throw InputError("unknown weight scheme '" + name +
-                   "' (expected int8, int16 or int4)");
+  throw InputError("unknown weight scheme '" + name + "' (expected int8, int16 or int4)");
 }
 
 const char* WeightTypeName(WeightType type) {
   switch (type) {
-    case WeightType::kF32: return "float32";
-    case WeightType::kI8: return "int8";
-    case WeightType::kI16: return "int16";
-    case WeightType::kI4: return "int4";
+    case WeightType::kF32:
+      return "float32";
+    case WeightType::kI8:
+      return "int8";
+    case WeightType::kI16:
+      return "int16";
+    case WeightType::kI4:
+      return "int4";
   }
   return "unknown";
 }
 
 int32_t WeightQmax(WeightType type, uint32_t in_size) {
   switch (type) {
-    case WeightType::kI16: return I16WeightLimit(in_size);
-    case WeightType::kI4: return 7;
-    default: return 127;
+    case WeightType::kI16:
+      return I16WeightLimit(in_size);
+    case WeightType::kI4:
+      return 7;
+    default:
+      return 127;
   }
 }
 
@@ -43,9 +49,9 @@ uint32_t WeightStride(WeightType type, uint32_t in_size) {
 
 void QuantizeMultiplier(double m, int32_t* multiplier, int32_t* shift) {
   int exponent = 0;
-  const double fraction = std::frexp(m, &exponent);  // m = f * 2^e, f in [0.5, 1)
-  int64_t q = std::llround(fraction * 2147483648.0);   // f * 2^31
-  if (q == (int64_t{1} << 31)) {  // rounding carried f up to 1.0
+  const double fraction = std::frexp(m, &exponent);   // m = f * 2^e, f in [0.5, 1)
+  int64_t q = std::llround(fraction * 2147483648.0);  // f * 2^31
+  if (q == (int64_t{1} << 31)) {                      // rounding carried f up to 1.0
     q = int64_t{1} << 30;
     ++exponent;
   }
@@ -62,8 +68,8 @@ void QuantizeMultiplier(double m, int32_t* multiplier, int32_t* shift) {
 namespace {
 
 // One layer's quantized weights in the blob's storage layout.
-std::vector<uint8_t> PackWeights(WeightType type, const std::vector<int32_t>& q,
-                                 uint32_t rows, uint32_t stride) {
+std::vector<uint8_t> PackWeights(WeightType type, const std::vector<int32_t>& q, uint32_t rows,
+                                 uint32_t stride) {
   const size_t count = size_t{rows} * stride;
   std::vector<uint8_t> bytes(count * WeightBits(static_cast<uint8_t>(type)) / 8, 0);
   for (uint32_t r = 0; r < rows; ++r) {
@@ -91,10 +97,8 @@ struct LayerSections {
   std::vector<float> scales;
 };
 
-std::vector<uint8_t> Serialize(const FileHeader& h,
-                               const std::vector<LayerSections>& layers,
-                               const std::string& metadata,
-                               const std::vector<uint8_t>& test_input,
+std::vector<uint8_t> Serialize(const FileHeader& h, const std::vector<LayerSections>& layers,
+                               const std::string& metadata, const std::vector<uint8_t>& test_input,
                                const std::vector<int32_t>& test_output) {
   BlobWriter writer(h, static_cast<uint32_t>(layers.size()));
   for (size_t i = 0; i < layers.size(); ++i) {
@@ -133,8 +137,8 @@ std::vector<uint8_t> Quantize(const FloatModel& model, const QuantOptions& optio
       throw InputError("integer export needs ReLU hidden layers (u8 activations); layer " +
                        std::to_string(i) + " is not ReLU");
     }
-    const float range = options.activation_max.empty() ? model.layers[i].calib_max
-                                                       : options.activation_max[i];
+    const float range =
+        options.activation_max.empty() ? model.layers[i].calib_max : options.activation_max[i];
     if (!(range > 0) || !std::isfinite(range)) {
       throw InputError("layer " + std::to_string(i) +
                        " has no calibrated activation range; retrain with "
@@ -156,8 +160,8 @@ std::vector<uint8_t> Quantize(const FloatModel& model, const QuantOptions& optio
   for (size_t i = 0; i < n_layers; ++i) {
     const DenseLayer& layer = model.layers[i];
     const auto found = options.layer_types.find(i);
-    const WeightType type = found != options.layer_types.end() ? found->second
-                                                               : options.weight_type;
+    const WeightType type =
+        found != options.layer_types.end() ? found->second : options.weight_type;
     Eigen::MatrixXd w = layer.weights.cast<double>();
     Eigen::VectorXd b = layer.bias.cast<double>();
     if (i == 0) {
@@ -186,9 +190,9 @@ std::vector<uint8_t> Quantize(const FloatModel& model, const QuantOptions& optio
     // One output scale: u8 range of the calibrated maximum for hidden
     // layers; for the logits the coarsest accumulator unit, so every row's
     // multiplier is <= 1 and argmax over int32 logits is meaningful.
-    const float act_max = last ? layer.calib_max
-                               : (options.activation_max.empty() ? layer.calib_max
-                                                                 : options.activation_max[i]);
+    const float act_max =
+        last ? layer.calib_max
+             : (options.activation_max.empty() ? layer.calib_max : options.activation_max[i]);
     double out_scale = 0;
     if (!last) {
       out_scale = act_max / 255.0;
@@ -248,8 +252,7 @@ std::vector<uint8_t> Quantize(const FloatModel& model, const QuantOptions& optio
   return Serialize(h, sections, options.metadata, options.test_input, expected);
 }
 
-std::vector<uint8_t> QuantizeInt8(const FloatModel& model,
-                                  std::vector<QuantLayerReport>* report) {
+std::vector<uint8_t> QuantizeInt8(const FloatModel& model, std::vector<QuantLayerReport>* report) {
   return Quantize(model, QuantOptions{}, report);
 }
 
@@ -273,9 +276,8 @@ std::vector<float> CalibrateActivationMax(const FloatModel& model, const Dataset
   return result;
 }
 
-std::vector<double> ClippingRates(const FloatModel& model, const Dataset& data,
-                                  size_t begin, size_t count,
-                                  const std::vector<float>& activation_max) {
+std::vector<double> ClippingRates(const FloatModel& model, const Dataset& data, size_t begin,
+                                  size_t count, const std::vector<float>& activation_max) {
   std::vector<Eigen::MatrixXf> hidden;
   Forward(model, ImagesToInput(model, data.images.image(begin), count), &hidden);
   std::vector<double> rates;

@@ -19,10 +19,10 @@ namespace edgemlp {
 
 struct QuantLayerReport {
   WeightType weight_type = WeightType::kI8;
-  float max_weight_error = 0;   // max |w - w_q * scale|
+  float max_weight_error = 0;  // max |w - w_q * scale|
   float mean_weight_error = 0;
-  int clamped_biases = 0;       // biases that hit the +-2^30 limit
-  float activation_max = 0;     // the u8 range used (hidden layers)
+  int clamped_biases = 0;    // biases that hit the +-2^30 limit
+  float activation_max = 0;  // the u8 range used (hidden layers)
 };
 
 // "int8" / "int16" / "int4" -> the weight type; throws InputError.
@@ -38,20 +38,19 @@ uint32_t WeightStride(WeightType type, uint32_t in_size);
 void QuantizeMultiplier(double m, int32_t* multiplier, int32_t* shift);
 
 struct QuantOptions {
-  WeightType weight_type = WeightType::kI8;      // every layer, unless
-  std::map<size_t, WeightType> layer_types;      // overridden here (0-based)
+  WeightType weight_type = WeightType::kI8;  // every layer, unless
+  std::map<size_t, WeightType> layer_types;  // overridden here (0-based)
   // Hidden layers' activation ranges; empty: the model's calib_max.
   std::vector<float> activation_max;
-  std::string metadata;               // provenance JSON, stored as is
-  std::vector<uint8_t> test_input;    // known-answer input; empty: none
+  std::string metadata;             // provenance JSON, stored as is
+  std::vector<uint8_t> test_input;  // known-answer input; empty: none
 };
 
 // The blob (format 1.1). With a test input, the expected logits are those of
 // the scalar reference on the blob itself. Throws InputError if the model
 // cannot be quantized (non-ReLU hidden layers, no activation ranges, bad
 // layer index).
-std::vector<uint8_t> Quantize(const FloatModel& model,
-                              const QuantOptions& options,
+std::vector<uint8_t> Quantize(const FloatModel& model, const QuantOptions& options,
                               std::vector<QuantLayerReport>* report = nullptr);
 
 // int8 everywhere, the model's recorded ranges.
@@ -61,14 +60,12 @@ std::vector<uint8_t> QuantizeInt8(const FloatModel& model,
 // Activation calibration on held-out images [begin, begin + count).
 // percentile <= 0 or >= 100: min/max (the largest activation); else the
 // given percentile of each hidden layer's activations.
-std::vector<float> CalibrateActivationMax(const FloatModel& model,
-                                          const Dataset& data, size_t begin,
-                                          size_t count, double percentile);
+std::vector<float> CalibrateActivationMax(const FloatModel& model, const Dataset& data,
+                                          size_t begin, size_t count, double percentile);
 // Per hidden layer, the fraction of activations on those images above the
 // range (they saturate at 255).
-std::vector<double> ClippingRates(const FloatModel& model, const Dataset& data,
-                                  size_t begin, size_t count,
-                                  const std::vector<float>& activation_max);
+std::vector<double> ClippingRates(const FloatModel& model, const Dataset& data, size_t begin,
+                                  size_t count, const std::vector<float>& activation_max);
 
 // A fixed input for the known-answer vector when no image is at hand.
 std::vector<uint8_t> SyntheticTestInput(size_t size);
