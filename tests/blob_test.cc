@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstring>
 #include <limits>
+#include <map>
 
 #include "atomic_file.h"
 #include "edgemlp/blob.h"
@@ -42,7 +43,7 @@ std::vector<uint8_t> Int8Blob() {
 }
 
 size_t LayerField(size_t layer, size_t field_offset) {
-  return sizeof(FileHeader) + layer * sizeof(LayerRecord) + field_offset;
+  return kHeaderSizeV11 + layer * sizeof(LayerRecord) + field_offset;
 }
 
 TEST_CASE("int8 blob: write, read back, load: identical and valid") {
@@ -253,6 +254,168 @@ TEST_CASE("int8 predictions follow the float model") {
   }
   CHECK(agree >= 190);
   CHECK(max_err < 0.05 * max_logit);
+}
+
+// A model quantized with the given scheme and a known-answer vector.
+std::vector<uint8_t> SchemeBlob(WeightType type, std::map<size_t, WeightType> layers = {}) {
+  QuantOptions q;
+  q.weight_type = type;
+  q.layer_types = std::move(layers);
+  q.test_input = SyntheticTestInput(784);
+  q.metadata = "{\"architecture\": \"784-70-33-10\"}";
+  return Quantize(test::RandomModel({784, 70, 33, 10}, 5), q);
+}
+
+TEST_CASE("every scheme: write, read back, load, self-test on every target") {
+  using WT = WeightType;
+  const std::vector<std::pair<std::vector<uint8_t>, std::vector<WT>>> cases = {
+      {SchemeBlob(WT::kI8), {WT::kI8, WT::kI8, WT::kI8}},
+      {SchemeBlob(WT::kI16), {WT::kI16, WT::kI16, WT::kI16}},
+      {SchemeBlob(WT::kI4), {WT::kI4, WT::kI4, WT::kI4}},
+      {SchemeBlob(WT::kI8, {{0, WT::kI16}, {2, WT::kI4}}), {WT::kI16, WT::kI8, WT::kI4}},
+  };
+  test::TempDir dir;
+  for (const auto& [blob, types] : cases) {
+    INFO("layer 0 type ", int(types[0]));
+    WriteFileAtomic(dir.File("m.bin"), blob.data(), blob.size());
+    CHECK(test::ReadBytes(dir.File("m.bin")) == blob);
+    Network net;
+    const LoadResult r = Network::LoadFile(dir.File("m.bin"), &net);
+    REQUIRE_MESSAGE(r.ok(), r.message);
+    REQUIRE(net.layers().size() == 3);
+    for (size_t i = 0; i < 3; ++i) CHECK(net.layers()[i].weight_type == types[i]);
+    CHECK(net.blob().metadata() == "{\"architecture\": \"784-70-33-10\"}");
+    int ran = 0;
+    for (int64_t target : AvailableTargets()) {
+      INFO("target ", TargetName(target));
+      ForceTarget(target);
+      const LoadResult st = net.SelfTest();
+      CHECK_MESSAGE(st.ok(), st.message);
+      ++ran;
+    }
+    ForceTarget(0);
+    CHECK(ran > 0);
+    // A damaged expected logit is caught by the self-test (CRC not involved:
+    // SelfTest reads the bytes the Network was loaded from).
+    Buffer b(blob);
+    const uint32_t out_at = b.Get<uint32_t>(sizeof(FileHeader) + offsetof(HeaderExtension, kat_output_offset));
+    b.Put<int32_t>(out_at + 8, b.Get<int32_t>(out_at + 8) + 1);
+    Network damaged;
+    b.FixCrc();
+    REQUIRE(Network::Load(b.data(), b.size, &damaged).ok());
+    const LoadResult st = damaged.SelfTest();
+    CHECK(st.status == Status::kSelfTestFailed);
+    CHECK(st.message.find("logit 2") != std::string::npos);
+  }
+}
+
+TEST_CASE("schemes shrink the blob: int4 < int8 < int16") {
+  const size_t i4 = SchemeBlob(WeightType::kI4).size();
+  const size_t i8 = SchemeBlob(WeightType::kI8).size();
+  const size_t i16 = SchemeBlob(WeightType::kI16).size();
+  CHECK(i4 < i8);
+  CHECK(i8 < i16);
+}
+
+TEST_CASE("format 1.1 fields: each corruption gets its own status") {
+  auto damaged = [](const std::vector<uint8_t>& blob, auto edit) {
+    Buffer b(blob);
+    edit(b);
+    b.FixCrc();
+    return b.Parse();
+  };
+  const std::vector<uint8_t> blob = SchemeBlob(WeightType::kI8);
+  const size_t ext = sizeof(FileHeader);
+  const size_t meta_off = ext + offsetof(HeaderExtension, metadata_offset);
+  const size_t meta_size = ext + offsetof(HeaderExtension, metadata_size);
+  const size_t kat_in = ext + offsetof(HeaderExtension, kat_input_offset);
+  const size_t kat_out = ext + offsetof(HeaderExtension, kat_output_offset);
+  CHECK(damaged(blob, [&](Buffer& b) { b.Put<uint32_t>(meta_off, b.Get<uint32_t>(meta_off) + 8); }) ==
+        Status::kMisaligned);
+  CHECK(damaged(blob, [&](Buffer& b) { b.Put<uint32_t>(meta_off, 0xFFFFFFC0u); }) == Status::kOutOfBounds);
+  CHECK(damaged(blob, [&](Buffer& b) { b.Put<uint32_t>(meta_off, 64); }) == Status::kOutOfBounds);
+  CHECK(damaged(blob, [&](Buffer& b) { b.Put<uint32_t>(meta_size, 0xFFFFFFFFu); }) == Status::kBadHeader);
+  CHECK(damaged(blob, [&](Buffer& b) { b.Put<uint32_t>(meta_size, 0); }) == Status::kBadHeader);
+  CHECK(damaged(blob, [&](Buffer& b) { b.Put<uint32_t>(meta_size, b.size); }) == Status::kOutOfBounds);
+  CHECK(damaged(blob, [&](Buffer& b) { b.Put<uint32_t>(kat_in, 0); }) == Status::kBadHeader);
+  CHECK(damaged(blob, [&](Buffer& b) { b.Put<uint32_t>(kat_in, b.Get<uint32_t>(kat_in) + 1); }) ==
+        Status::kMisaligned);
+  CHECK(damaged(blob, [&](Buffer& b) { b.Put<uint32_t>(kat_out, b.size - 32); }) == Status::kMisaligned);
+  CHECK(damaged(blob, [&](Buffer& b) { b.Put<uint32_t>(kat_out, b.size); }) == Status::kOutOfBounds);
+  CHECK(damaged(blob, [&](Buffer& b) { b.Put<uint32_t>(kat_in, 0xFFFFFFC0u); }) == Status::kOutOfBounds);
+  CHECK(damaged(blob, [&](Buffer& b) { b.data()[LayerField(1, offsetof(LayerRecord, weight_type))] = 5; }) ==
+        Status::kBadLayer);
+  // Changing int8 to int4 leaves the stride (64) wrong for packed rows.
+  CHECK(damaged(blob, [&](Buffer& b) { b.data()[LayerField(2, offsetof(LayerRecord, weight_type))] = 4; }) ==
+        Status::kBadShape);
+  // Size arithmetic cannot wrap: a huge stride is refused before any product.
+  CHECK(damaged(blob, [&](Buffer& b) { b.Put<uint32_t>(LayerField(0, offsetof(LayerRecord, stride)), 0xFFFFFFC0u); }) ==
+        Status::kBadShape);
+  CHECK(damaged(blob, [&](Buffer& b) { b.Put<uint32_t>(LayerField(0, offsetof(LayerRecord, out_size)), 0xFFFFFFFFu); }) ==
+        Status::kBadShape);
+
+  // int16 weights beyond the overflow limit, int4 nibbles holding -8.
+  const std::vector<uint8_t> i16 = SchemeBlob(WeightType::kI16);
+  CHECK(damaged(i16, [&](Buffer& b) {
+          b.Put<int16_t>(b.Get<uint32_t>(LayerField(0, offsetof(LayerRecord, weights_offset))) + 2,
+                         static_cast<int16_t>(I16WeightLimit(784) + 1));
+        }) == Status::kBadLayer);
+  const std::vector<uint8_t> i4 = SchemeBlob(WeightType::kI4);
+  CHECK(damaged(i4, [&](Buffer& b) {
+          b.data()[b.Get<uint32_t>(LayerField(1, offsetof(LayerRecord, weights_offset))) + 5] = 0x80;
+        }) == Status::kBadLayer);
+  for (const std::vector<uint8_t>* scheme : {&i16, &i4}) {
+    // Flipped bits anywhere in the packed weights: the CRC.
+    Buffer b(*scheme);
+    b.data()[b.Get<uint32_t>(LayerField(0, offsetof(LayerRecord, weights_offset))) + 100] ^= 0x11;
+    CHECK(b.Parse() == Status::kBadChecksum);
+  }
+}
+
+TEST_CASE("truncation at every section boundary of a 1.1 blob") {
+  const std::vector<uint8_t> blob = SchemeBlob(WeightType::kI4);
+  Buffer whole(blob);
+  BlobView view;
+  REQUIRE(ParseBlob(whole.data(), whole.size, &view).ok());
+  std::vector<size_t> cuts = {64, 128, view.header.header_size + 3 * 64ul,
+                              view.ext.metadata_offset, view.ext.kat_input_offset,
+                              view.ext.kat_output_offset, blob.size() - 1};
+  for (const LayerRecord& l : view.layers) {
+    for (uint32_t off : {l.weights_offset, l.bias_offset, l.weight_scale_offset, l.requant_offset}) {
+      cuts.push_back(off);
+      cuts.push_back(off + 1);
+    }
+  }
+  for (size_t keep : cuts) {
+    INFO("kept ", keep, " of ", blob.size());
+    CHECK(Buffer(blob, keep).Parse() == Status::kTruncated);
+  }
+}
+
+TEST_CASE("golden format 1.0 blob (tests/data) still loads and runs") {
+  const std::string path = std::string(EDGEMLP_SOURCE_ROOT) + "/tests/data/golden_v1_0.bin";
+  Network net;
+  const LoadResult r = Network::LoadFile(path, &net);
+  REQUIRE_MESSAGE(r.ok(), r.message);
+  CHECK(net.blob().header.version_minor == 0);
+  CHECK(net.blob().header.header_size == 64);
+  CHECK(net.blob().metadata().empty());
+  CHECK(net.SelfTest().status == Status::kNoTestVector);
+  // Every target agrees with the reference on it (its MNIST predictions are
+  // checked against the ones recorded at creation in cli_test.py).
+  const std::vector<uint8_t> x = SyntheticTestInput(784);
+  int32_t want[10];
+  net.PredictRef(x.data(), want);
+  int ran = 0;
+  for (int64_t target : AvailableTargets()) {
+    ForceTarget(target);
+    int32_t got[10];
+    net.Predict(x.data(), got);
+    CHECK(std::memcmp(got, want, sizeof(got)) == 0);
+    ++ran;
+  }
+  ForceTarget(0);
+  CHECK(ran > 0);
 }
 
 }  // namespace

@@ -29,6 +29,11 @@ def run(*args, expect=0):
     return p
 
 
+def slurp(path, mode="rb"):
+    with open(path, mode) as f:
+        return f.read()
+
+
 def run_json(*args):
     p = run(*args, "--json")
     return json.loads(p.stdout)  # stdout must be exactly one JSON object
@@ -205,6 +210,108 @@ class CliTest(unittest.TestCase):
         self.assertEqual(t["optimizer"], "adam")
         p = run("train", "--preset", "nope", "--out", out, expect=3)
         self.assertIn("nope", p.stderr)
+
+    def test_export_schemes_report_and_verify(self):
+        out = os.path.join(self.dir, "mixed.bin")
+        e = run_json("export", self.model, "--quant", "int4", "--layer-quant", "0=int16",
+                     "--data", DATA, "--calibration", "percentile:99.9", "--no-timestamp",
+                     "--out", out)
+        self.assertEqual([l["weight_type"] for l in e["layers"]], ["int16", "int4"])
+        r = e["report"]
+        self.assertEqual(r["calibration"], "percentile:99.9")
+        self.assertIn("clipping_rate", e["layers"][0])
+        for l in e["layers"]:
+            self.assertGreater(l["max_weight_error"], 0)
+            self.assertGreaterEqual(l["max_weight_error"], l["mean_weight_error"])
+        self.assertAlmostEqual(r["float_accuracy"], self.train["test_accuracy"], places=6)
+        self.assertEqual(r["changed_count"], len(r["changed"]))
+        # The report's quantized accuracy is what eval measures on the file.
+        ev = run_json("eval", out, "--data", DATA)
+        self.assertAlmostEqual(ev["accuracy"], r["quantized_accuracy"], places=6)
+        for c in r["changed"]:
+            self.assertNotEqual(c["float"], c["quantized"])
+        i = run_json("inspect", out, "--verify")
+        self.assertTrue(i["checksum_ok"])
+        self.assertEqual(i["version_minor"], 1)
+        self.assertEqual(i["header_size"], 128)
+        self.assertTrue(i["verify"]["ok"])
+        self.assertTrue(i["verify"]["reference"])
+        self.assertGreater(len(i["verify"]["targets"]), 0)
+        self.assertTrue(all(i["verify"]["targets"].values()))
+        prov = i["provenance"]
+        for key in ("tool_version", "git_revision", "architecture", "source_model_sha256"):
+            self.assertIn(key, prov)
+        self.assertNotIn("created_at", prov)  # --no-timestamp
+        self.assertEqual(prov["training"]["seed"], 3)
+        self.assertEqual(len(prov["training"]["dataset"]["train_sha256"]), 64)
+        self.assertEqual(prov["report"]["quantized_accuracy"], r["quantized_accuracy"])
+        # Reproducible: the same command gives the same bytes.
+        again = os.path.join(self.dir, "mixed2.bin")
+        run("export", self.model, "--quant", "int4", "--layer-quant", "0=int16", "--data", DATA,
+            "--calibration", "percentile:99.9", "--no-timestamp", "--out", again)
+        self.assertEqual(slurp(out), slurp(again))
+
+    def test_verify_catches_a_wrong_expected_answer(self):
+        i = run_json("inspect", self.blob)
+        data = bytearray(slurp(self.blob))
+        at = i["test_vector_output_offset"]
+        data[at] ^= 1  # the expected logit 0, with a valid CRC
+        data[12:16] = b"\0\0\0\0"  # the CRC is computed with its own field zero
+        data[12:16] = struct.pack("<I", zlib.crc32(bytes(data)) & 0xFFFFFFFF)
+        bad = os.path.join(self.dir, "kat.q8")
+        with open(bad, "wb") as f:
+            f.write(data)
+        self.assertTrue(run_json("inspect", bad)["checksum_ok"])
+        p = run("inspect", bad, "--verify", "--json", expect=3)
+        self.assertFalse(json.loads(p.stdout)["verify"]["ok"])
+        self.assertIn("known-answer", p.stderr)
+
+    def test_export_warns_when_int8_costs_accuracy(self):
+        # Clipping 30% of the activations costs far more than 0.2 points.
+        e = run_json("export", self.model, "--data", DATA, "--calibration", "percentile:70",
+                     "--out", os.path.join(self.dir, "clipped.q8"))
+        r = e["report"]
+        self.assertGreater(r["accuracy_drop_points"], 0.2)
+        self.assertGreater(e["layers"][0]["clipping_rate"], 0.01)
+        self.assertIn("--calibration percentile", r["warning"])
+        self.assertIn("finetune --qat", r["warning"])
+        self.assertIn("0=int16", r["warning"])
+
+    def test_export_option_errors(self):
+        out = os.path.join(self.dir, "z.bin")
+        p = run("export", self.model, "--calibration", "minmax", "--out", out, expect=3)
+        self.assertIn("needs --data", p.stderr)
+        p = run("export", self.model, "--layer-quant", "7=int16", "--out", out, expect=3)
+        self.assertIn("layers 0..1", p.stderr)
+        p = run("export", self.model, "--layer-quant", "0=int3", "--out", out, expect=3)
+        self.assertIn("int3", p.stderr)
+        p = run("export", self.model, "--data", DATA, "--calibration", "percentile:101",
+                "--out", out, expect=3)
+        self.assertIn("percentile", p.stderr)
+        self.assertFalse(os.path.exists(out))
+
+    def test_golden_v1_0_blob_predicts_as_when_made(self):
+        root = os.environ.get("EDGEMLP_SOURCE_ROOT", ".")
+        golden = os.path.join(root, "tests", "data", "golden_v1_0.bin")
+        want = json.loads(slurp(os.path.join(root, "tests", "data", "golden_v1_0.json"), "r"))
+        i = run_json("inspect", golden)
+        self.assertEqual((i["version_major"], i["version_minor"]), (1, 0))
+        self.assertTrue(i["checksum_ok"])
+        self.assertFalse(i["test_vector"])
+        got = run_json("eval", golden, "--data", DATA)
+        for key in ("accuracy", "correct", "predictions_sha256", "outputs_sha256"):
+            self.assertEqual(got[key], want[key], key)
+
+    def test_finetune_qat(self):
+        out = os.path.join(self.dir, "qat.bin")
+        f = run_json("finetune", self.model, "--qat", "--quant", "int4", "--epochs", "1",
+                     "--data", DATA, "--out", out)
+        self.assertEqual(len(f["history"]), 1)
+        self.assertGreater(f["history"][0]["val_accuracy"], 0.8)
+        e = run_json("export", out, "--quant", "int4", "--out", os.path.join(self.dir, "qat.q4"))
+        self.assertEqual(e["layers"][0]["weight_type"], "int4")
+        p = run("finetune", self.model, "--out", out, expect=3)
+        self.assertIn("--qat", p.stderr)
 
     def test_no_temporary_files_left(self):
         leftovers = [f for f in os.listdir(self.dir) if ".tmp." in f]

@@ -50,6 +50,7 @@ void AddEval(CLI::App& app);
 void AddInspect(CLI::App& app);
 void AddPredict(CLI::App& app);
 void AddBench(CLI::App& app);
+void AddFinetune(CLI::App& app);
 
 }  // namespace edgemlp::cli
 

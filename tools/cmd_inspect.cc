@@ -4,8 +4,10 @@
 #include <memory>
 
 #include "cli.h"
+#include "edgemlp/runtime.h"
 #include "error.h"
 #include "model_file.h"
+#include "provenance.h"
 
 namespace edgemlp::cli {
 
@@ -13,8 +15,62 @@ namespace {
 
 struct InspectOptions {
   std::string blob;
+  bool verify = false;
   bool json = false;
 };
+
+const char* WeightTypeString(uint8_t t) {
+  switch (t) {
+    case 1: return "float32";
+    case 2: return "int8";
+    case 3: return "int16";
+    case 4: return "int4";
+  }
+  return "unknown";
+}
+
+// Runs the known-answer vector on every SIMD target and the reference.
+// Returns {"ok", "targets": {name: bool}, "reference", "message"}.
+Json Verify(const ModelFile& f, std::string* human) {
+  Json j = {{"ok", false}};
+  Network net;
+  LoadResult r = Network::Load(f.bytes(), f.size, &net);
+  if (r.ok() && !net.blob().has_test_vector()) r = net.SelfTest();
+  if (!r.ok()) {
+    j["message"] = r.message;
+    *human += "verify: FAILED: " + r.message + "\n";
+    return j;
+  }
+  bool ok = true;
+  Json targets = Json::object();
+  std::string failures;
+  const std::vector<int64_t> available = AvailableTargets();
+  for (int64_t t : available) {
+    ForceTarget(t);
+    const LoadResult t_r = net.SelfTest();
+    targets[TargetName(t)] = t_r.ok();
+    if (!t_r.ok()) failures += t_r.message + "; ";
+    ok = ok && t_r.ok();
+  }
+  ForceTarget(0);
+  // The reference, the same way SelfTest compares.
+  std::vector<int32_t> logits(net.output_size());
+  const FileHeader& h = f.view.header;
+  net.PredictRef(f.bytes() + f.view.ext.kat_input_offset, logits.data());
+  const bool ref_ok = std::memcmp(logits.data(), f.bytes() + f.view.ext.kat_output_offset,
+                                  4 * h.output_size) == 0;
+  ok = ok && ref_ok && !available.empty();
+  j = {{"ok", ok}, {"targets", targets}, {"reference", ref_ok}};
+  if (!failures.empty()) j["message"] = failures;
+  *human += std::string("verify: known-answer vector ") + (ok ? "matches" : "MISMATCH") +
+            " on the scalar reference" + (ref_ok ? "" : " (FAILED)") + " and " +
+            std::to_string(available.size()) + " SIMD targets:";
+  for (auto it = targets.begin(); it != targets.end(); ++it) {
+    *human += " " + it.key() + (it.value().get<bool>() ? "" : " (FAILED)");
+  }
+  *human += "\n";
+  return j;
+}
 
 template <typename T>
 T ReadAt(const uint8_t* bytes, uint64_t offset) {
@@ -47,12 +103,13 @@ void RunInspect(const InspectOptions& o) {
     const LayerRecord& l = f.view.layers[i];
     Json layer = {{"in_size", l.in_size}, {"out_size", l.out_size}, {"stride", l.stride},
                   {"activation", ActivationName(l.activation)},
-                  {"weight_type", l.weight_type == static_cast<uint8_t>(WeightType::kI8) ? "int8" : "float32"},
+                  {"weight_type", WeightTypeString(l.weight_type)},
                   {"weights_offset", l.weights_offset}, {"bias_offset", l.bias_offset},
                   {"calib_max", l.calib_max}};
-    std::snprintf(line, sizeof(line), "  layer %zu: %u -> %u, stride %u, %s, weights @%u, bias @%u",
-                  i, l.in_size, l.out_size, l.stride, ActivationName(l.activation),
-                  l.weights_offset, l.bias_offset);
+    std::snprintf(line, sizeof(line),
+                  "  layer %zu: %u -> %u, %s weights, stride %u, %s, weights @%u, bias @%u", i,
+                  l.in_size, l.out_size, WeightTypeString(l.weight_type), l.stride,
+                  ActivationName(l.activation), l.weights_offset, l.bias_offset);
     human += line;
     if (f.is_int8()) {
       float smin = 1e30f, smax = 0;
@@ -82,7 +139,19 @@ void RunInspect(const InspectOptions& o) {
     human += "\n";
     layers.push_back(layer);
   }
-  const Json j = {{"file", o.blob},
+  const HeaderExtension& ext = f.view.ext;
+  const Json provenance = ParseProvenance(f.view.metadata());
+  if (ext.metadata_size != 0) {
+    human += "provenance @" + std::to_string(ext.metadata_offset) + " (" +
+             std::to_string(ext.metadata_size) + " bytes): " + provenance.dump(2) + "\n";
+  } else {
+    human += "provenance: none (format 1.0)\n";
+  }
+  human += f.view.has_test_vector()
+               ? "known-answer vector: input @" + std::to_string(ext.kat_input_offset) +
+                     ", expected logits @" + std::to_string(ext.kat_output_offset) + "\n"
+               : "known-answer vector: none\n";
+  Json j = {{"file", o.blob},
                   {"magic", "EMLP"},
                   {"version_major", h.version_major},
                   {"version_minor", h.version_minor},
@@ -100,10 +169,31 @@ void RunInspect(const InspectOptions& o) {
                   {"flags", h.flags},
                   {"crc32", crc},
                   {"checksum_ok", f.checksum_ok},
-                  {"layers", layers}};
+                  {"layers", layers},
+                  {"metadata_offset", ext.metadata_offset},
+                  {"metadata_size", ext.metadata_size},
+                  {"provenance", provenance},
+                  {"test_vector", f.view.has_test_vector()},
+                  {"test_vector_input_offset", ext.kat_input_offset},
+                  {"test_vector_output_offset", ext.kat_output_offset}};
+  bool verified = true;
+  if (o.verify) {
+    if (!f.is_int8()) throw InputError(o.blob + ": --verify applies to integer blobs");
+    if (!f.checksum_ok) {
+      j["verify"] = {{"ok", false}, {"message", "CRC32 mismatch"}};
+      verified = false;
+    } else {
+      j["verify"] = Verify(f, &human);
+      verified = j["verify"]["ok"].get<bool>();
+    }
+  }
   Emit(o.json, j, human);
   if (!f.checksum_ok) {
     throw InputError(o.blob + ": CRC32 mismatch: the file is damaged");
+  }
+  if (!verified) {
+    throw InputError(o.blob + ": known-answer test failed: " +
+                     j["verify"].value("message", std::string("wrong logits")));
   }
 }
 
@@ -113,6 +203,8 @@ void AddInspect(CLI::App& app) {
   auto o = std::make_shared<InspectOptions>();
   CLI::App* cmd = app.add_subcommand("inspect", "Show a blob's header, layers, quantization and checksum");
   cmd->add_option("blob", o->blob, "int8 blob or float model")->required();
+  cmd->add_flag("--verify", o->verify,
+                "Run the blob's known-answer vector on every SIMD target and the reference");
   cmd->add_flag("--json", o->json, "Print one JSON object on stdout");
   cmd->callback([o] { RunInspect(*o); });
 }

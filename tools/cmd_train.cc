@@ -6,6 +6,7 @@
 #include "error.h"
 #include "idx.h"
 #include "presets.h"
+#include "provenance.h"
 #include "train.h"
 
 namespace edgemlp::cli {
@@ -53,7 +54,9 @@ void RunTrain(const TrainOptions& o) {
   size_t correct = 0;
   for (size_t i = 0; i < predictions.size(); ++i) correct += predictions[i] == mnist.test.labels[i];
   const double test_accuracy = static_cast<double>(correct) / predictions.size();
-  SaveFloatModel(result.model, o.out);
+  FloatModel model = result.model;
+  model.provenance = TrainProvenance(config, o.arch, mnist, test_accuracy).dump();
+  SaveFloatModel(model, o.out);
 
   Json history = Json::array();
   double epoch_seconds = 0;

@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   AddInspect(app);
   AddPredict(app);
   AddBench(app);
+  AddFinetune(app);
   try {
     std::vector<std::string> args(argv + 1, argv + argc);
     ExpandPreset(&args);

@@ -13,10 +13,10 @@ size_t AlignUp(size_t n) { return (n + kBlobAlign - 1) / kBlobAlign * kBlobAlign
 
 BlobWriter::BlobWriter(const FileHeader& header, uint32_t layer_count)
     : header_(header), layers_(layer_count) {
-  header_.header_size = sizeof(FileHeader);
+  header_.header_size = kHeaderSizeV11;
   header_.layer_record_size = sizeof(LayerRecord);
   header_.layer_count = layer_count;
-  bytes_.resize(AlignUp(sizeof(FileHeader) + layer_count * sizeof(LayerRecord)));
+  bytes_.resize(AlignUp(kHeaderSizeV11 + layer_count * sizeof(LayerRecord)));
 }
 
 uint32_t BlobWriter::AddSection(const void* data, size_t bytes) {
@@ -25,6 +25,19 @@ uint32_t BlobWriter::AddSection(const void* data, size_t bytes) {
   bytes_.resize(offset + bytes);
   if (bytes > 0) std::memcpy(bytes_.data() + offset, data, bytes);
   return static_cast<uint32_t>(offset);
+}
+
+void BlobWriter::SetMetadata(const std::string& json) {
+  if (json.empty()) return;
+  if (json.size() > kMaxMetadataBytes) throw std::length_error("metadata over 1 MiB");
+  ext_.metadata_offset = AddSection(json.data(), json.size());
+  ext_.metadata_size = static_cast<uint32_t>(json.size());
+}
+
+void BlobWriter::SetTestVector(const uint8_t* input, size_t input_size,
+                               const int32_t* output, size_t output_size) {
+  ext_.kat_input_offset = AddSection(input, input_size);
+  ext_.kat_output_offset = AddSection(output, output_size * 4);
 }
 
 void BlobWriter::SetLayer(uint32_t index, const LayerRecord& record) {
@@ -39,8 +52,9 @@ std::vector<uint8_t> BlobWriter::Finish() {
   header_.file_size = static_cast<uint32_t>(bytes_.size());
   header_.crc32 = 0;
   std::memcpy(bytes_.data(), &header_, sizeof(header_));
+  std::memcpy(bytes_.data() + sizeof(header_), &ext_, sizeof(ext_));
   for (size_t i = 0; i < layers_.size(); ++i) {
-    std::memcpy(bytes_.data() + sizeof(FileHeader) + i * sizeof(LayerRecord),
+    std::memcpy(bytes_.data() + kHeaderSizeV11 + i * sizeof(LayerRecord),
                 &layers_[i], sizeof(LayerRecord));
   }
   const uint32_t crc = BlobCrc32(bytes_.data(), bytes_.size());

@@ -5,6 +5,7 @@
 #define EDGEMLP_TRAINER_BLOB_WRITER_H_
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "edgemlp/blob_format.h"
@@ -19,11 +20,16 @@ class BlobWriter {
   // Appends `bytes` bytes at the next 64-byte boundary; returns the offset.
   uint32_t AddSection(const void* data, size_t bytes);
   void SetLayer(uint32_t index, const LayerRecord& record);
+  // Format 1.1 sections (HeaderExtension); absent unless set.
+  void SetMetadata(const std::string& json);
+  void SetTestVector(const uint8_t* input, size_t input_size,
+                     const int32_t* output, size_t output_size);
   // The complete file.
   std::vector<uint8_t> Finish();
 
  private:
   FileHeader header_;
+  HeaderExtension ext_{};
   std::vector<LayerRecord> layers_;
   std::vector<uint8_t> bytes_;
 };

@@ -71,6 +71,7 @@ std::vector<uint8_t> SerializeFloatModel(const FloatModel& model) {
     rec.calib_max = l.calib_max;
     writer.SetLayer(static_cast<uint32_t>(i), rec);
   }
+  writer.SetMetadata(model.provenance);
   return writer.Finish();
 }
 
@@ -110,6 +111,7 @@ FloatModel DeserializeFloatModel(const uint8_t* bytes, size_t size,
     l.calib_max = rec.calib_max;
     m.layers.push_back(std::move(l));
   }
+  m.provenance = view.metadata();
   return m;
 }
 

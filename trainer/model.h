@@ -26,6 +26,9 @@ struct FloatModel {
   float input_scale = 1.0f / 255.0f;
   float input_offset = 0.0f;
   std::vector<DenseLayer> layers;
+  // Provenance JSON stored in the blob's metadata section ("" if none):
+  // how the model was made (seed, dataset digests, tool version...).
+  std::string provenance;
 
   uint32_t input_size() const { return input_rows * input_cols; }
   uint32_t output_size() const {

@@ -2,17 +2,56 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "blob_writer.h"
+#include "edgemlp/runtime.h"
 #include "error.h"
 
 namespace edgemlp {
 
+WeightType ParseWeightType(const std::string& name) {
+  if (name == "int8") return WeightType::kI8;
+  if (name == "int16") return WeightType::kI16;
+  if (name == "int4") return WeightType::kI4;
+  throw InputError("unknown weight scheme '" + name + "' (expected int8, int16 or int4)");
+}
+
+const char* WeightTypeName(WeightType type) {
+  switch (type) {
+    case WeightType::kF32:
+      return "float32";
+    case WeightType::kI8:
+      return "int8";
+    case WeightType::kI16:
+      return "int16";
+    case WeightType::kI4:
+      return "int4";
+  }
+  return "unknown";
+}
+
+int32_t WeightQmax(WeightType type, uint32_t in_size) {
+  switch (type) {
+    case WeightType::kI16:
+      return I16WeightLimit(in_size);
+    case WeightType::kI4:
+      return 7;
+    default:
+      return 127;
+  }
+}
+
+uint32_t WeightStride(WeightType type, uint32_t in_size) {
+  const uint32_t align = 8 * kBlobAlign / WeightBits(static_cast<uint8_t>(type));
+  return (in_size + align - 1) / align * align;
+}
+
 void QuantizeMultiplier(double m, int32_t* multiplier, int32_t* shift) {
   int exponent = 0;
-  const double fraction = std::frexp(m, &exponent);  // m = f * 2^e, f in [0.5, 1)
-  int64_t q = std::llround(fraction * 2147483648.0);   // f * 2^31
-  if (q == (int64_t{1} << 31)) {  // rounding carried f up to 1.0
+  const double fraction = std::frexp(m, &exponent);   // m = f * 2^e, f in [0.5, 1)
+  int64_t q = std::llround(fraction * 2147483648.0);  // f * 2^31
+  if (q == (int64_t{1} << 31)) {                      // rounding carried f up to 1.0
     q = int64_t{1} << 30;
     ++exponent;
   }
@@ -26,18 +65,84 @@ void QuantizeMultiplier(double m, int32_t* multiplier, int32_t* shift) {
   *shift = s;
 }
 
-std::vector<uint8_t> QuantizeInt8(const FloatModel& model,
-                                  std::vector<QuantLayerReport>* report) {
+namespace {
+
+// One layer's quantized weights in the blob's storage layout.
+std::vector<uint8_t> PackWeights(WeightType type, const std::vector<int32_t>& q, uint32_t rows,
+                                 uint32_t stride) {
+  const size_t count = size_t{rows} * stride;
+  std::vector<uint8_t> bytes(count * WeightBits(static_cast<uint8_t>(type)) / 8, 0);
+  for (uint32_t r = 0; r < rows; ++r) {
+    for (uint32_t c = 0; c < stride; ++c) {
+      const int32_t v = q[size_t{r} * stride + c];
+      if (type == WeightType::kI8) {
+        bytes[size_t{r} * stride + c] = static_cast<uint8_t>(static_cast<int8_t>(v));
+      } else if (type == WeightType::kI16) {
+        const int16_t w = static_cast<int16_t>(v);
+        std::memcpy(&bytes[2 * (size_t{r} * stride + c)], &w, 2);
+      } else {  // int4: element c < half in the low nibble of byte c, else high of c - half
+        const uint32_t half = stride / 2;
+        uint8_t& b = bytes[size_t{r} * half + (c < half ? c : c - half)];
+        b |= static_cast<uint8_t>((v & 0xF) << (c < half ? 0 : 4));
+      }
+    }
+  }
+  return bytes;
+}
+
+struct LayerSections {
+  LayerRecord record{};
+  std::vector<uint8_t> weights;
+  std::vector<int32_t> bias, requant;
+  std::vector<float> scales;
+};
+
+std::vector<uint8_t> Serialize(const FileHeader& h, const std::vector<LayerSections>& layers,
+                               const std::string& metadata, const std::vector<uint8_t>& test_input,
+                               const std::vector<int32_t>& test_output) {
+  BlobWriter writer(h, static_cast<uint32_t>(layers.size()));
+  for (size_t i = 0; i < layers.size(); ++i) {
+    const LayerSections& s = layers[i];
+    LayerRecord rec = s.record;
+    rec.weights_offset = writer.AddSection(s.weights.data(), s.weights.size());
+    rec.bias_offset = writer.AddSection(s.bias.data(), s.bias.size() * 4);
+    rec.weight_scale_offset = writer.AddSection(s.scales.data(), s.scales.size() * 4);
+    rec.requant_offset = writer.AddSection(s.requant.data(), s.requant.size() * 4);
+    writer.SetLayer(static_cast<uint32_t>(i), rec);
+  }
+  writer.SetMetadata(metadata);
+  if (!test_input.empty()) {
+    writer.SetTestVector(test_input.data(), test_input.size(), test_output.data(),
+                         test_output.size());
+  }
+  return writer.Finish();
+}
+
+}  // namespace
+
+std::vector<uint8_t> Quantize(const FloatModel& model, const QuantOptions& options,
+                              std::vector<QuantLayerReport>* report) {
   const size_t n_layers = model.layers.size();
+  for (const auto& [index, type] : options.layer_types) {
+    if (index >= n_layers) {
+      throw InputError("--layer-quant " + std::to_string(index) + "=" + WeightTypeName(type) +
+                       ": the model has layers 0.." + std::to_string(n_layers - 1));
+    }
+  }
+  if (!options.activation_max.empty() && options.activation_max.size() + 1 != n_layers) {
+    throw InputError("need one activation range per hidden layer");
+  }
   for (size_t i = 0; i + 1 < n_layers; ++i) {
     if (model.layers[i].activation != Activation::kRelu) {
-      throw InputError("int8 export needs ReLU hidden layers (u8 activations); layer " +
+      throw InputError("integer export needs ReLU hidden layers (u8 activations); layer " +
                        std::to_string(i) + " is not ReLU");
     }
-    if (!(model.layers[i].calib_max > 0)) {
+    const float range =
+        options.activation_max.empty() ? model.layers[i].calib_max : options.activation_max[i];
+    if (!(range > 0) || !std::isfinite(range)) {
       throw InputError("layer " + std::to_string(i) +
                        " has no calibrated activation range; retrain with "
-                       "`edgemlp train` (it records them)");
+                       "`edgemlp train` (it records them) or pass --data");
     }
   }
   FileHeader h{};
@@ -48,12 +153,15 @@ std::vector<uint8_t> QuantizeInt8(const FloatModel& model,
   h.input_scale = 1.0f / 255.0f;
   h.input_offset = 0.0f;
   h.output_size = model.output_size();
-  BlobWriter writer(h, static_cast<uint32_t>(n_layers));
   if (report) report->assign(n_layers, {});
 
+  std::vector<LayerSections> sections(n_layers);
   double in_scale = 1.0 / 255.0;  // pixels are u8 with real = p / 255
   for (size_t i = 0; i < n_layers; ++i) {
     const DenseLayer& layer = model.layers[i];
+    const auto found = options.layer_types.find(i);
+    const WeightType type =
+        found != options.layer_types.end() ? found->second : options.weight_type;
     Eigen::MatrixXd w = layer.weights.cast<double>();
     Eigen::VectorXd b = layer.bias.cast<double>();
     if (i == 0) {
@@ -64,66 +172,133 @@ std::vector<uint8_t> QuantizeInt8(const FloatModel& model,
     }
     const uint32_t in = static_cast<uint32_t>(w.cols());
     const uint32_t out = static_cast<uint32_t>(w.rows());
-    const uint32_t stride = (in + kBlobAlign - 1) / kBlobAlign * kBlobAlign;
+    const uint32_t stride = WeightStride(type, in);
+    const double qmax = WeightQmax(type, in);
     const bool last = i + 1 == n_layers;
 
-    std::vector<float> w_scale(out);
-    std::vector<int8_t> wq(size_t{out} * stride, 0);
+    LayerSections& s = sections[i];
+    s.scales.resize(out);
+    std::vector<int32_t> wq(size_t{out} * stride, 0);
     for (uint32_t r = 0; r < out; ++r) {
       const double max_abs = w.row(r).cwiseAbs().maxCoeff();
-      w_scale[r] = max_abs > 0 ? static_cast<float>(max_abs / 127.0) : 1.0f;
+      s.scales[r] = max_abs > 0 ? static_cast<float>(max_abs / qmax) : 1.0f;
       for (uint32_t c = 0; c < in; ++c) {
-        const double q = std::nearbyint(w(r, c) / w_scale[r]);
-        wq[size_t{r} * stride + c] = static_cast<int8_t>(std::clamp(q, -127.0, 127.0));
+        const double q = std::nearbyint(w(r, c) / s.scales[r]);
+        wq[size_t{r} * stride + c] = static_cast<int32_t>(std::clamp(q, -qmax, qmax));
       }
     }
     // One output scale: u8 range of the calibrated maximum for hidden
     // layers; for the logits the coarsest accumulator unit, so every row's
     // multiplier is <= 1 and argmax over int32 logits is meaningful.
+    const float act_max =
+        last ? layer.calib_max
+             : (options.activation_max.empty() ? layer.calib_max : options.activation_max[i]);
     double out_scale = 0;
     if (!last) {
-      out_scale = layer.calib_max / 255.0;
+      out_scale = act_max / 255.0;
     } else {
-      for (uint32_t r = 0; r < out; ++r) out_scale = std::max(out_scale, in_scale * w_scale[r]);
+      for (uint32_t r = 0; r < out; ++r) out_scale = std::max(out_scale, in_scale * s.scales[r]);
     }
-    std::vector<int32_t> bias(out), requant(2 * size_t{out});
+    s.bias.resize(out);
+    s.requant.resize(2 * size_t{out});
     QuantLayerReport rep;
+    rep.weight_type = type;
+    rep.activation_max = last ? 0.0f : act_max;
     for (uint32_t r = 0; r < out; ++r) {
-      const double acc_scale = in_scale * w_scale[r];
+      const double acc_scale = in_scale * s.scales[r];
       double bq = std::nearbyint(b(r) / acc_scale);
       if (std::fabs(bq) > kMaxAbsBiasI32) {
         bq = std::clamp(bq, -double{kMaxAbsBiasI32}, double{kMaxAbsBiasI32});
         ++rep.clamped_biases;
       }
-      bias[r] = static_cast<int32_t>(bq);
-      QuantizeMultiplier(acc_scale / out_scale, &requant[2 * r], &requant[2 * r + 1]);
+      s.bias[r] = static_cast<int32_t>(bq);
+      QuantizeMultiplier(acc_scale / out_scale, &s.requant[2 * r], &s.requant[2 * r + 1]);
       for (uint32_t c = 0; c < in; ++c) {
         const float err = static_cast<float>(
-            std::fabs(w(r, c) - wq[size_t{r} * stride + c] * double{w_scale[r]}));
+            std::fabs(w(r, c) - wq[size_t{r} * stride + c] * double{s.scales[r]}));
         rep.max_weight_error = std::max(rep.max_weight_error, err);
         rep.mean_weight_error += err;
       }
     }
     rep.mean_weight_error /= static_cast<float>(size_t{in} * out);
     if (report) (*report)[i] = rep;
+    s.weights = PackWeights(type, wq, out, stride);
 
-    LayerRecord rec{};
+    LayerRecord& rec = s.record;
     rec.in_size = in;
     rec.out_size = out;
     rec.stride = stride;
     rec.activation = static_cast<uint8_t>(layer.activation);
-    rec.weight_type = static_cast<uint8_t>(WeightType::kI8);
-    rec.weights_offset = writer.AddSection(wq.data(), wq.size());
-    rec.bias_offset = writer.AddSection(bias.data(), bias.size() * 4);
-    rec.weight_scale_offset = writer.AddSection(w_scale.data(), w_scale.size() * 4);
-    rec.requant_offset = writer.AddSection(requant.data(), requant.size() * 4);
+    rec.weight_type = static_cast<uint8_t>(type);
     rec.in_scale = static_cast<float>(in_scale);
     rec.out_scale = static_cast<float>(out_scale);
-    rec.calib_max = layer.calib_max;
-    writer.SetLayer(static_cast<uint32_t>(i), rec);
+    rec.calib_max = act_max;
     in_scale = out_scale;
   }
-  return writer.Finish();
+  if (options.test_input.empty()) {
+    return Serialize(h, sections, options.metadata, {}, {});
+  }
+  if (options.test_input.size() != h.input_size) {
+    throw InputError("known-answer input has " + std::to_string(options.test_input.size()) +
+                     " pixels, expected " + std::to_string(h.input_size));
+  }
+  // The expected logits are the scalar reference's on this very blob.
+  const std::vector<uint8_t> plain = Serialize(h, sections, "", {}, {});
+  Network net;
+  const LoadResult loaded = Network::Load(plain.data(), plain.size(), &net);
+  if (!loaded.ok()) throw InputError("quantized blob does not validate: " + loaded.message);
+  std::vector<int32_t> expected(h.output_size);
+  net.PredictRef(options.test_input.data(), expected.data());
+  return Serialize(h, sections, options.metadata, options.test_input, expected);
+}
+
+std::vector<uint8_t> QuantizeInt8(const FloatModel& model, std::vector<QuantLayerReport>* report) {
+  return Quantize(model, QuantOptions{}, report);
+}
+
+std::vector<float> CalibrateActivationMax(const FloatModel& model, const Dataset& data,
+                                          size_t begin, size_t count, double percentile) {
+  std::vector<Eigen::MatrixXf> hidden;
+  Forward(model, ImagesToInput(model, data.images.image(begin), count), &hidden);
+  std::vector<float> result;
+  for (const Eigen::MatrixXf& h : hidden) {
+    if (percentile <= 0 || percentile >= 100) {
+      result.push_back(h.maxCoeff());
+      continue;
+    }
+    std::vector<float> values(h.data(), h.data() + h.size());
+    const size_t k = std::min(values.size() - 1,
+                              static_cast<size_t>(std::ceil(percentile / 100.0 * values.size())));
+    std::nth_element(values.begin(), values.begin() + k, values.end());
+    // A layer that is mostly zero must still get a usable range.
+    result.push_back(values[k] > 0 ? values[k] : h.maxCoeff());
+  }
+  return result;
+}
+
+std::vector<double> ClippingRates(const FloatModel& model, const Dataset& data, size_t begin,
+                                  size_t count, const std::vector<float>& activation_max) {
+  std::vector<Eigen::MatrixXf> hidden;
+  Forward(model, ImagesToInput(model, data.images.image(begin), count), &hidden);
+  std::vector<double> rates;
+  for (size_t i = 0; i < hidden.size(); ++i) {
+    const double clipped = (hidden[i].array() > activation_max[i]).count();
+    rates.push_back(clipped / static_cast<double>(hidden[i].size()));
+  }
+  return rates;
+}
+
+std::vector<uint8_t> SyntheticTestInput(size_t size) {
+  // A smooth blob plus a fixed pseudo-random texture: touches every pixel.
+  std::vector<uint8_t> pixels(size);
+  uint32_t state = 2463534242u;
+  for (size_t i = 0; i < size; ++i) {
+    state ^= state << 13;
+    state ^= state >> 17;
+    state ^= state << 5;
+    pixels[i] = static_cast<uint8_t>((state >> 24) & 0x7F) + static_cast<uint8_t>(i % 128);
+  }
+  return pixels;
 }
 
 }  // namespace edgemlp

@@ -1,32 +1,74 @@
-// Float model -> int8 blob (docs/blob-format.md, "Quantization").
-// Weights: symmetric per output row, scale = max|w| / 127, values in
-// [-127, 127]. Activations: u8, scale = calibrated max / 255 (zero point 0,
+// Float model -> integer blob (docs/blob-format.md, "Quantization").
+// Weights: symmetric per output row, scale = max|w| / qmax with qmax 127
+// (int8), 7 (int4) or I16WeightLimit(in_size) (int16); the scheme can differ
+// per layer. Activations: u8, scale = calibrated max / 255 (zero point 0,
 // after ReLU). Biases: int32 at scale in_scale * weight_scale[row].
 // Requantization: integer multiplier and shift per row (blob_format.h).
 #ifndef EDGEMLP_TRAINER_QUANTIZE_H_
 #define EDGEMLP_TRAINER_QUANTIZE_H_
 
 #include <cstdint>
+#include <map>
+#include <string>
 #include <vector>
 
+#include "idx.h"
 #include "model.h"
 
 namespace edgemlp {
 
 struct QuantLayerReport {
-  float max_weight_error = 0;   // max |w - w_q * scale|
+  WeightType weight_type = WeightType::kI8;
+  float max_weight_error = 0;  // max |w - w_q * scale|
   float mean_weight_error = 0;
-  int clamped_biases = 0;       // biases that hit the +-2^30 limit
+  int clamped_biases = 0;    // biases that hit the +-2^30 limit
+  float activation_max = 0;  // the u8 range used (hidden layers)
 };
+
+// "int8" / "int16" / "int4" -> the weight type; throws InputError.
+WeightType ParseWeightType(const std::string& name);
+const char* WeightTypeName(WeightType type);
+// Largest quantized |w| of a layer with in_size inputs.
+int32_t WeightQmax(WeightType type, uint32_t in_size);
+// Elements per stored row: in_size rounded up so rows are 64-byte multiples.
+uint32_t WeightStride(WeightType type, uint32_t in_size);
 
 // M > 0 -> (multiplier in [2^30, 2^31), shift in [1, 62]) with
 // M ~= multiplier * 2^-shift. Tiny M saturates to the smallest encodable.
 void QuantizeMultiplier(double m, int32_t* multiplier, int32_t* shift);
 
-// Throws InputError if the model cannot be quantized (non-ReLU hidden
-// layers, no calibration ranges).
+struct QuantOptions {
+  WeightType weight_type = WeightType::kI8;  // every layer, unless
+  std::map<size_t, WeightType> layer_types;  // overridden here (0-based)
+  // Hidden layers' activation ranges; empty: the model's calib_max.
+  std::vector<float> activation_max;
+  std::string metadata;             // provenance JSON, stored as is
+  std::vector<uint8_t> test_input;  // known-answer input; empty: none
+};
+
+// The blob (format 1.1). With a test input, the expected logits are those of
+// the scalar reference on the blob itself. Throws InputError if the model
+// cannot be quantized (non-ReLU hidden layers, no activation ranges, bad
+// layer index).
+std::vector<uint8_t> Quantize(const FloatModel& model, const QuantOptions& options,
+                              std::vector<QuantLayerReport>* report = nullptr);
+
+// int8 everywhere, the model's recorded ranges.
 std::vector<uint8_t> QuantizeInt8(const FloatModel& model,
                                   std::vector<QuantLayerReport>* report = nullptr);
+
+// Activation calibration on held-out images [begin, begin + count).
+// percentile <= 0 or >= 100: min/max (the largest activation); else the
+// given percentile of each hidden layer's activations.
+std::vector<float> CalibrateActivationMax(const FloatModel& model, const Dataset& data,
+                                          size_t begin, size_t count, double percentile);
+// Per hidden layer, the fraction of activations on those images above the
+// range (they saturate at 255).
+std::vector<double> ClippingRates(const FloatModel& model, const Dataset& data, size_t begin,
+                                  size_t count, const std::vector<float>& activation_max);
+
+// A fixed input for the known-answer vector when no image is at hand.
+std::vector<uint8_t> SyntheticTestInput(size_t size);
 
 }  // namespace edgemlp
 

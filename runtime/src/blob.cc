@@ -28,6 +28,8 @@ const char* StatusName(Status status) {
     case Status::kBadChecksum: return "bad_checksum";
     case Status::kWrongKind: return "wrong_kind";
     case Status::kIoError: return "io_error";
+    case Status::kNoTestVector: return "no_test_vector";
+    case Status::kSelfTestFailed: return "self_test_failed";
   }
   return "unknown";
 }
@@ -64,20 +66,51 @@ T ReadAt(const uint8_t* bytes, uint64_t offset) {
 
 // Checks that [offset, offset + bytes) lies after the records and inside
 // the file, with 64-bit arithmetic so no sum can wrap.
-LoadResult CheckSection(const char* name, size_t layer, uint32_t offset,
+LoadResult CheckSection(const std::string& name, uint32_t offset,
                         uint64_t bytes, uint64_t data_begin, uint64_t size) {
   if (offset % kBlobAlign != 0) {
     return Fail(Status::kMisaligned,
-                LayerPrefix(layer) + name + " offset " + std::to_string(offset) +
+                name + " offset " + std::to_string(offset) +
                     " is not a multiple of " + std::to_string(kBlobAlign));
   }
   if (offset < data_begin || uint64_t{offset} + bytes > size) {
     return Fail(Status::kOutOfBounds,
-                LayerPrefix(layer) + name + " [" + std::to_string(offset) +
+                name + " [" + std::to_string(offset) +
                     ", " + std::to_string(uint64_t{offset} + bytes) +
                     ") is outside the tensor area [" +
                     std::to_string(data_begin) + ", " + std::to_string(size) +
                     ")");
+  }
+  return {};
+}
+
+// int16 weights must keep the int32 accumulator exact; int4 nibbles are
+// symmetric like int8 (-8 is never written). int8 needs no scan.
+LoadResult CheckIntegerWeights(const LayerRecord& l, const std::string& at,
+                               const uint8_t* bytes) {
+  const uint64_t count = uint64_t{l.out_size} * l.stride;
+  if (l.weight_type == static_cast<uint8_t>(WeightType::kI16)) {
+    const int32_t limit = I16WeightLimit(l.in_size);
+    for (uint64_t k = 0; k < count; ++k) {
+      const int32_t w = ReadAt<int16_t>(bytes, l.weights_offset + 2 * k);
+      if (w > limit || w < -limit) {
+        return Fail(Status::kBadLayer,
+                    at + "int16 weight " + std::to_string(k) + " is " +
+                        std::to_string(w) + ": |w| must be <= " +
+                        std::to_string(limit) + " so " +
+                        std::to_string(l.in_size) +
+                        " products cannot overflow int32");
+      }
+    }
+  } else if (l.weight_type == static_cast<uint8_t>(WeightType::kI4)) {
+    for (uint64_t k = 0; k < count / 2; ++k) {
+      const uint8_t b = bytes[l.weights_offset + k];
+      if ((b & 0x0F) == 0x08 || (b & 0xF0) == 0x80) {
+        return Fail(Status::kBadLayer,
+                    at + "int4 weight byte " + std::to_string(k) +
+                        " holds -8 (int4 weights are in [-7, 7])");
+      }
+    }
   }
   return {};
 }
@@ -95,22 +128,28 @@ LoadResult CheckLayer(const FileHeader& h, const LayerRecord& l, size_t index,
                     std::to_string(l.out_size) + " are outside 1.." +
                     std::to_string(kMaxLayerWidth));
   }
-  const uint32_t elem_bytes = is_int8 ? 1 : 4;
-  if (l.stride < l.in_size || l.stride > kMaxLayerWidth + kBlobAlign ||
-      (uint64_t{l.stride} * elem_bytes) % kBlobAlign != 0) {
+  const bool type_ok =
+      is_int8 ? (l.weight_type == static_cast<uint8_t>(WeightType::kI8) ||
+                 l.weight_type == static_cast<uint8_t>(WeightType::kI16) ||
+                 l.weight_type == static_cast<uint8_t>(WeightType::kI4))
+              : l.weight_type == static_cast<uint8_t>(WeightType::kF32);
+  if (!type_ok) {
+    return Fail(Status::kBadLayer,
+                at + "weight type " + std::to_string(l.weight_type) +
+                    (is_int8 ? " is not an integer type (expected 2 = int8, "
+                               "3 = int16, 4 = int4)"
+                             : " does not match the float kind (expected 1 = f32)"));
+  }
+  const uint32_t bits = WeightBits(l.weight_type);
+  // Stride bound keeps rows * stride * bits far below 2^64; the row-bytes
+  // rule implies stride % 128 == 0 for int4.
+  if (l.stride < l.in_size || l.stride > kMaxLayerWidth + 2 * kBlobAlign ||
+      (uint64_t{l.stride} * bits) % (8 * kBlobAlign) != 0) {
     return Fail(Status::kBadShape,
                 at + "stride " + std::to_string(l.stride) +
                     " must be >= in_size " + std::to_string(l.in_size) +
                     " with rows a multiple of " + std::to_string(kBlobAlign) +
-                    " bytes");
-  }
-  const uint8_t want_type = static_cast<uint8_t>(is_int8 ? WeightType::kI8
-                                                         : WeightType::kF32);
-  if (l.weight_type != want_type) {
-    return Fail(Status::kBadLayer,
-                at + "weight type " + std::to_string(l.weight_type) +
-                    " does not match the blob kind (expected " +
-                    std::to_string(want_type) + ")");
+                    " bytes (" + std::to_string(bits) + "-bit weights)");
   }
   if (l.activation != static_cast<uint8_t>(Activation::kNone) &&
       l.activation != static_cast<uint8_t>(Activation::kRelu)) {
@@ -124,10 +163,10 @@ LoadResult CheckLayer(const FileHeader& h, const LayerRecord& l, size_t index,
                 at + "int8 hidden layers must use relu (u8 activations)");
   }
   const uint64_t rows = l.out_size;
-  LoadResult r = CheckSection("weights", index, l.weights_offset,
-                              rows * l.stride * elem_bytes, data_begin, size);
+  LoadResult r = CheckSection(at + "weights", l.weights_offset,
+                              rows * l.stride * bits / 8, data_begin, size);
   if (!r.ok()) return r;
-  r = CheckSection("bias", index, l.bias_offset, rows * 4, data_begin, size);
+  r = CheckSection(at + "bias", l.bias_offset, rows * 4, data_begin, size);
   if (!r.ok()) return r;
   if (!is_int8) {
     for (uint64_t k = 0; k < rows * l.stride; ++k) {
@@ -144,10 +183,10 @@ LoadResult CheckLayer(const FileHeader& h, const LayerRecord& l, size_t index,
     }
     return {};
   }
-  r = CheckSection("weight scales", index, l.weight_scale_offset, rows * 4,
+  r = CheckSection(at + "weight scales", l.weight_scale_offset, rows * 4,
                    data_begin, size);
   if (!r.ok()) return r;
-  r = CheckSection("requant", index, l.requant_offset, rows * 8, data_begin,
+  r = CheckSection(at + "requant", l.requant_offset, rows * 8, data_begin,
                    size);
   if (!r.ok()) return r;
   if (!IsPositiveFinite(l.in_scale) || !IsPositiveFinite(l.out_scale)) {
@@ -156,6 +195,8 @@ LoadResult CheckLayer(const FileHeader& h, const LayerRecord& l, size_t index,
                     " and out_scale " + std::to_string(l.out_scale) +
                     " must be finite and > 0");
   }
+  r = CheckIntegerWeights(l, at, bytes);
+  if (!r.ok()) return r;
   for (uint64_t k = 0; k < rows; ++k) {
     const float s = ReadAt<float>(bytes, l.weight_scale_offset + 4 * k);
     if (!IsPositiveFinite(s)) {
@@ -178,6 +219,41 @@ LoadResult CheckLayer(const FileHeader& h, const LayerRecord& l, size_t index,
                       std::to_string(mult) + " shift " + std::to_string(shift) +
                       " (expected multiplier in [2^30, 2^31), shift in [1, 62])");
     }
+  }
+  return {};
+}
+
+// Version 1.1 header fields: the metadata and known-answer sections.
+LoadResult CheckExtension(const FileHeader& h, const HeaderExtension& ext,
+                          uint64_t data_begin, uint64_t size) {
+  if (ext.metadata_size > kMaxMetadataBytes ||
+      (ext.metadata_size == 0) != (ext.metadata_offset == 0)) {
+    return Fail(Status::kBadHeader,
+                "metadata offset " + std::to_string(ext.metadata_offset) +
+                    " size " + std::to_string(ext.metadata_size) +
+                    " (expected both 0, or a size <= " +
+                    std::to_string(kMaxMetadataBytes) + ")");
+  }
+  if (ext.metadata_size != 0) {
+    LoadResult r = CheckSection("metadata", ext.metadata_offset,
+                                ext.metadata_size, data_begin, size);
+    if (!r.ok()) return r;
+  }
+  if ((ext.kat_input_offset == 0) != (ext.kat_output_offset == 0) ||
+      (ext.kat_input_offset != 0 &&
+       h.kind != static_cast<uint32_t>(BlobKind::kInt8))) {
+    return Fail(Status::kBadHeader,
+                "known-answer offsets " + std::to_string(ext.kat_input_offset) +
+                    " / " + std::to_string(ext.kat_output_offset) +
+                    " (expected both 0, or both set in an int8 blob)");
+  }
+  if (ext.kat_input_offset != 0) {
+    LoadResult r = CheckSection("known-answer input", ext.kat_input_offset,
+                                h.input_size, data_begin, size);
+    if (!r.ok()) return r;
+    r = CheckSection("known-answer output", ext.kat_output_offset,
+                     uint64_t{h.output_size} * 4, data_begin, size);
+    if (!r.ok()) return r;
   }
   return {};
 }
@@ -304,6 +380,12 @@ LoadResult ParseBlob(const uint8_t* bytes, size_t size, BlobView* view,
     LoadResult r = CheckLayer(h, layers[i], i, bytes, records_end, size);
     if (!r.ok()) return r;
   }
+  HeaderExtension ext{};
+  if (h.header_size >= kHeaderSizeV11) {
+    std::memcpy(&ext, bytes + sizeof(FileHeader), sizeof(ext));
+    LoadResult r = CheckExtension(h, ext, records_end, size);
+    if (!r.ok()) return r;
+  }
   const uint32_t crc = check_crc ? BlobCrc32(bytes, size) : h.crc32;
   if (crc != h.crc32) {
     char buf[96];
@@ -315,6 +397,7 @@ LoadResult ParseBlob(const uint8_t* bytes, size_t size, BlobView* view,
   view->bytes = bytes;
   view->size = size;
   view->header = h;
+  view->ext = ext;
   view->layers = std::move(layers);
   return {};
 }

@@ -13,6 +13,7 @@
 #endif
 
 #include "hwy/highway.h"
+#include "forward_schemes-inl.h"  // int16 and int4 weight layers
 #include "kernels.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -289,6 +290,7 @@ HWY_INLINE void DenseRowsBatch(const DenseI8& layer,
 // The epilogues are the reference's own functions (blob_format.h).
 HWY_INLINE void DenseToU8(const DenseI8& layer, const uint8_t* in,
                           uint8_t* out) {
+  if (SchemeDenseToU8(layer, in, out)) return;
   DenseRows(layer, in, [&](uint32_t j, int32_t dot) {
     out[j] = RequantizeToU8(dot + layer.bias[j], layer.requant[2 * j],
                             layer.requant[2 * j + 1]);
@@ -297,14 +299,20 @@ HWY_INLINE void DenseToU8(const DenseI8& layer, const uint8_t* in,
 
 HWY_INLINE void DenseToI32(const DenseI8& layer, const uint8_t* in,
                            int32_t* out) {
+  if (SchemeDenseToI32(layer, in, out)) return;
   DenseRows(layer, in, [&](uint32_t j, int32_t dot) {
     out[j] = RequantizeToI32(dot + layer.bias[j], layer.requant[2 * j],
                              layer.requant[2 * j + 1], layer.relu);
   });
 }
 
+// int16/int4 layers have batch-1 kernels only: run them image by image.
 HWY_INLINE void DenseToU8Batch(const DenseI8& layer, const uint8_t* in,
                                size_t pitch, size_t images, uint8_t* out) {
+  if (layer.weight_type != WeightType::kI8) {
+    for (size_t n = 0; n < images; ++n) DenseToU8(layer, in + n * pitch, out + n * pitch);
+    return;
+  }
   DenseRowsBatch(layer, in, pitch, images, [&](size_t n, uint32_t j, int32_t dot) {
     out[n * pitch + j] = RequantizeToU8(dot + layer.bias[j], layer.requant[2 * j],
                                         layer.requant[2 * j + 1]);
@@ -313,6 +321,12 @@ HWY_INLINE void DenseToU8Batch(const DenseI8& layer, const uint8_t* in,
 
 HWY_INLINE void DenseToI32Batch(const DenseI8& layer, const uint8_t* in,
                                 size_t pitch, size_t images, int32_t* out) {
+  if (layer.weight_type != WeightType::kI8) {
+    for (size_t n = 0; n < images; ++n) {
+      DenseToI32(layer, in + n * pitch, out + n * layer.out_size);
+    }
+    return;
+  }
   DenseRowsBatch(layer, in, pitch, images, [&](size_t n, uint32_t j, int32_t dot) {
     out[n * layer.out_size + j] =
         RequantizeToI32(dot + layer.bias[j], layer.requant[2 * j],

@@ -6,6 +6,7 @@ namespace edgemlp {
 namespace internal {
 
 static int32_t DotRef(const DenseI8& layer, const uint8_t* in, uint32_t row) {
+  if (layer.weight_type != WeightType::kI8) return SchemeDotRef(layer, in, row);
   const int8_t* w = layer.weights + static_cast<size_t>(row) * layer.stride;
   int32_t acc = layer.bias[row];
   for (uint32_t k = 0; k < layer.in_size; ++k) {

@@ -29,6 +29,16 @@ void DenseI8ToU8Batch(const DenseI8& layer, const uint8_t* in, size_t pitch,
 void DenseI8ToI32Batch(const DenseI8& layer, const uint8_t* in, size_t pitch,
                        size_t images, int32_t* out);
 
+// Packed int4 (WeightType::kI4): the signed low and high nibble of a byte.
+inline int32_t LowNibble(int8_t b) {
+  return static_cast<int32_t>(static_cast<int8_t>(static_cast<uint8_t>(b) << 4)) >> 4;
+}
+inline int32_t HighNibble(int8_t b) { return static_cast<int32_t>(b) >> 4; }
+
+// Reference accumulator (bias + dot) of one row of an int16 or int4 layer
+// (forward_schemes_ref.cc); the int8 reference is in forward_ref.cc.
+int32_t SchemeDotRef(const DenseI8& layer, const uint8_t* in, uint32_t row);
+
 // Whole forward passes: pixels -> logits. act_a/act_b: max-stride scratch.
 void ForwardI8Ref(const DenseI8* layers, size_t count, const uint8_t* pixels,
                   uint8_t* act_a, uint8_t* act_b, int32_t* logits);

@@ -3,6 +3,13 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#if defined(__unix__) || defined(__APPLE__)
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#define EDGEMLP_HAVE_MMAP 1
+#endif
 
 #include "edgemlp/runtime.h"
 #include "kernels.h"
@@ -40,7 +47,8 @@ LoadResult Network::Load(const uint8_t* bytes, size_t size, Network* out) {
     net.layers_.push_back(DenseI8{
         At<int8_t>(bytes, l.weights_offset), At<int32_t>(bytes, l.bias_offset),
         At<int32_t>(bytes, l.requant_offset), l.in_size, l.out_size, l.stride,
-        l.activation == static_cast<uint8_t>(Activation::kRelu)});
+        l.activation == static_cast<uint8_t>(Activation::kRelu),
+        static_cast<WeightType>(l.weight_type)});
     if (l.stride > max_stride) max_stride = l.stride;
   }
   size_t rows = 0;
@@ -48,6 +56,7 @@ LoadResult Network::Load(const uint8_t* bytes, size_t size, Network* out) {
   net.compensation_.resize(rows);
   int32_t* compensation = net.compensation_.data();
   for (DenseI8& l : net.layers_) {
+    if (l.weight_type != WeightType::kI8) continue;  // sdot is for int8 rows
     internal::ComputeSignedInputCompensation(l, compensation);
     l.signed_input_compensation = compensation;
     compensation += l.out_size;
@@ -60,6 +69,7 @@ LoadResult Network::Load(const uint8_t* bytes, size_t size, Network* out) {
   net.arena_storage_.reset(new uint8_t[net.arena_bytes_ + kBlobAlign]());
   net.act_a_ = AlignUp(net.arena_storage_.get());
   net.act_b_ = net.act_a_ + buffer_bytes;
+  net.self_test_logits_.reset(new int32_t[view.header.output_size]);
   net.input_size_ = view.header.input_size;
   net.output_size_ = view.header.output_size;
   net.logit_scale_ = view.layers.back().out_scale;
@@ -68,6 +78,50 @@ LoadResult Network::Load(const uint8_t* bytes, size_t size, Network* out) {
   return {};
 }
 
+#ifdef EDGEMLP_HAVE_MMAP
+// Zero-copy: the kernels read the weights straight from the page cache.
+LoadResult Network::LoadFile(const std::string& path, Network* out) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return LoadResult{Status::kIoError,
+                      path + ": cannot open: " + std::strerror(errno)};
+  }
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return LoadResult{Status::kIoError, path + ": not a regular file"};
+  }
+  const uint64_t size = static_cast<uint64_t>(st.st_size);
+  if (size > 0xFFFFFFFFull) {
+    ::close(fd);
+    return LoadResult{Status::kBadHeader,
+                      path + ": " + std::to_string(size) +
+                          " bytes is larger than any blob (4 GiB limit)"};
+  }
+  if (size < sizeof(FileHeader)) {  // also: mmap cannot map 0 bytes
+    ::close(fd);
+    return LoadResult{Status::kTruncated,
+                      path + ": " + std::to_string(size) +
+                          " bytes is shorter than the " +
+                          std::to_string(sizeof(FileHeader)) + "-byte header"};
+  }
+  void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  ::close(fd);
+  if (map == MAP_FAILED) {
+    return LoadResult{Status::kIoError,
+                      path + ": cannot map: " + std::strerror(errno)};
+  }
+  std::shared_ptr<const void> mapping(
+      map, [size](const void* p) { ::munmap(const_cast<void*>(p), size); });
+  LoadResult r = Load(static_cast<const uint8_t*>(map), size, out);
+  if (!r.ok()) {
+    r.message = path + ": " + r.message;
+    return r;
+  }
+  out->mapping_ = std::move(mapping);
+  return r;
+}
+#else
 LoadResult Network::LoadFile(const std::string& path, Network* out) {
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (f == nullptr) {
@@ -102,6 +156,32 @@ LoadResult Network::LoadFile(const std::string& path, Network* out) {
   }
   out->owned_blob_ = std::move(storage);
   return r;
+}
+#endif
+
+LoadResult Network::SelfTest() {
+  if (!view_.has_test_vector()) {
+    return LoadResult{Status::kNoTestVector,
+                      "the blob has no known-answer vector (format 1.0; "
+                      "re-export it with a 1.1 edgemlp)"};
+  }
+  const uint8_t* input = view_.bytes + view_.ext.kat_input_offset;
+  const uint8_t* expected = view_.bytes + view_.ext.kat_output_offset;
+  int32_t* logits = self_test_logits_.get();  // sized at load: no allocation
+  Predict(input, logits);
+  for (size_t i = 0; i < output_size_; ++i) {
+    int32_t want;
+    std::memcpy(&want, expected + 4 * i, 4);
+    if (logits[i] != want) {
+      return LoadResult{Status::kSelfTestFailed,
+                        "known-answer test failed on " +
+                            std::string(TargetName(ChosenTarget())) +
+                            ": logit " + std::to_string(i) + " is " +
+                            std::to_string(logits[i]) + ", expected " +
+                            std::to_string(want)};
+    }
+  }
+  return {};
 }
 
 int Network::Predict(const uint8_t* pixels, int32_t* logits) {

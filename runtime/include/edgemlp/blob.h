@@ -28,6 +28,8 @@ enum class Status : int {
   kBadChecksum,         // CRC32 mismatch: the bytes were damaged
   kWrongKind,           // e.g. a float model given to the int8 runtime
   kIoError,             // the file could not be read
+  kNoTestVector,        // SelfTest: the blob has no known-answer vector (1.0)
+  kSelfTestFailed,      // SelfTest: wrong logits for the known-answer input
 };
 
 const char* StatusName(Status status);
@@ -52,7 +54,18 @@ struct BlobView {
   const uint8_t* bytes = nullptr;
   size_t size = 0;
   FileHeader header{};
+  HeaderExtension ext{};  // all zero in a 1.0 blob
   std::vector<LayerRecord> layers;
+
+  // The provenance JSON text, empty if absent.
+  std::string metadata() const {
+    return ext.metadata_size == 0
+               ? std::string()
+               : std::string(reinterpret_cast<const char*>(bytes) +
+                                 ext.metadata_offset,
+                             ext.metadata_size);
+  }
+  bool has_test_vector() const { return ext.kat_input_offset != 0; }
 };
 
 // Validates every header field, layer record and section bound, then the

@@ -3,7 +3,8 @@
 // docs/blob-format.md is the specification; this header is its code form.
 //
 // Layout (all offsets are from the first byte of the file):
-//   FileHeader            at 0, header_size bytes (64 in version 1.0)
+//   FileHeader            at 0, header_size bytes (64 in 1.0, 128 in 1.1:
+//                         a HeaderExtension follows the 64-byte FileHeader)
 //   LayerRecord[n]        at header_size, layer_record_size bytes each (64)
 //   tensor sections       each 64-byte aligned, zero padding between them
 // The CRC32 (IEEE 802.3, as zlib's crc32) covers the whole file with the
@@ -22,7 +23,7 @@ namespace edgemlp {
 
 inline constexpr char kBlobMagic[4] = {'E', 'M', 'L', 'P'};
 inline constexpr uint16_t kBlobVersionMajor = 1;  // readers reject other majors
-inline constexpr uint16_t kBlobVersionMinor = 0;  // readers accept newer minors
+inline constexpr uint16_t kBlobVersionMinor = 1;  // readers accept newer minors
 inline constexpr uint32_t kBlobAlign = 64;        // tensor offsets and row bytes
 inline constexpr uint32_t kMaxLayers = 64;
 inline constexpr uint32_t kMaxLayerWidth = 32768;
@@ -32,12 +33,35 @@ inline constexpr int32_t kMaxAbsBiasI32 = 1 << 30;
 
 enum class BlobKind : uint32_t {
   kFloat32 = 1,  // float model: f32 weights and biases (trainer output)
-  kInt8 = 2,     // int8 weights, u8 activations, int32 accumulators
+  // Integer model: u8 activations, int32 accumulators and integer
+  // requantization; weights int8 (1.0), int16 or packed int4 per layer (1.1).
+  kInt8 = 2,
 };
 
 enum class Activation : uint8_t { kNone = 0, kRelu = 1 };
 
-enum class WeightType : uint8_t { kF32 = 1, kI8 = 2 };
+// Weight element types. kF32 only in float blobs; the integer types only in
+// kInt8 blobs, mixed freely per layer (1.1 added kI16 and kI4).
+enum class WeightType : uint8_t {
+  kF32 = 1,
+  kI8 = 2,   // int8 in [-127, 127]
+  kI16 = 3,  // int16, |w| <= I16WeightLimit(in_size) so int32 cannot overflow
+  // int4 in [-7, 7], two per byte: byte k of a row holds element k in its low
+  // nibble and element k + stride/2 in its high nibble (stride % 128 == 0).
+  kI4 = 4,
+};
+
+// Bits per stored weight element, 0 for an unknown type.
+inline constexpr uint32_t WeightBits(uint8_t type) {
+  return type == 1 ? 32 : type == 2 ? 8 : type == 3 ? 16 : type == 4 ? 4 : 0;
+}
+
+// Largest |w| of an int16 layer: in_size * 255 * |w| + 2^30 (bias) < 2^31
+// keeps the int32 accumulator exact in any summation order.
+inline constexpr int32_t I16WeightLimit(uint32_t in_size) {
+  const int64_t limit = ((int64_t{1} << 30) - 1) / (int64_t{255} * in_size);
+  return static_cast<int32_t>(limit < 32767 ? limit : 32767);
+}
 
 // 64 bytes at offset 0.
 struct FileHeader {
@@ -63,6 +87,23 @@ struct FileHeader {
 };
 static_assert(sizeof(FileHeader) == 64, "FileHeader is 64 bytes on disk");
 
+// Version 1.1: 64 more header bytes after FileHeader (header_size >= 128).
+// A 1.0 file (header_size 64) has none of these; zero means "absent".
+struct HeaderExtension {
+  // Provenance: UTF-8 JSON object (architecture, seed, dataset digests,
+  // accuracies, tool version, git revision, optional creation time).
+  uint32_t metadata_offset;
+  uint32_t metadata_size;  // bytes, <= kMaxMetadataBytes
+  // Known-answer test (int8 blobs): input_size u8 pixels and the output_size
+  // int32 logits every correct build must compute from them.
+  uint32_t kat_input_offset;
+  uint32_t kat_output_offset;
+  uint32_t reserved[12];
+};
+static_assert(sizeof(HeaderExtension) == 64, "HeaderExtension is 64 bytes");
+inline constexpr uint32_t kHeaderSizeV11 = 128;
+inline constexpr uint32_t kMaxMetadataBytes = 1u << 20;
+
 // One dense layer: out = act(W * in + b). 64 bytes each.
 struct LayerRecord {
   uint32_t in_size;   // elements of the input vector
@@ -71,9 +112,9 @@ struct LayerRecord {
   // stride * element_bytes is a multiple of kBlobAlign: kernels need no tail.
   uint32_t stride;
   uint8_t activation;   // Activation
-  uint8_t weight_type;  // WeightType: kF32 in float blobs, kI8 in int8 blobs
+  uint8_t weight_type;  // WeightType: kF32 in float blobs, kI8/kI16/kI4 in int8 blobs
   uint16_t reserved0;
-  uint32_t weights_offset;  // W: out_size x stride, row-major, weight_type
+  uint32_t weights_offset;  // W: out_size rows of stride elements, weight_type
   uint32_t bias_offset;     // b: out_size x f32 (float) or int32 (int8)
   // int8 only (0 in float blobs):
   uint32_t weight_scale_offset;  // out_size x f32: W_real = W_q * scale[row]

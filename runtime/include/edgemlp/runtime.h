@@ -17,19 +17,22 @@
 
 namespace edgemlp {
 
-// One int8 dense layer as the kernels see it; pointers into the blob.
+// One integer dense layer as the kernels see it; pointers into the blob.
 struct DenseI8 {
-  const int8_t* weights;   // out_size x stride, row-major, zero-padded rows
+  // out_size rows of stride elements of weight_type, zero-padded: int8 as
+  // is, int16 reinterpreted (64-byte aligned), int4 packed two per byte.
+  const int8_t* weights;
   const int32_t* bias;     // out_size, at scale in_scale * weight_scale[row]
   const int32_t* requant;  // out_size x {multiplier, shift}
   uint32_t in_size;
   uint32_t out_size;
-  uint32_t stride;  // multiple of kBlobAlign
+  uint32_t stride;  // elements; rows are a multiple of kBlobAlign bytes
   bool relu;
-  // out_size x (128 * sum of the row's weights), computed at load: lets a
-  // signed dot product (Arm sdot) take u8 activations as s8 (a - 128) and
-  // add this back. Kernels that need it fall back to the widening path when
-  // it is null.
+  WeightType weight_type = WeightType::kI8;
+  // out_size x (128 * sum of the row's weights), computed at load for int8
+  // layers: lets a signed dot product (Arm sdot) take u8 activations as s8
+  // (a - 128) and add this back. Kernels that need it fall back to the
+  // widening path when it is null.
   const int32_t* signed_input_compensation = nullptr;
 };
 
@@ -44,8 +47,14 @@ class Network {
   // Validates an int8 blob and sizes the scratch arena. The caller keeps
   // `bytes` alive and unchanged for the Network's lifetime (zero-copy).
   static LoadResult Load(const uint8_t* bytes, size_t size, Network* out);
-  // Reads the file into a buffer the Network owns, then Load()s it.
+  // Maps the file read-only (mmap; a read into an owned buffer where mmap
+  // is unavailable), then Load()s it. The Network owns the mapping.
   static LoadResult LoadFile(const std::string& path, Network* out);
+
+  // Runs the blob's known-answer input on the current SIMD target and
+  // compares all logits with the expected ones stored in the blob: catches
+  // a miscompiled build or a damaged file. kNoTestVector for 1.0 blobs.
+  LoadResult SelfTest();
 
   size_t input_size() const { return input_size_; }
   size_t output_size() const { return output_size_; }
@@ -75,8 +84,10 @@ class Network {
   BlobView view_;
   std::vector<DenseI8> layers_;
   std::vector<int32_t> compensation_;  // DenseI8::signed_input_compensation
-  std::unique_ptr<uint8_t[]> owned_blob_;    // LoadFile only
+  std::unique_ptr<uint8_t[]> owned_blob_;    // LoadFile without mmap
+  std::shared_ptr<const void> mapping_;      // LoadFile with mmap
   std::unique_ptr<uint8_t[]> arena_storage_;
+  std::unique_ptr<int32_t[]> self_test_logits_;
   uint8_t* act_a_ = nullptr;  // ping-pong activation buffers, each
   uint8_t* act_b_ = nullptr;  // kMaxBatch x pitch_ bytes, 64-byte aligned
   size_t pitch_ = 0;          // max stride rounded up to 64 bytes
