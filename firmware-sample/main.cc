@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "firmware.h"
+#include "hwy/detect_targets.h"  // HWY_NEON
 
 #ifdef EDGEMLP_FIRMWARE_MODEL_HEADER
 #include EDGEMLP_FIRMWARE_MODEL_HEADER  // edgemlp export --format c-header
@@ -149,10 +150,10 @@ int main(int argc, char** argv) {
   sigaction(SIGTERM, &action, nullptr);
   options.stop = &g_stop;
 
-#if defined(__ARM_FEATURE_DOTPROD)
-  const char* dot_product = " (+ Arm sdot)";  // runtime/src/dot_arm-inl.h
-#else
   const char* dot_product = "";
+#if defined(__ARM_FEATURE_DOTPROD)
+  // The NEON target's kernel then uses sdot (runtime/src/dot_arm-inl.h).
+  if (edgemlp::ChosenTarget() == HWY_NEON) dot_product = " (+ Arm sdot)";
 #endif
   std::fprintf(stderr,
                "edgemlp-firmware: %s: %zu layers, %zu -> %zu, verified (CRC, SIMD == reference); "

@@ -43,13 +43,16 @@ lines = open(sys.argv[2]).read().splitlines()
 final = json.loads(lines[-1])
 banner = open(sys.argv[3]).read()
 name, target = sys.argv[4], sys.argv[5]
-ok = (final["frames"] == 10000 and len(lines) == 10001 and f"target {target};" in banner
-      and final["predictions_sha256"] == x86["predictions_sha256"]
-      and final["outputs_sha256"] == x86["outputs_sha256"]
-      and abs(final["accuracy"] - x86["accuracy"]) < 1e-4)
+problems = [what for what, bad in [
+    ("frame count", final["frames"] != 10000 or len(lines) != 10001),
+    (f"target (want {target})", f"target {target};" not in banner),
+    ("predictions_sha256", final["predictions_sha256"] != x86["predictions_sha256"]),
+    ("outputs_sha256", final["outputs_sha256"] != x86["outputs_sha256"]),
+    ("accuracy", abs(final["accuracy"] - x86["accuracy"]) >= 1e-4)] if bad]
+ok = not problems
 print(f"e2e {name:22s} target {target:16s} accuracy {final['accuracy']:.4f} "
       f"predictions {final['predictions_sha256'][:16]} outputs {final['outputs_sha256'][:16]} "
-      f"{'same as x86' if ok else 'DIFFERENT from x86 ' + x86['outputs_sha256'][:16]}")
+      f"{'same as x86' if ok else 'DIFFERENT from x86: ' + ', '.join(problems)}")
 sys.exit(0 if ok else 1)
 PY
 }
