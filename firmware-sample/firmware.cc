@@ -223,7 +223,13 @@ const char* VerifyPredictMatchesReference(Network* net) {
   return nullptr;
 }
 
-const char* VerifyBlobKnownAnswer(Network*) { return nullptr; }
+const char* VerifyBlobKnownAnswer(Network* net) {
+  static std::string error;  // start-up only, single-threaded
+  const LoadResult r = net->SelfTest();
+  if (r.ok() || r.status == Status::kNoTestVector) return nullptr;  // 1.0 blobs carry none
+  error = std::string("known-answer test failed: ") + r.message;
+  return error.c_str();
+}
 
 void RunRawLoop(int fd, const char* reopen_path, const LoopOptions& o, FrameClassifier* classifier,
                 std::FILE* out) {

@@ -155,10 +155,12 @@ int main(int argc, char** argv) {
   // The NEON target's kernel then uses sdot (runtime/src/dot_arm-inl.h).
   if (edgemlp::ChosenTarget() == HWY_NEON) dot_product = " (+ Arm sdot)";
 #endif
+  const bool has_known_answer = net.SelfTest().status != edgemlp::Status::kNoTestVector;
   std::fprintf(stderr,
-               "edgemlp-firmware: %s: %zu layers, %zu -> %zu, verified (CRC, SIMD == reference); "
+               "edgemlp-firmware: %s: %zu layers, %zu -> %zu, verified (CRC, %sSIMD == reference); "
                "target %s%s; memory: model %zu bytes, arena %zu bytes\n",
                model_name.c_str(), net.layers().size(), net.input_size(), net.output_size(),
+               has_known_answer ? "known answer, " : "",
                edgemlp::TargetName(edgemlp::ChosenTarget()), dot_product, net.blob().size,
                net.arena_bytes());
 
