@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Trains the model zoo and writes its results table.
 
-For each model: train (`edgemlp train --preset fast --arch A`, or
+For each model: train (`--preset tiny`, `--preset fast --arch A`, or
 `--preset best`), export int8, evaluate the int8 blob on the runtime
 (`edgemlp eval BLOB --json`) and time batch-1 inference on the chosen SIMD
 target (`edgemlp bench BLOB --json`). Writes docs/models.md and the table
@@ -22,7 +22,7 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ZOO = [  # (name, train arguments)
-    ("784-32-10", ["--preset", "fast", "--arch", "784-32-10"]),
+    ("784-32-10", ["--preset", "tiny"]),
     ("784-128-10", ["--preset", "fast", "--arch", "784-128-10"]),
     ("784-256-128-10", ["--preset", "fast", "--arch", "784-256-128-10"]),
     ("784-800-10", ["--preset", "fast", "--arch", "784-800-10"]),
