@@ -208,6 +208,19 @@ class CliTest(unittest.TestCase):
         self.assertEqual(t["arch"], "784-16-10")
         self.assertEqual(len(t["history"]), 1)
         self.assertEqual(t["optimizer"], "adam")
+        # `best` expands to its whole recipe; an explicit option still wins.
+        t = run_json("train", "--data", DATA, "--preset", "best", "--arch", "784-16-10",
+                     "--epochs", "1", "--dropout", "0", "--threads", "1", "--out", out)
+        reg = t["regularization"]
+        self.assertEqual((t["preset"], t["arch"], t["schedule"]), ("best", "784-16-10", "cosine"))
+        self.assertEqual(reg["elastic_alpha"], 30)
+        self.assertEqual(reg["rotate"], 8)
+        self.assertEqual(reg["dropout"], 0)
+        self.assertAlmostEqual(reg["ema"], 0.999, places=6)
+        t = run_json("train", "--data", DATA, "--preset", "fast", "--arch", "784-16-10",
+                     "--epochs", "1", "--threads", "1", "--out", out)
+        self.assertEqual((t["schedule"], t["regularization"]["elastic_alpha"]), ("one-cycle", 0))
+        self.assertAlmostEqual(t["regularization"]["label_smoothing"], 0.1, places=6)
         p = run("train", "--preset", "nope", "--out", out, expect=3)
         self.assertIn("nope", p.stderr)
 

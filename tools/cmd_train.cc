@@ -28,6 +28,15 @@ std::string Percent(double fraction) {
   return buf;
 }
 
+Json RegularizationJson(const TrainConfig& c) {
+  const AugmentConfig& a = c.augment;
+  return {{"shift", a.shift}, {"rotate", a.rotate}, {"scale", a.scale}, {"shear", a.shear},
+          {"elastic_alpha", a.elastic_alpha}, {"elastic_sigma", a.elastic_sigma},
+          {"input_dropout", c.input_dropout}, {"dropout", c.hidden_dropout},
+          {"max_norm", c.max_norm}, {"label_smoothing", c.label_smoothing},
+          {"ema", c.ema_decay}, {"early_stop", c.early_stop}, {"l2", c.l2}};
+}
+
 void RunTrain(const TrainOptions& o) {
   TrainConfig config = o.config;
   config.arch = ParseArch(o.arch);
@@ -77,6 +86,9 @@ void RunTrain(const TrainOptions& o) {
                   {"seed", config.seed},
                   {"threads", result.threads},
                   {"best_epoch", result.best_epoch},
+                  {"epochs_run", result.history.size()},
+                  {"schedule", ScheduleName(config.schedule)},
+                  {"regularization", RegularizationJson(config)},
                   {"test_accuracy", test_accuracy},
                   {"seconds", result.seconds},
                   {"seconds_per_epoch", epoch_seconds},
@@ -89,6 +101,40 @@ void RunTrain(const TrainOptions& o) {
                 Percent(test_accuracy).c_str(), result.best_epoch,
                 result.seconds, epoch_seconds, result.threads);
   Emit(o.json, j, human);
+}
+
+// Augmentation and regularisation (all off by default).
+void AddRegularizationOptions(CLI::App* cmd, TrainConfig* c) {
+  AugmentConfig& a = c->augment;
+  cmd->add_option("--shift", a.shift, "Augment: random shift, pixels (each axis, +-)")
+      ->capture_default_str()->check(CLI::Range(0.0, 28.0));
+  cmd->add_option("--rotate", a.rotate, "Augment: random rotation, degrees (+-)")
+      ->capture_default_str()->check(CLI::Range(0.0, 180.0));
+  cmd->add_option("--scale", a.scale, "Augment: random zoom, factor 1 +- this")
+      ->capture_default_str()->check(CLI::Range(0.0, 0.9));
+  cmd->add_option("--shear", a.shear, "Augment: random horizontal shear (+-)")
+      ->capture_default_str()->check(CLI::Range(0.0, 2.0));
+  cmd->add_option("--elastic-alpha", a.elastic_alpha,
+                  "Augment: elastic distortion strength, pixels (Simard: 34; 0 off)")
+      ->capture_default_str()->check(CLI::Range(0.0, 1000.0));
+  cmd->add_option("--elastic-sigma", a.elastic_sigma,
+                  "Augment: elastic smoothing std dev, pixels (Simard: 4)")
+      ->capture_default_str()->check(CLI::Range(0.5, 20.0));
+  cmd->add_option("--input-dropout", c->input_dropout, "Dropout rate of the input pixels")
+      ->capture_default_str()->check(CLI::Range(0.0, 0.95));
+  cmd->add_option("--dropout", c->hidden_dropout, "Dropout rate of the hidden units")
+      ->capture_default_str()->check(CLI::Range(0.0, 0.95));
+  cmd->add_option("--max-norm", c->max_norm,
+                  "Cap on the L2 norm of each unit's incoming weights (0 off)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd->add_option("--label-smoothing", c->label_smoothing, "Label smoothing epsilon")
+      ->capture_default_str()->check(CLI::Range(0.0, 0.99));
+  cmd->add_option("--ema", c->ema_decay,
+                  "Decay of the weight moving average that is validated and saved (0 off)")
+      ->capture_default_str()->check(CLI::Range(0.0, 0.99999));
+  cmd->add_option("--early-stop", c->early_stop,
+                  "Stop after this many epochs without a better validation accuracy (0 off)")
+      ->capture_default_str()->check(CLI::Range(0, 100000));
 }
 
 }  // namespace
@@ -115,16 +161,20 @@ void AddTrain(CLI::App& app) {
                   "Learning rate (default: adam 1e-3, momentum 0.05, sgd 0.1)")
       ->check(CLI::PositiveNumber);
   const std::map<std::string, Schedule> schedules = {
-      {"constant", Schedule::kConstant}, {"cosine", Schedule::kCosine}};
-  cmd->add_option("--schedule", o->config.schedule, "constant | cosine (default cosine)")
+      {"constant", Schedule::kConstant}, {"cosine", Schedule::kCosine},
+      {"one-cycle", Schedule::kOneCycle}};
+  cmd->add_option("--schedule", o->config.schedule,
+                  "constant | cosine | one-cycle (default cosine; one-cycle warms up to --lr "
+                  "over 30% of the steps, then anneals)")
       ->transform(CLI::CheckedTransformer(schedules, CLI::ignore_case))
-      ->option_text("constant|cosine");
+      ->option_text("constant|cosine|one-cycle");
   cmd->add_option("--batch", o->config.batch, "Mini-batch size")
       ->capture_default_str()->check(CLI::Range(1, 65536));
   cmd->add_option("--threads", o->config.threads, "Threads (default: all cores)")
       ->check(CLI::Range(1, 256));
   cmd->add_option("--l2", o->config.l2, "L2 weight decay (weights only)")
       ->capture_default_str()->check(CLI::NonNegativeNumber);
+  AddRegularizationOptions(cmd, &o->config);
   cmd->add_option("--val-count", o->config.val_count,
                   "Training images held out (from the end) to pick the best epoch and calibrate")
       ->capture_default_str()->check(CLI::Range(1, 1000000));

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "error.h"
+#include "regularize.h"
 
 namespace edgemlp {
 
@@ -28,7 +29,12 @@ const char* OptimizerName(Optimizer optimizer) {
 }
 
 const char* ScheduleName(Schedule schedule) {
-  return schedule == Schedule::kCosine ? "cosine" : "constant";
+  switch (schedule) {
+    case Schedule::kConstant: return "constant";
+    case Schedule::kCosine: return "cosine";
+    case Schedule::kOneCycle: return "one-cycle";
+  }
+  return "?";
 }
 
 namespace {
@@ -68,6 +74,14 @@ void CheckConfig(const Dataset& train, const TrainConfig& config) {
     throw InputError("--arch ends with " + std::to_string(arch.back()) +
                      " outputs but the labels have 10 classes");
   }
+  if (!(config.input_dropout >= 0 && config.input_dropout < 1 && config.hidden_dropout >= 0 &&
+        config.hidden_dropout < 1)) {
+    throw InputError("--input-dropout and --dropout must be in [0, 1)");
+  }
+  if (!(config.label_smoothing >= 0 && config.label_smoothing < 1) ||
+      !(config.ema_decay >= 0 && config.ema_decay < 1)) {
+    throw InputError("--label-smoothing and --ema must be in [0, 1)");
+  }
   if (config.epochs < 1 || config.batch < 1) {
     throw InputError("--epochs and --batch must be >= 1");
   }
@@ -86,12 +100,17 @@ class Trainer {
   Trainer(const Dataset& data, const TrainConfig& config, TrainState* state)
       : data_(data), config_(config), state_(*state),
         n_train_(data.size() - config.val_count),
-        inputs_(ImagesToInput(state->model, data.images.image(0), n_train_)),
         base_lr_(config.learning_rate > 0 ? config.learning_rate : DefaultLr(config.optimizer)),
         total_steps_(static_cast<long>((n_train_ + config.batch - 1) / config.batch) *
-                     config.epochs) {
+                     config.epochs),
+        loader_(data.images, config.augment, config.batch, Eigen::nbThreads()) {
     const std::vector<uint32_t>& arch = config.arch;
     act_.emplace_back(arch[0], config.batch);
+    // mask_[k] multiplies act_[k]: the input, then each hidden layer.
+    for (size_t k = 0; k + 1 < arch.size(); ++k) {
+      const float rate = k == 0 ? config.input_dropout : config.hidden_dropout;
+      mask_.push_back(rate > 0 ? Matrix(arch[k], config.batch) : Matrix());
+    }
     for (size_t i = 0; i + 1 < arch.size(); ++i) {
       act_.emplace_back(arch[i + 1], config.batch);
       delta_.emplace_back(arch[i + 1], config.batch);
@@ -110,15 +129,22 @@ class Trainer {
     // the RNG state, which is what a checkpoint saves.
     for (size_t i = 0; i < n_train_; ++i) order_[i] = static_cast<uint32_t>(i);
     std::shuffle(order_.begin(), order_.end(), state_.rng);
+    // Augmentation and dropout draw from per-sample / per-batch generators
+    // seeded from this, so threads never change the result.
+    const uint64_t epoch_seed = state_.rng();
     double loss_sum = 0;
+    loader_.Prefetch(order_.data(), BatchSize(0), epoch_seed, 0);
     for (size_t first = 0; first < n_train_; first += config_.batch) {
-      const Eigen::Index n =
-          static_cast<Eigen::Index>(std::min<size_t>(config_.batch, n_train_ - first));
-      FillBatch(first, n);
+      const Eigen::Index n = BatchSize(first);
+      FillBatch(n);
+      const size_t next = first + config_.batch;
+      if (next < n_train_) loader_.Prefetch(order_.data() + next, BatchSize(next), epoch_seed, next);
+      DrawDropoutMasks(epoch_seed, first, n);
       Forward(n);
       loss_sum += LossAndOutputDelta(first, n);
       Backward(n);
       Update(LearningRate(state_.step));
+      Constrain();
       ++state_.step;
       if (hooks.on_progress) hooks.on_progress(static_cast<double>(first + n) / n_train_);
     }
@@ -132,7 +158,7 @@ class Trainer {
     ++state_.epochs_done;
     if (rec.val_accuracy > state_.best_accuracy) {
       state_.best_accuracy = rec.val_accuracy;
-      state_.best = state_.model;
+      state_.best = Evaluated();
       state_.best_epoch = rec.epoch;
     }
     state_.history.push_back(rec);
@@ -145,16 +171,48 @@ class Trainer {
   float LearningRate(long step) const {
     if (config_.schedule == Schedule::kConstant || total_steps_ <= 1) return base_lr_;
     const double progress = static_cast<double>(step) / static_cast<double>(total_steps_);
+    if (config_.schedule == Schedule::kOneCycle) return OneCycleLr(base_lr_, progress);
     return static_cast<float>(base_lr_ * 0.5 * (1.0 + std::cos(M_PI * progress)));
   }
 
-  void FillBatch(size_t first, Eigen::Index n) {
-    for (Eigen::Index c = 0; c < n; ++c) act_[0].col(c) = inputs_.col(order_[first + c]);
+  Eigen::Index BatchSize(size_t first) const {
+    return static_cast<Eigen::Index>(std::min<size_t>(config_.batch, n_train_ - first));
+  }
+
+  // The model that is validated and kept as the best: the EMA when enabled.
+  const FloatModel& Evaluated() const {
+    return config_.ema_decay > 0 ? state_.ema : state_.model;
+  }
+
+  // The prefetched (augmented) pixels, mapped to the model's input.
+  void FillBatch(Eigen::Index n) {
+    const Matrix& pixels = loader_.Take();
+    const FloatModel& m = state_.model;
+    act_[0].leftCols(n) = (pixels.leftCols(n).array() * m.input_scale + m.input_offset).matrix();
+  }
+
+  void DrawDropoutMasks(uint64_t epoch_seed, size_t first, Eigen::Index n) {
+    for (size_t k = 0; k < mask_.size(); ++k) {
+      if (mask_[k].size() == 0) continue;
+      const float rate = k == 0 ? config_.input_dropout : config_.hidden_dropout;
+      FillDropoutMask(rate, SampleSeed(epoch_seed + 1 + k, first), mask_[k].leftCols(n));
+    }
+  }
+
+  // Max-norm on every layer, then the weight EMA, after each update.
+  void Constrain() {
+    for (DenseLayer& l : state_.model.layers) {
+      if (config_.max_norm > 0) ClipMaxNorm(config_.max_norm, &l.weights);
+    }
+    if (config_.ema_decay > 0) {
+      UpdateEma(state_.model, EmaDecay(config_.ema_decay, state_.step), &state_.ema);
+    }
   }
 
   void Forward(Eigen::Index n) {
     for (size_t i = 0; i < state_.model.layers.size(); ++i) {
       const DenseLayer& l = state_.model.layers[i];
+      if (mask_[i].size() > 0) act_[i].leftCols(n).array() *= mask_[i].leftCols(n).array();
       auto z = act_[i + 1].leftCols(n);
       z.noalias() = l.weights * act_[i].leftCols(n);
       z.colwise() += l.bias;
@@ -162,21 +220,18 @@ class Trainer {
     }
   }
 
-  // Softmax cross-entropy over the batch; leaves dLoss/dlogits (mean over
-  // the batch) in the last delta and returns the summed loss.
+  // Softmax cross-entropy (label-smoothed when configured) over the batch;
+  // leaves dLoss/dlogits (mean over the batch) in the last delta and
+  // returns the summed loss.
   double LossAndOutputDelta(size_t first, Eigen::Index n) {
     const size_t last = state_.model.layers.size() - 1;
     auto logits = act_[last + 1].leftCols(n);
     auto d_out = delta_[last].leftCols(n);
+    const int classes = static_cast<int>(logits.rows());
     double loss = 0;
     for (Eigen::Index c = 0; c < n; ++c) {
-      const float top = logits.col(c).maxCoeff();
-      d_out.col(c) = (logits.col(c).array() - top).exp().matrix();
-      const float sum = d_out.col(c).sum();
-      const int label = data_.labels[order_[first + c]];
-      loss += std::log(sum) - (logits(label, c) - top);
-      d_out.col(c) /= sum;
-      d_out(label, c) -= 1.0f;
+      loss += SmoothedCrossEntropy(&logits(0, c), classes, data_.labels[order_[first + c]],
+                                   config_.label_smoothing, &d_out(0, c));
     }
     d_out /= static_cast<float>(n);
     return loss;
@@ -192,8 +247,10 @@ class Trainer {
       if (i > 0) {
         auto prev = delta_[i - 1].leftCols(n);
         prev.noalias() = l.weights.transpose() * d;
-        // ReLU derivative: where the previous layer's output is positive.
+        // ReLU derivative: where the previous layer's output is positive
+        // (dropped units are 0 there); kept units carry the dropout scale.
         prev = (act_[i].leftCols(n).array() > 0.0f).select(prev, 0.0f);
+        if (mask_[i].size() > 0) prev.array() *= mask_[i].leftCols(n).array();
       }
     }
   }
@@ -232,7 +289,7 @@ class Trainer {
   }
 
   double ValidationAccuracy() const {
-    const std::vector<uint8_t> val = PredictFloat(state_.model, data_, n_train_, data_.size());
+    const std::vector<uint8_t> val = PredictFloat(Evaluated(), data_, n_train_, data_.size());
     size_t correct = 0;
     for (size_t i = 0; i < val.size(); ++i) correct += val[i] == data_.labels[n_train_ + i];
     return static_cast<double>(correct) / static_cast<double>(val.size());
@@ -242,10 +299,11 @@ class Trainer {
   const TrainConfig& config_;
   TrainState& state_;
   const size_t n_train_;
-  const Matrix inputs_;  // arch[0] x n_train, scaled like the model's input
   const float base_lr_;
   const long total_steps_;
+  BatchLoader loader_;
   std::vector<Matrix> act_;    // act_[0]: input batch; act_[i+1]: layer i out
+  std::vector<Matrix> mask_;   // dropout multipliers of act_[k]; empty if off
   std::vector<Matrix> delta_;  // dLoss/dZ of layer i
   std::vector<Matrix> grad_w_;
   std::vector<Vector> grad_b_;
@@ -282,6 +340,10 @@ void Calibrate(FloatModel* model, const Dataset& data, size_t begin, size_t coun
   model->layers.back().calib_max = logits.cwiseAbs().maxCoeff();
 }
 
+bool StopEarly(const TrainState& state, int patience) {
+  return patience > 0 && state.epochs_done - state.best_epoch >= patience;
+}
+
 TrainResult Train(const Dataset& train, const TrainConfig& config, const TrainHooks& hooks,
                   TrainState* resume) {
   const auto start = Clock::now();
@@ -308,11 +370,13 @@ TrainResult Train(const Dataset& train, const TrainConfig& config, const TrainHo
       state.slots.push_back(std::move(s));
     }
   }
+  if (config.ema_decay > 0 && state.ema.layers.empty()) state.ema = state.model;
   Trainer trainer(train, config, &state);
   while (state.epochs_done < config.epochs) {
     const EpochRecord rec = trainer.RunEpoch(hooks);
     if (hooks.on_epoch) hooks.on_epoch(rec);
     if (hooks.after_epoch && !hooks.after_epoch(state)) break;
+    if (StopEarly(state, config.early_stop)) break;
   }
   // Calibrate activation ranges on held-out training images (never test).
   result.model = state.best;

@@ -10,13 +10,14 @@
 #include <string>
 #include <vector>
 
+#include "augment.h"
 #include "idx.h"
 #include "model.h"
 
 namespace edgemlp {
 
 enum class Optimizer { kSgd, kMomentum, kAdam };
-enum class Schedule { kConstant, kCosine };
+enum class Schedule { kConstant, kCosine, kOneCycle };
 
 struct TrainConfig {
   std::vector<uint32_t> arch = {784, 256, 128, 10};
@@ -30,6 +31,15 @@ struct TrainConfig {
   float momentum = 0.9f;
   Schedule schedule = Schedule::kCosine;
   uint32_t val_count = 5000;   // held out of the end of the training set
+  // Regularisation (issue 4); all off by default.
+  AugmentConfig augment;
+  float input_dropout = 0.0f;    // drop rate of input pixels
+  float hidden_dropout = 0.0f;   // drop rate of hidden units
+  float max_norm = 0.0f;         // 0: off; else row-norm cap on every layer
+  float label_smoothing = 0.0f;  // 0..1
+  float ema_decay = 0.0f;        // 0: off; else validate/export the weight EMA
+  int early_stop = 0;            // 0: off; else stop after this many epochs
+                                 // without a better validation accuracy
 };
 
 float DefaultLr(Optimizer optimizer);
@@ -57,6 +67,7 @@ struct TrainState {
   std::mt19937_64 rng;
   int epochs_done = 0;
   long step = 0;  // updates done
+  FloatModel ema;  // exponential moving average of `model` (ema_decay > 0)
   FloatModel best;
   double best_accuracy = -1;
   int best_epoch = 0;
@@ -71,7 +82,8 @@ struct TrainHooks {
 };
 
 struct TrainResult {
-  FloatModel model;  // the best epoch by validation accuracy, calibrated
+  FloatModel model;  // the best epoch by validation accuracy (of the EMA
+                     // when ema_decay > 0), calibrated
   std::vector<EpochRecord> history;
   int best_epoch = 0;
   double seconds = 0;
@@ -83,6 +95,10 @@ struct TrainResult {
 // initialisation.
 TrainResult Train(const Dataset& train, const TrainConfig& config,
                   const TrainHooks& hooks = {}, TrainState* resume = nullptr);
+
+// Early stopping: true once `patience` (> 0) epochs passed without a better
+// validation accuracy.
+bool StopEarly(const TrainState& state, int patience);
 
 // Predicted class of images [begin, end) of `data`, batched through Eigen.
 std::vector<uint8_t> PredictFloat(const FloatModel& model, const Dataset& data,
