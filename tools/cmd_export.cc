@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "error.h"
 #include "model.h"
+#include "output_guard.h"
 #include "quantize.h"
 
 namespace edgemlp::cli {
@@ -17,6 +18,7 @@ struct ExportOptions {
   std::string format = "blob";
   std::string out;
   std::string name = "edgemlp_model";
+  bool force = false;
   bool json = false;
 };
 
@@ -47,6 +49,8 @@ std::string CHeader(const std::vector<uint8_t>& blob, const FloatModel& model,
 }
 
 void RunExport(const ExportOptions& o) {
+  CheckOverwrite(o.out, o.format == "c-header" ? FileKind::kCHeader : FileKind::kInt8Blob,
+                 o.force);
   const FloatModel model = LoadFloatModel(o.model);
   std::vector<QuantLayerReport> report;
   const std::vector<uint8_t> blob = QuantizeInt8(model, &report);
@@ -92,6 +96,7 @@ void AddExport(CLI::App& app) {
       ->capture_default_str()->check(CLI::IsMember({"blob", "c-header"}));
   cmd->add_option("--name", o->name, "c-header: the array's identifier")->capture_default_str();
   cmd->add_option("--out", o->out, "Output file")->required();
+  cmd->add_flag("--force", o->force, "Overwrite an --out that holds another kind of file");
   cmd->add_flag("--json", o->json, "Print one JSON object on stdout");
   cmd->callback([o] { RunExport(*o); });
 }

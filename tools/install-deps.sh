@@ -9,6 +9,7 @@ packages=(
   doctest-dev cmake                        # tests (cmake lets meson find doctest)
   libcli11-dev nlohmann-json3-dev libstb-dev libssl-dev   # the CLI
   curl ca-certificates                     # fetch-mnist.sh
+  clang-14 libclang-rt-14-dev              # fuzz targets (tools/fuzz.sh)
   "$@"
 )
 
