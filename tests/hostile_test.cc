@@ -150,7 +150,7 @@ TEST_CASE("hostile IDX files: specific errors, allocation bounded by the file") 
     const char* expected;
     bool labels;
   };
-  std::vector<uint8_t> huge = BigEndian({0x803, 0xFFFFFFFFu, 28, 28});
+  std::vector<uint8_t> huge = BigEndian({0x803, 5000000, 28, 28});  // 3.9 GB
   huge.resize(100, 7);
   std::vector<uint8_t> huge_labels = BigEndian({0x801, 0xFFFFFFFFu});
   huge_labels.resize(100, 1);
@@ -170,7 +170,7 @@ TEST_CASE("hostile IDX files: specific errors, allocation bounded by the file") 
       {"not-gzip", {0x1f, 0x8b, 8, 0, 1, 2, 3}, "truncated", false},
   };
   for (const Case& c : cases) {
-    INFO(c.name);
+    INFO(std::string(c.name));
     const std::string path = dir.File(c.name);
     test::WriteBytes(path, c.bytes);
     std::string error;
@@ -183,6 +183,7 @@ TEST_CASE("hostile IDX files: specific errors, allocation bounded by the file") 
         }
       });
     });
+    INFO(error);
     REQUIRE(error != "");
     CHECK(error.find(path + ": ") == 0);
     if (c.expected) CHECK(error.find(c.expected) != std::string::npos);
@@ -233,21 +234,29 @@ TEST_CASE("hostile images: specific errors, allocation bounded by the file") {
       {"bmp", text("BM\x3e\0\0\0\0\0\0\0"), "not a readable image"},
       {"pgm-huge", text("P5\n8192 8192\n255\n\x01\x02"), "more than its 19 bytes can hold"},
       {"pgm-too-wide", text("P5\n100000 1\n255\n\x01"), "not a readable image"},
+      {"pgm-int-overflow", text("P6\n2 2\n2777777777777777777775\n\x01"), "not a readable image"},
       {"pgm-short", text("P5\n28 28\n255\n\x01\x02\x03"), "truncated: 28x28 pixels need 784"},
       {"ppm16-short", text("P6\n2 2\n65535\n\x01\x02\x03"), "need 24 bytes of pixel data, 3"},
-      {"pgm-maxval0", text("P5\n2 2\n0\n\x01\x02\x03\x04"), "not a readable image"},
+      {"pgm-maxval0", text("P5\n2 2\n0\n\x01\x02\x03\x04"), "maxval 0"},
+      {"pgm-maxval1023", text("P5\n1 1\n1023\n\x01\x02"), "maxval 1023"},
       {"png-huge", Png(8192, 8192, 16, 6, true), "more than its"},
       {"png-too-wide", Png(1u << 20, 1, 8, 0, true), "not a readable image"},
       {"png-zero", Png(0, 28, 8, 0, true), "not a readable image"},
       {"png-bad-depth", Png(28, 28, 7, 0, true), "not a readable image"},
       {"png-short-data", Png(28, 28, 8, 0, true), "cannot decode"},
+      {"png-huge-chunk", [&] {  // an IDAT that claims 1.3 GB
+         std::vector<uint8_t> png = Png(4, 4, 8, 0, true);
+         png[33] = 0x50;
+         return png;
+       }(), "truncated PNG: chunk at offset 33 declares 1342177289 bytes"},
   };
   for (const Case& c : cases) {
-    INFO(c.name);
+    INFO(std::string(c.name));
     std::string error;
     const size_t peak = PeakBytesOf([&] {
       error = ErrorOf([&] { DecodeImage(c.bytes.data(), c.bytes.size(), "img.png", 28, 28); });
     });
+    INFO(error);
     REQUIRE(error != "");
     CHECK(error.find("img.png: ") == 0);
     CHECK(error.find(c.expected) != std::string::npos);
@@ -261,6 +270,9 @@ TEST_CASE("hostile images: specific errors, allocation bounded by the file") {
   std::vector<uint8_t> ppm16 = text("P6\n2 1\n65535\n");
   ppm16.insert(ppm16.end(), {0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF});
   CHECK(DecodeImage(ppm16.data(), ppm16.size(), "ok.ppm", 1, 2) == std::vector<uint8_t>{0, 255});
+  std::vector<uint8_t> pgm15 = text("P5 2 1 15\n");  // 4-bit samples scale to 0..255
+  pgm15.insert(pgm15.end(), {0, 15});
+  CHECK(DecodeImage(pgm15.data(), pgm15.size(), "ok15.pgm", 1, 2) == std::vector<uint8_t>{0, 255});
 }
 
 TEST_CASE("hostile blobs: no allocation beyond the file's size") {

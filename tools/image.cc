@@ -3,6 +3,7 @@
 #include <stb/stb_image.h>
 #include <stb/stb_image_resize.h>
 
+#include <algorithm>
 #include <cctype>
 #include <climits>
 #include <cstring>
@@ -24,13 +25,21 @@ constexpr size_t kMaxImageFileBytes =
 constexpr uint64_t kMaxDeflateRatio = 1032;
 constexpr uint64_t kSmallImagePixels = 1 << 16;
 
-// Bytes of a binary PGM/PPM header as stb reads it ("P5", then width,
-// height and maxval separated by whitespace or # comments, then one
-// whitespace byte), or 0 if `bytes` is not one.
-size_t PnmHeaderBytes(const uint8_t* bytes, size_t size) {
-  if (size < 2 || bytes[0] != 'P' || (bytes[1] != '5' && bytes[1] != '6')) return 0;
+// A binary PGM/PPM header ("P5"/"P6", then width, height and maxval
+// separated by whitespace or # comments, then one whitespace byte), read the
+// way stb reads it. stb 2.27 parses its numbers into an int without an
+// overflow check (undefined behaviour, found by tests/fuzz/fuzz_image), so
+// the fields are bounded here before stb sees them.
+struct PnmHeader {
+  size_t bytes = 0;  // 0: not a PNM file
+  uint64_t fields[3] = {0, 0, 0};
+};
+
+PnmHeader ReadPnmHeader(const uint8_t* bytes, size_t size) {
+  PnmHeader h;
+  if (size < 2 || bytes[0] != 'P' || (bytes[1] != '5' && bytes[1] != '6')) return h;
   size_t pos = 2;
-  auto skip_space = [&] {
+  for (uint64_t& field : h.fields) {
     while (pos < size) {
       if (std::isspace(bytes[pos])) {
         ++pos;
@@ -40,12 +49,32 @@ size_t PnmHeaderBytes(const uint8_t* bytes, size_t size) {
         break;
       }
     }
-  };
-  for (int field = 0; field < 3; ++field) {
-    skip_space();
-    while (pos < size && std::isdigit(bytes[pos])) ++pos;
+    for (; pos < size && std::isdigit(bytes[pos]); ++pos) {
+      field = std::min<uint64_t>(field * 10 + (bytes[pos] - '0'), uint64_t{1} << 32);
+    }
   }
-  return pos + 1;
+  h.bytes = pos + 1;
+  return h;
+}
+
+// stb 2.27 allocates what a PNG chunk's length field declares before it
+// reads the chunk (1.3 GB for a 91-byte file, found by tests/fuzz/fuzz_image),
+// so every chunk is checked against the real file length first.
+void CheckPngChunks(const uint8_t* bytes, size_t size, const std::string& name) {
+  static const uint8_t kSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  if (size < 8 || std::memcmp(bytes, kSignature, 8) != 0) return;
+  for (size_t pos = 8; size - pos >= 8;) {
+    const uint32_t length = (uint32_t{bytes[pos]} << 24) | (uint32_t{bytes[pos + 1]} << 16) |
+                            (uint32_t{bytes[pos + 2]} << 8) | bytes[pos + 3];
+    const std::string type(reinterpret_cast<const char*>(bytes + pos + 4), 4);
+    if (length > size - pos - 8 || size - pos - 8 - length < 4) {
+      throw InputError(name + ": truncated PNG: chunk at offset " + std::to_string(pos) +
+                       " declares " + std::to_string(length) + " bytes, " +
+                       std::to_string(size - pos - 8) + " are left");
+    }
+    if (type == "IEND") return;
+    pos += 12 + size_t{length};
+  }
 }
 
 }  // namespace
@@ -61,6 +90,17 @@ std::vector<uint8_t> DecodeImage(const uint8_t* bytes, size_t size,
                      " bytes is larger than any accepted image");
   }
   const int length = static_cast<int>(size);
+  CheckPngChunks(bytes, size, name);
+  const PnmHeader pnm = ReadPnmHeader(bytes, size);
+  const uint64_t maxval = pnm.fields[2];
+  if (pnm.bytes > 0 && (pnm.fields[0] > kMaxImageSide || pnm.fields[1] > kMaxImageSide ||
+                        maxval == 0 || (maxval > 255 && maxval != 65535))) {
+    // stb would read 16-bit samples of another range as if it were 65535.
+    throw InputError(name + ": not a readable image (PGM/PPM header " +
+                     std::to_string(pnm.fields[0]) + "x" + std::to_string(pnm.fields[1]) +
+                     ", maxval " + std::to_string(maxval) + "; expected sides 1.." +
+                     std::to_string(kMaxImageSide) + ", maxval 1..255 or 65535)");
+  }
   int w = 0, h = 0, channels = 0;
   // The header first: the size is checked before stb allocates for it.
   if (!stbi_info_from_memory(bytes, length, &w, &h, &channels)) {
@@ -79,7 +119,7 @@ std::vector<uint8_t> DecodeImage(const uint8_t* bytes, size_t size,
   }
   // stb does not notice a PGM/PPM that ends early and would hand back
   // uninitialized pixels.
-  if (const size_t header = PnmHeaderBytes(bytes, size); header > 0) {
+  if (const size_t header = pnm.bytes; header > 0) {
     const uint64_t need = pixels * static_cast<uint32_t>(channels) *
                           (stbi_is_16_bit_from_memory(bytes, length) ? 2 : 1);
     if (header > size || size - header < need) {
@@ -104,6 +144,9 @@ std::vector<uint8_t> DecodeImage(const uint8_t* bytes, size_t size,
     const stbi_uc* p = decoded.get() + i * static_cast<size_t>(channels);
     // Gray (+ alpha): the value; colour (+ alpha): stb's own luma weights.
     gray[i] = channels < 3 ? p[0] : static_cast<uint8_t>((p[0] * 77 + p[1] * 150 + p[2] * 29) >> 8);
+  }
+  if (pnm.bytes > 0 && maxval < 255) {  // stb leaves 0..maxval as it is
+    for (uint8_t& v : gray) v = static_cast<uint8_t>(std::min<uint64_t>(255, (v * 255 + maxval / 2) / maxval));
   }
   std::vector<uint8_t> out(static_cast<size_t>(rows) * cols);
   if (w == cols && h == rows) {
