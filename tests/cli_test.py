@@ -192,7 +192,7 @@ class CliTest(unittest.TestCase):
         self.assertIn("nope", p.stderr)
 
     def interrupted_run(self, sig, ckpt, out, *extra):
-        """Starts a 3-epoch training run, sends `sig` once epoch 1 is done."""
+        """Starts a 3-epoch training run, sends `sig` once epoch 1 is logged."""
         p = subprocess.Popen([EDGEMLP, "train", "--data", DATA, "--arch", "784-32-10",
                               "--epochs", "3", "--seed", "4", "--threads", "1",
                               "--checkpoint", ckpt, "--out", out, *extra],
@@ -215,7 +215,8 @@ class CliTest(unittest.TestCase):
         ckpt = os.path.join(self.dir, "ckpt")
         part = os.path.join(self.dir, "part.bin")
         log, _ = self.interrupted_run(signal.SIGINT, ckpt, part)
-        self.assertIn("interrupted after epoch 2 of 3", log)
+        # The signal lands at the end of epoch 1 or during epoch 2.
+        self.assertRegex(log, r"interrupted after epoch [12] of 3; checkpoint saved in ")
         self.assertIn(f"edgemlp train --resume {ckpt}", log)
         self.assertFalse(os.path.exists(part))
         # The run's options come from the checkpoint; changing them is refused.
@@ -237,7 +238,7 @@ class CliTest(unittest.TestCase):
         _, stdout = self.interrupted_run(signal.SIGTERM, ckpt, out, "--json")
         j = json.loads(stdout)
         self.assertEqual(j["interrupted"], True)
-        self.assertEqual(j["epochs_done"], 2)
+        self.assertIn(j["epochs_done"], (1, 2))
         self.assertEqual(j["resume"], f"edgemlp train --resume {ckpt}")
         self.assertTrue(os.path.exists(os.path.join(ckpt, "checkpoint.emck")))
         p = run("train", "--resume", os.path.join(self.dir, "nowhere"), expect=3)

@@ -249,6 +249,12 @@ TEST_CASE("hostile images: specific errors, allocation bounded by the file") {
          png[33] = 0x50;
          return png;
        }(), "truncated PNG: chunk at offset 33 declares 1342177289 bytes"},
+      {"png-empty-idat", [&] {
+         std::vector<uint8_t> png = Png(4, 4, 8, 0, true);
+         const std::vector<uint8_t> empty = {0, 0, 0, 0, 'I', 'D', 'A', 'T', 0x35, 0xAF, 0x06, 0x1E};
+         png.insert(png.begin() + 33, empty.begin(), empty.end());
+         return png;
+       }(), "empty IDAT chunk at offset 33"},
   };
   for (const Case& c : cases) {
     INFO(std::string(c.name));

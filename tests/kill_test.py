@@ -35,7 +35,7 @@ with tempfile.TemporaryDirectory() as tmp:
         f.write(a)
     seen = {"A": 0, "B": 0}
     for i in range(runs):
-        kill_at_random([writer, "loop", target], 0.3)
+        kill_at_random([writer, "loop", target], float(os.environ.get("KILL_TEST_MAX_DELAY", "0.3")))
         with open(target, "rb") as f:
             got = f.read()
         if got == a:

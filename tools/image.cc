@@ -58,8 +58,9 @@ PnmHeader ReadPnmHeader(const uint8_t* bytes, size_t size) {
 }
 
 // stb 2.27 allocates what a PNG chunk's length field declares before it
-// reads the chunk (1.3 GB for a 91-byte file, found by tests/fuzz/fuzz_image),
-// so every chunk is checked against the real file length first.
+// reads the chunk (1.3 GB for a 91-byte file), and copies an empty first
+// IDAT to a null pointer (both found by tests/fuzz/fuzz_image), so every
+// chunk is checked against the real file length first.
 void CheckPngChunks(const uint8_t* bytes, size_t size, const std::string& name) {
   static const uint8_t kSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
   if (size < 8 || std::memcmp(bytes, kSignature, 8) != 0) return;
@@ -73,6 +74,10 @@ void CheckPngChunks(const uint8_t* bytes, size_t size, const std::string& name) 
                        std::to_string(size - pos - 8) + " are left");
     }
     if (type == "IEND") return;
+    if (type == "IDAT" && length == 0) {  // stb would memcpy to a null buffer
+      throw InputError(name + ": unsupported PNG: empty IDAT chunk at offset " +
+                       std::to_string(pos));
+    }
     pos += 12 + size_t{length};
   }
 }
