@@ -86,8 +86,9 @@ void RunTrain(TrainOptions o) {
     if (o.data.empty()) o.data = text("data");
     if (o.out.empty()) o.out = text("out");
     o.preset = text("preset");
-    o.arch = text("arch");
     o.config = resumed.config;
+    o.arch.clear();
+    for (uint32_t n : o.config.arch) o.arch += (o.arch.empty() ? "" : "-") + std::to_string(n);
     if (o.checkpoint.empty()) o.checkpoint = o.resume;
     Log("resuming %s after epoch %d of %d", CheckpointPath(o.resume).c_str(),
         resumed.state.epochs_done, resumed.config.epochs);
@@ -119,7 +120,7 @@ void RunTrain(TrainOptions o) {
   hooks.on_progress = [&](double f) { progress.Update(f); };
   // Where an interruption saves its checkpoint when --checkpoint is not given.
   const std::string stop_dir = o.checkpoint.empty() ? o.out + ".checkpoint" : o.checkpoint;
-  const Json note = {{"data", o.data}, {"out", o.out}, {"preset", o.preset}, {"arch", o.arch}};
+  const Json note = {{"data", o.data}, {"out", o.out}, {"preset", o.preset}};
   hooks.after_epoch = [&](const TrainState& state) {
     const bool stop = g_stop_signal != 0 && state.epochs_done < config.epochs;
     if (!o.checkpoint.empty() || stop) {
