@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import platform
+import signal
 import struct
 import subprocess
 import sys
@@ -325,6 +326,78 @@ class CliTest(unittest.TestCase):
         self.assertEqual(e["layers"][0]["weight_type"], "int4")
         p = run("finetune", self.model, "--out", out, expect=3)
         self.assertIn("--qat", p.stderr)
+    def interrupted_run(self, sig, ckpt, out, *extra):
+        """Starts a 3-epoch training run, sends `sig` once epoch 1 is logged."""
+        p = subprocess.Popen([EDGEMLP, "train", "--data", DATA, "--arch", "784-32-10",
+                              "--epochs", "3", "--seed", "4", "--threads", "1",
+                              "--checkpoint", ckpt, "--out", out, *extra],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        log = ""
+        for line in p.stderr:
+            log += line
+            if "epoch  1/3" in line:
+                p.send_signal(sig)
+                break
+        log += p.stderr.read()
+        stdout = p.stdout.read()
+        self.assertEqual(p.wait(), 130, log)
+        return log, stdout
+
+    def test_interrupt_then_resume_gives_the_uninterrupted_model(self):
+        full = os.path.join(self.dir, "full.bin")
+        run("train", "--data", DATA, "--arch", "784-32-10", "--epochs", "3", "--seed", "4",
+            "--threads", "1", "--out", full)
+        ckpt = os.path.join(self.dir, "ckpt")
+        part = os.path.join(self.dir, "part.bin")
+        log, _ = self.interrupted_run(signal.SIGINT, ckpt, part)
+        # The signal lands at the end of epoch 1 or during epoch 2.
+        self.assertRegex(log, r"interrupted after epoch [12] of 3; checkpoint saved in ")
+        self.assertIn(f"edgemlp train --resume {ckpt}", log)
+        self.assertFalse(os.path.exists(part))
+        # The run's options come from the checkpoint; changing them is refused.
+        p = run("train", "--resume", ckpt, "--epochs", "5", expect=2)
+        self.assertIn("--epochs", p.stderr)
+        t = run_json("train", "--resume", ckpt)
+        self.assertEqual(t["model"], part)
+        self.assertEqual([h["epoch"] for h in t["history"]], [1, 2, 3])
+        with open(full, "rb") as a, open(part, "rb") as b:
+            self.assertEqual(a.read(), b.read())  # bit for bit
+        # A finished checkpoint is not silently restarted.
+        p = run("train", "--data", DATA, "--epochs", "1", "--checkpoint", ckpt, "--out", part,
+                expect=3)
+        self.assertIn(f"--resume {ckpt}", p.stderr)
+
+    def test_sigterm_saves_a_checkpoint_json(self):
+        ckpt = os.path.join(self.dir, "ckpt-term")
+        out = os.path.join(self.dir, "term.bin")
+        _, stdout = self.interrupted_run(signal.SIGTERM, ckpt, out, "--json")
+        j = json.loads(stdout)
+        self.assertEqual(j["interrupted"], True)
+        self.assertIn(j["epochs_done"], (1, 2))
+        self.assertEqual(j["resume"], f"edgemlp train --resume {ckpt}")
+        self.assertTrue(os.path.exists(os.path.join(ckpt, "checkpoint.emck")))
+        p = run("train", "--resume", os.path.join(self.dir, "nowhere"), expect=3)
+        self.assertIn("checkpoint.emck: cannot open", p.stderr)
+
+    def test_outputs_of_another_kind_need_force(self):
+        victim = os.path.join(self.dir, "notes.txt")
+        with open(victim, "w") as f:
+            f.write("precious")
+        p = run("export", self.model, "--out", victim, expect=3)
+        self.assertIn("notes.txt: exists and holds something edgemlp did not write", p.stderr)
+        p = run("export", self.model, "--out", self.model, expect=3)
+        self.assertIn("holds a float model, not an int8 blob", p.stderr)
+        with open(victim) as f:
+            self.assertEqual(f.read(), "precious")
+        p = run("export", self.model, "--format", "c-header", "--out", self.blob, expect=3)
+        self.assertIn("--force", p.stderr)
+        forced = os.path.join(self.dir, "forced.h")
+        with open(forced, "w") as f:
+            f.write("x")
+        run("export", self.model, "--format", "c-header", "--out", forced, "--force")
+        run("export", self.model, "--format", "c-header", "--out", forced)  # same kind: fine
+        p = run("train", "--data", DATA, "--epochs", "1", "--out", self.blob, expect=3)
+        self.assertIn("holds an int8 blob, not a float model", p.stderr)
 
     def test_no_temporary_files_left(self):
         leftovers = [f for f in os.listdir(self.dir) if ".tmp." in f]

@@ -20,6 +20,12 @@ enum ExitCode : int {
   kExitInternal = 1,   // a bug or an environment failure
   kExitUsage = 2,      // bad command line
   kExitBadInput = 3,   // a missing, damaged or wrong input file
+  kExitInterrupted = 130,  // SIGINT/SIGTERM: stopped cleanly, checkpoint saved
+};
+
+// Thrown to end the program with `code` once the output is complete.
+struct ExitWith {
+  int code;
 };
 
 // Prints the result: JSON on stdout, or `human` text on stdout.

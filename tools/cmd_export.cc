@@ -12,6 +12,7 @@
 #include "idx.h"
 #include "model.h"
 #include "provenance.h"
+#include "output_guard.h"
 #include "quantize.h"
 #include "train.h"
 
@@ -39,6 +40,7 @@ struct ExportOptions {
   std::string out;
   std::string name = "edgemlp_model";
   bool no_timestamp = false;
+  bool force = false;
   bool json = false;
 };
 
@@ -133,6 +135,8 @@ Comparison Compare(const FloatModel& model, const std::vector<uint8_t>& blob, co
 }
 
 void RunExport(const ExportOptions& o) {
+  CheckOverwrite(o.out, o.format == "c-header" ? FileKind::kCHeader : FileKind::kInt8Blob,
+                 o.force);
   const FloatModel model = LoadFloatModel(o.model);
   if (!o.calibration.empty() && o.data.empty()) {
     throw InputError("--calibration " + o.calibration +
@@ -336,6 +340,7 @@ void AddExport(CLI::App& app) {
   cmd->add_option("--out", o->out, "Output file")->required();
   cmd->add_flag("--no-timestamp", o->no_timestamp,
                 "Leave the creation time out of the provenance (reproducible output)");
+  cmd->add_flag("--force", o->force, "Overwrite an --out that holds another kind of file");
   cmd->add_flag("--json", o->json, "Print one JSON object on stdout");
   cmd->callback([o] { RunExport(*o); });
 }

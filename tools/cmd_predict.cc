@@ -1,12 +1,10 @@
 // edgemlp predict: image files -> digit and probabilities, on the runtime.
-#include <stb/stb_image.h>
-#include <stb/stb_image_resize.h>
-
 #include <memory>
 
 #include "cli.h"
 #include "edgemlp/runtime.h"
 #include "error.h"
+#include "image.h"
 
 namespace edgemlp::cli {
 
@@ -17,45 +15,6 @@ struct PredictOptions {
   std::vector<std::string> images;
   bool json = false;
 };
-
-constexpr int kMaxImageSide = 8192;
-
-// Reads an 8-bit grayscale (or colour, converted) PGM/PNG/... file into
-// rows x cols pixels in MNIST's convention: light ink on a dark background.
-// Other sizes are scaled; a light background (mean border > 127) is inverted.
-std::vector<uint8_t> ReadImage(const std::string& path, int rows, int cols) {
-  int w = 0, h = 0, channels = 0;
-  if (!stbi_info(path.c_str(), &w, &h, &channels)) {
-    throw InputError(path + ": not a readable image (" + stbi_failure_reason() +
-                     "; expected PGM or PNG, 8-bit grayscale)");
-  }
-  if (w <= 0 || h <= 0 || w > kMaxImageSide || h > kMaxImageSide) {
-    throw InputError(path + ": " + std::to_string(w) + "x" + std::to_string(h) +
-                     " pixels (expected 1.." + std::to_string(kMaxImageSide) + " per side)");
-  }
-  std::unique_ptr<stbi_uc, void (*)(void*)> data(stbi_load(path.c_str(), &w, &h, &channels, 1),
-                                                 stbi_image_free);
-  if (!data) throw InputError(path + ": cannot decode (" + stbi_failure_reason() + ")");
-  std::vector<uint8_t> out(static_cast<size_t>(rows) * cols);
-  if (w == cols && h == rows) {
-    std::memcpy(out.data(), data.get(), out.size());
-  } else if (!stbir_resize_uint8(data.get(), w, h, 0, out.data(), cols, rows, 0, 1)) {
-    throw InputError(path + ": cannot scale to " + std::to_string(cols) + "x" + std::to_string(rows));
-  }
-  long border = 0, count = 0;
-  for (int r = 0; r < rows; ++r) {
-    for (int c = 0; c < cols; ++c) {
-      if (r == 0 || c == 0 || r == rows - 1 || c == cols - 1) {
-        border += out[static_cast<size_t>(r) * cols + c];
-        ++count;
-      }
-    }
-  }
-  if (count > 0 && border / count > 127) {
-    for (uint8_t& p : out) p = static_cast<uint8_t>(255 - p);
-  }
-  return out;
-}
 
 void RunPredict(const PredictOptions& o) {
   Network net;

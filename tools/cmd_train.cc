@@ -1,10 +1,16 @@
-// edgemlp train: MNIST -> float model file.
+// edgemlp train: MNIST -> float model file, with checkpoints every epoch
+// (--checkpoint DIR), a clean stop on SIGINT/SIGTERM and --resume DIR.
+#include <unistd.h>
+
+#include <csignal>
 #include <map>
 #include <memory>
 
+#include "checkpoint.h"
 #include "cli.h"
 #include "error.h"
 #include "idx.h"
+#include "output_guard.h"
 #include "presets.h"
 #include "provenance.h"
 #include "train.h"
@@ -19,7 +25,48 @@ struct TrainOptions {
   std::string out;
   std::string preset;  // expanded before parsing (presets.h); kept for the record
   TrainConfig config;
+  std::string checkpoint;  // DIR: a checkpoint after every epoch
+  std::string resume;      // DIR: continue that run
+  bool force = false;
   bool json = false;
+};
+
+// The training options a checkpoint stores, so `--resume DIR` alone continues.
+const char* const kRunOptions[] = {"--preset", "--arch",  "--epochs", "--seed",
+                                   "--optimizer", "--lr", "--schedule", "--batch",
+                                   "--threads", "--l2",   "--val-count"};
+
+// Set by SIGINT/SIGTERM; training stops after the current epoch.
+volatile std::sig_atomic_t g_stop_signal = 0;
+
+extern "C" void OnStopSignal(int sig) {
+  g_stop_signal = sig;
+  static const char kMessage[] =
+      "\nedgemlp: stopping after this epoch to save a checkpoint "
+      "(interrupt again to quit at once)\n";
+  const ssize_t ignored = write(2, kMessage, sizeof(kMessage) - 1);
+  (void)ignored;
+  std::signal(sig, SIG_DFL);  // a second signal ends the process
+}
+
+// Installs the handlers for its lifetime.
+class StopSignals {
+ public:
+  StopSignals() {
+    g_stop_signal = 0;
+    struct sigaction sa = {};
+    sa.sa_handler = OnStopSignal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int_);
+    sigaction(SIGTERM, &sa, &old_term_);
+  }
+  ~StopSignals() {
+    sigaction(SIGINT, &old_int_, nullptr);
+    sigaction(SIGTERM, &old_term_, nullptr);
+  }
+
+ private:
+  struct sigaction old_int_, old_term_;
 };
 
 std::string Percent(double fraction) {
@@ -37,7 +84,31 @@ Json RegularizationJson(const TrainConfig& c) {
           {"ema", c.ema_decay}, {"early_stop", c.early_stop}, {"l2", c.l2}};
 }
 
-void RunTrain(const TrainOptions& o) {
+void RunTrain(TrainOptions o) {
+  Checkpoint resumed;
+  if (!o.resume.empty()) {
+    resumed = LoadCheckpoint(o.resume);
+    const Json note = Json::parse(resumed.note, nullptr, /*allow_exceptions=*/false);
+    auto text = [&](const char* key) {
+      return note.is_object() && note.contains(key) && note[key].is_string()
+                 ? note[key].get<std::string>() : std::string();
+    };
+    if (o.data.empty()) o.data = text("data");
+    if (o.out.empty()) o.out = text("out");
+    o.preset = text("preset");
+    o.config = resumed.config;
+    o.arch.clear();
+    for (uint32_t n : o.config.arch) o.arch += (o.arch.empty() ? "" : "-") + std::to_string(n);
+    if (o.checkpoint.empty()) o.checkpoint = o.resume;
+    Log("resuming %s after epoch %d of %d", CheckpointPath(o.resume).c_str(),
+        resumed.state.epochs_done, resumed.config.epochs);
+  }
+  if (o.out.empty()) throw CLI::RequiredError("--out");
+  CheckOverwrite(o.out, FileKind::kFloatModel, o.force);
+  if (!o.checkpoint.empty() && o.resume.empty() && CheckpointExists(o.checkpoint) && !o.force) {
+    throw InputError(o.checkpoint + " already holds a checkpoint: continue it with --resume " +
+                     o.checkpoint + ", or pass --force to start over");
+  }
   TrainConfig config = o.config;
   config.arch = ParseArch(o.arch);
   const std::string dir = ResolveDataDir(o.data);
@@ -57,7 +128,32 @@ void RunTrain(const TrainOptions& o) {
         r.train_loss, Percent(r.val_accuracy).c_str(), r.learning_rate, r.seconds);
   };
   hooks.on_progress = [&](double f) { progress.Update(f); };
-  const TrainResult result = Train(mnist.train, config, hooks);
+  // Where an interruption saves its checkpoint when --checkpoint is not given.
+  const std::string stop_dir = o.checkpoint.empty() ? o.out + ".checkpoint" : o.checkpoint;
+  const Json note = {{"data", o.data}, {"out", o.out}, {"preset", o.preset}};
+  hooks.after_epoch = [&](const TrainState& state) {
+    const bool stop = g_stop_signal != 0 && state.epochs_done < config.epochs;
+    if (!o.checkpoint.empty() || stop) {
+      SaveCheckpoint(Checkpoint{config, state, note.dump()}, stop_dir);
+    }
+    return !stop;
+  };
+  StopSignals signals;
+  const TrainResult result =
+      Train(mnist.train, config, hooks, o.resume.empty() ? nullptr : &resumed.state);
+  // Stopped by a signal (early stopping also ends before config.epochs).
+  if (g_stop_signal != 0 && static_cast<int>(result.history.size()) < config.epochs) {
+    const int done = static_cast<int>(result.history.size());
+    Log("interrupted after epoch %d of %d; checkpoint saved in %s", done, config.epochs,
+        stop_dir.c_str());
+    Log("continue with: edgemlp train --resume %s", stop_dir.c_str());
+    Emit(o.json,
+         {{"interrupted", true}, {"epochs_done", done}, {"epochs", config.epochs},
+          {"checkpoint", stop_dir}, {"resume", "edgemlp train --resume " + stop_dir}},
+         "interrupted after epoch " + std::to_string(done) + "; continue with: edgemlp train "
+         "--resume " + stop_dir + "\n");
+    throw ExitWith{kExitInterrupted};
+  }
   const std::vector<uint8_t> predictions =
       PredictFloat(result.model, mnist.test, 0, mnist.test.size());
   size_t correct = 0;
@@ -178,7 +274,16 @@ void AddTrain(CLI::App& app) {
   cmd->add_option("--val-count", o->config.val_count,
                   "Training images held out (from the end) to pick the best epoch and calibrate")
       ->capture_default_str()->check(CLI::Range(1, 1000000));
-  cmd->add_option("--out", o->out, "Output float model file")->required();
+  cmd->add_option("--out", o->out, "Output float model file (required unless --resume)");
+  cmd->add_option("--checkpoint", o->checkpoint,
+                  "Save a checkpoint to DIR after every epoch (SIGINT/SIGTERM also save one)");
+  CLI::Option* resume = cmd->add_option(
+      "--resume", o->resume,
+      "Continue the run checkpointed in DIR, with its options (--data/--out may change)");
+  for (const char* name : kRunOptions) resume->excludes(cmd->get_option(name));
+  cmd->add_flag("--force", o->force,
+                "Overwrite an --out that is not a float model; restart over an existing "
+                "--checkpoint");
   cmd->add_flag("--json", o->json, "Print one JSON object on stdout");
   cmd->callback([o] { RunTrain(*o); });
 }

@@ -11,6 +11,7 @@ packages=(
   curl ca-certificates                     # fetch-mnist.sh
   # Raspberry Pi: tools/test-arm.sh adds g++-aarch64-linux-gnu g++-arm-linux-gnueabihf
   # qemu-user-static; tools/pi-speed.py needs llvm (llvm-mca).
+  clang-14 libclang-rt-14-dev              # fuzz targets (tools/fuzz.sh)
   "$@"
 )
 

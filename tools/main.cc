@@ -20,7 +20,8 @@ int main(int argc, char** argv) {
       "Data: --data DIR, else $EDGEMLP_DATA, else ./data/mnist (the four MNIST "
       "IDX files, gzipped or not; tools/fetch-mnist.sh gets them).\n"
       "Exit codes: 0 success, 1 internal error, 2 usage error, 3 bad input "
-      "file or data.\n"
+      "file or data, 130 training interrupted by SIGINT/SIGTERM (a checkpoint "
+      "was saved; continue with `edgemlp train --resume DIR`).\n"
       "--json: stdout is exactly one JSON object; progress and logs go to "
       "stderr.");
   AddTrain(app);
@@ -38,6 +39,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     const int code = app.exit(e);
     return code == 0 ? kExitOk : kExitUsage;
+  } catch (const ExitWith& e) {
+    return e.code;
   } catch (const edgemlp::InputError& e) {
     std::cerr << "edgemlp: error: " << e.what() << "\n";
     return kExitBadInput;

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Installs what the tests need, gets MNIST, builds (release and debug, with
-# -Werror) and runs every test suite. Exits non-zero on any failure.
-# Usage: tools/test.sh        MNIST from $EDGEMLP_DATA, else data/mnist
+# Installs what the tests need, gets MNIST, builds (release, debug and
+# address+undefined sanitizers, all with -Werror) and runs every test suite,
+# then runs each fuzz target for a bounded time. Exits non-zero on any failure.
+# Usage: tools/test.sh        MNIST from $EDGEMLP_DATA, else data/mnist;
+#                             EDGEMLP_FUZZ_SECONDS per fuzz target (30)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -39,6 +41,16 @@ echo "== debug build (-Werror), unit suites"
 setup build-debug --buildtype=debug -Dwerror=true
 meson compile -C build-debug
 run_suites build-debug --suite unit || failed=1
+
+echo "== sanitizer build (address + undefined, -Werror), every suite"
+setup build-asan --buildtype=debugoptimized -Dwerror=true -Db_sanitize=address,undefined
+meson compile -C build-asan
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+  run_suites build-asan --timeout-multiplier 3 || failed=1
+
+echo "== fuzz targets (clang, libFuzzer + ASan/UBSan), ${EDGEMLP_FUZZ_SECONDS:-30} s each"
+tools/fuzz.sh "${EDGEMLP_FUZZ_SECONDS:-30}" || failed=1
 
 echo "== Raspberry Pi: cross builds, runtime suites and the MNIST digests under qemu"
 arm_start=$SECONDS

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <memory>
 
@@ -56,6 +57,20 @@ class IdxFile {
            (uint32_t{b[2]} << 8) | b[3];
   }
 
+  // Reads n bytes into a buffer that grows geometrically with what has
+  // actually arrived, so a short file whose header claims a huge count fails
+  // at its real end having allocated at most about twice its own size.
+  std::vector<uint8_t> ReadGrowing(uint64_t n, const char* what) {
+    std::vector<uint8_t> out;
+    for (uint64_t done = 0; done < n;) {
+      const uint64_t step = std::min<uint64_t>(n - done, std::max<uint64_t>(done, 1 << 16));
+      out.resize(done + step);
+      Read(out.data() + done, step, what);
+      done += step;
+    }
+    return out;
+  }
+
   void ExpectEnd() {
     uint8_t extra;
     if (gzread(file_.get(), &extra, 1) != 0) {
@@ -102,15 +117,7 @@ ImageSet ReadIdxImages(const std::string& path) {
     throw InputError(path + ": header declares " + std::to_string(bytes) +
                      " bytes of pixels, more than any IDX image set");
   }
-  // Grow while reading, so a short file with a huge count fails at its end
-  // instead of allocating what the header claims.
-  constexpr uint64_t kChunk = uint64_t{1} << 24;
-  for (uint64_t done = 0; done < bytes;) {
-    const uint64_t n = bytes - done < kChunk ? bytes - done : kChunk;
-    set.pixels.resize(done + n);
-    f.Read(set.pixels.data() + done, n, "the pixel data");
-    done += n;
-  }
+  set.pixels = f.ReadGrowing(bytes, "the pixel data");
   f.ExpectEnd();
   return set;
 }
@@ -119,14 +126,7 @@ std::vector<uint8_t> ReadIdxLabels(const std::string& path) {
   IdxFile f(path);
   ExpectMagic(path, f.ReadBigEndian32("the header"), kLabelsMagic, "labels");
   const uint32_t count = f.ReadBigEndian32("the header");
-  std::vector<uint8_t> labels;
-  constexpr uint32_t kChunk = 1u << 20;
-  for (uint32_t done = 0; done < count;) {
-    const uint32_t n = count - done < kChunk ? count - done : kChunk;
-    labels.resize(done + n);
-    f.Read(labels.data() + done, n, "the label data");
-    done += n;
-  }
+  const std::vector<uint8_t> labels = f.ReadGrowing(count, "the label data");
   f.ExpectEnd();
   for (size_t i = 0; i < labels.size(); ++i) {
     if (labels[i] > 9) {

@@ -1,0 +1,211 @@
+// Checkpoints: an interrupted and resumed run ends with exactly the weights
+// of an uninterrupted one; damaged checkpoint files get specific errors.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+
+#include "checkpoint.h"
+#include "edgemlp/blob.h"
+#include "error.h"
+#include "test_util.h"
+
+namespace edgemlp {
+namespace {
+
+// Random 8x8 images with labels that depend on them, enough to train on.
+Dataset SyntheticData(size_t count, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  Dataset d;
+  d.images.count = static_cast<uint32_t>(count);
+  d.images.rows = 8;
+  d.images.cols = 8;
+  d.images.pixels.resize(count * 64);
+  for (size_t i = 0; i < count; ++i) {
+    unsigned sum = 0;
+    for (size_t p = 0; p < 64; ++p) {
+      const uint8_t v = static_cast<uint8_t>(rng() % 256);
+      d.images.pixels[i * 64 + p] = v;
+      sum += p < 8 ? v : 0;
+    }
+    d.labels.push_back(static_cast<uint8_t>(sum % 10));
+  }
+  return d;
+}
+
+TrainConfig SmallConfig(Optimizer optimizer) {
+  TrainConfig c;
+  c.arch = {64, 16, 10};
+  c.epochs = 4;
+  c.seed = 7;
+  c.optimizer = optimizer;
+  c.batch = 32;
+  c.threads = 1;
+  c.val_count = 100;
+  return c;
+}
+
+bool SameBits(const Eigen::MatrixXf& a, const Eigen::MatrixXf& b) {
+  return a.rows() == b.rows() && a.cols() == b.cols() &&
+         std::memcmp(a.data(), b.data(), sizeof(float) * a.size()) == 0;
+}
+
+bool SameModel(const FloatModel& a, const FloatModel& b) {
+  if (a.layers.size() != b.layers.size()) return false;
+  for (size_t i = 0; i < a.layers.size(); ++i) {
+    if (!SameBits(a.layers[i].weights, b.layers[i].weights) ||
+        !SameBits(a.layers[i].bias, b.layers[i].bias)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+Checkpoint TrainedCheckpoint(const Dataset& data, const TrainConfig& config, int stop_after) {
+  Checkpoint ck;
+  ck.config = config;
+  ck.note = "{\"out\": \"model.bin\"}";
+  TrainHooks hooks;
+  hooks.after_epoch = [&](const TrainState& s) {
+    ck.state = s;
+    return s.epochs_done < stop_after;
+  };
+  Train(data, config, hooks);
+  return ck;
+}
+
+TEST_CASE("a resumed run ends with exactly the weights of an uninterrupted one") {
+  const Dataset data = SyntheticData(700, 3);
+  for (Optimizer optimizer : {Optimizer::kSgd, Optimizer::kMomentum, Optimizer::kAdam}) {
+    INFO("optimizer ", OptimizerName(optimizer));
+    const TrainConfig config = SmallConfig(optimizer);
+    TrainState full_state;
+    TrainHooks keep;
+    keep.after_epoch = [&](const TrainState& s) {
+      full_state = s;
+      return true;
+    };
+    const TrainResult full = Train(data, config, keep);
+
+    // Stop after epoch 2, through the bytes of a checkpoint file, resume.
+    test::TempDir dir;
+    SaveCheckpoint(TrainedCheckpoint(data, config, 2), dir.path());
+    Checkpoint ck = LoadCheckpoint(dir.path());
+    CHECK(ck.state.epochs_done == 2);
+    CHECK(ck.note == "{\"out\": \"model.bin\"}");
+    const TrainResult resumed = Train(data, ck.config, {}, &ck.state);
+
+    CHECK(SameModel(resumed.model, full.model));  // best epoch, calibrated
+    CHECK(SameModel(ck.state.model, full_state.model));  // last epoch
+    CHECK(ck.state.step == full_state.step);
+    CHECK(resumed.best_epoch == full.best_epoch);
+    REQUIRE(resumed.history.size() == full.history.size());
+    for (size_t e = 0; e < full.history.size(); ++e) {
+      CHECK(resumed.history[e].train_loss == full.history[e].train_loss);
+      CHECK(resumed.history[e].val_accuracy == full.history[e].val_accuracy);
+    }
+    for (size_t i = 0; i < full_state.slots.size(); ++i) {
+      CHECK(SameBits(ck.state.slots[i].w1, full_state.slots[i].w1));
+      CHECK(SameBits(ck.state.slots[i].w2, full_state.slots[i].w2));
+    }
+    // Without the optimizer state the run would differ: the test can fail.
+    if (optimizer != Optimizer::kSgd) {
+      Checkpoint lossy = LoadCheckpoint(dir.path());
+      for (OptimizerSlot& s : lossy.state.slots) s.w1.setZero();
+      // (The last epoch's weights: the best epoch may predate the resume.)
+      Train(data, lossy.config, {}, &lossy.state);
+      CHECK_FALSE(SameModel(lossy.state.model, full_state.model));
+    }
+  }
+}
+
+// Checkpoint bytes with the CRC recomputed after an edit.
+struct CheckpointBytes {
+  std::vector<uint8_t> bytes;
+  void FixCrc() {
+    const uint32_t crc = Crc32(bytes.data() + 24, bytes.size() - 24);
+    std::memcpy(bytes.data() + 12, &crc, 4);
+  }
+  template <typename T>
+  void Put(size_t at, T value) {
+    std::memcpy(bytes.data() + at, &value, sizeof(T));
+  }
+  std::string Error() const {
+    try {
+      ParseCheckpoint(bytes.data(), bytes.size(), "ck.emck");
+    } catch (const InputError& e) {
+      return e.what();
+    }
+    return "";
+  }
+};
+
+TEST_CASE("damaged checkpoints: specific errors naming the file") {
+  const Dataset data = SyntheticData(300, 4);
+  TrainConfig config = SmallConfig(Optimizer::kAdam);
+  config.epochs = 1;
+  const CheckpointBytes good{SerializeCheckpoint(TrainedCheckpoint(data, config, 1))};
+  CHECK(good.Error() == "");
+  auto damaged = [&](auto edit, bool fix_crc = true) {
+    CheckpointBytes b = good;
+    edit(b);
+    if (fix_crc) b.FixCrc();
+    return b.Error();
+  };
+  constexpr size_t kPayload = 24;
+  // Payload starts with the architecture: count, then sizes.
+  CHECK(damaged([](CheckpointBytes& b) { b.bytes[0] = 'X'; }, false).find(
+            "ck.emck: not an edgemlp checkpoint") == 0);
+  CHECK(damaged([](CheckpointBytes& b) { b.Put<uint32_t>(8, 99); }, false).find(
+            "checkpoint version 99") != std::string::npos);
+  CHECK(damaged([](CheckpointBytes& b) { b.bytes[b.bytes.size() / 2] ^= 1; }, false).find(
+            "CRC32 mismatch") != std::string::npos);
+  CHECK(damaged([](CheckpointBytes& b) { b.Put<uint64_t>(16, uint64_t{1} << 40); }, false).find(
+            "truncated or padded") != std::string::npos);
+  CHECK(damaged([&](CheckpointBytes& b) { b.Put<uint32_t>(kPayload, 0xFFFFFFFFu); }).find(
+            "architecture of 4294967295 sizes") != std::string::npos);
+  CHECK(damaged([&](CheckpointBytes& b) { b.Put<uint32_t>(kPayload + 4, 0x7FFFFFFFu); }).find(
+            "layer size 2147483647") != std::string::npos);
+  // arch (count + 3 sizes), epochs, seed, 8 more scalars, 11 regularization
+  // floats and early_stop.
+  const size_t config_end = kPayload + 4 + 3 * 4 + 4 + 8 + 8 * 4 + 11 * 4 + 4;
+  const size_t first_rows = config_end + 5 * 4;  // after the model's header
+  const size_t first_weight = first_rows + 8;
+  // A huge layer, consistent between the architecture and the matrix, still
+  // cannot make the reader allocate beyond the bytes present.
+  CHECK(damaged([&](CheckpointBytes& b) {
+          b.Put<uint32_t>(kPayload + 8, 32768);
+          b.Put<uint32_t>(first_rows, 32768);
+        }).find("weights needs 8388608 bytes but only") != std::string::npos);
+  for (float bad : {NAN, INFINITY}) {
+    CHECK(damaged([&](CheckpointBytes& b) { b.Put<float>(first_weight, bad); }).find(
+              "the model layer 0 weights holds a NaN") != std::string::npos);
+  }
+  CHECK(damaged([&](CheckpointBytes& b) { b.Put<int32_t>(kPayload + 16, 0); }).find(
+            "training configuration is out of range") != std::string::npos);  // epochs 0
+  // Truncation at every byte: always refused, never a crash.
+  for (size_t keep = 0; keep < good.bytes.size(); keep += keep < 200 ? 1 : 97) {
+    CheckpointBytes b{std::vector<uint8_t>(good.bytes.begin(), good.bytes.begin() + keep)};
+    INFO("kept ", keep);
+    CHECK(b.Error() != "");
+    if (keep >= kPayload) {  // even with the header and CRC made consistent
+      b.Put<uint64_t>(16, keep - kPayload);
+      b.FixCrc();
+      CHECK(b.Error() != "");
+    }
+  }
+}
+
+TEST_CASE("LoadCheckpoint names the missing file") {
+  test::TempDir dir;
+  try {
+    LoadCheckpoint(dir.path());
+    FAIL("no error");
+  } catch (const InputError& e) {
+    CHECK(std::string(e.what()).find(dir.path() + "/checkpoint.emck") == 0);
+  }
+}
+
+}  // namespace
+}  // namespace edgemlp
