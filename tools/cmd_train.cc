@@ -1,24 +1,22 @@
-// edgemlp train: MNIST -> float model file.
-#include <map>
+// edgemlp train: MNIST -> float model file, with diagnostics before and
+// after the run (trainer/diagnostics.h) and optional metrics and plots.
 #include <memory>
 
+#include "atomic_file.h"
 #include "cli.h"
 #include "error.h"
 #include "idx.h"
-#include "presets.h"
-#include "train.h"
+#include "plots.h"
+#include "train_options.h"
 
 namespace edgemlp::cli {
 
 namespace {
 
-struct TrainOptions {
-  std::string data;
-  std::string arch = "784-256-128-10";
-  std::string out;
-  std::string preset;  // expanded before parsing (presets.h); kept for the record
-  TrainConfig config;
-  bool json = false;
+struct TrainCommand {
+  TrainOptions options;
+  std::string metrics;  // per-epoch JSONL
+  std::string plots;    // directory for curves, confusion matrix, misclassified digits
 };
 
 std::string Percent(double fraction) {
@@ -27,42 +25,58 @@ std::string Percent(double fraction) {
   return buf;
 }
 
-void RunTrain(const TrainOptions& o) {
-  TrainConfig config = o.config;
-  config.arch = ParseArch(o.arch);
+Json EpochJson(const EpochRecord& r) {
+  return {{"epoch", r.epoch},
+          {"seconds", r.seconds},
+          {"train_loss", r.train_loss},
+          {"reg_loss", r.reg_loss},
+          {"cost", r.cost()},
+          {"train_accuracy", r.train_accuracy},
+          {"val_accuracy", r.val_accuracy},
+          {"learning_rate", r.learning_rate},
+          {"update_ratio", r.update_ratio},
+          {"grad_norm", r.grad_norm}};
+}
+
+void RunTrain(const TrainCommand& c) {
+  const TrainOptions& o = c.options;
   const std::string dir = ResolveDataDir(o.data);
   Log("loading MNIST from %s", dir.c_str());
   const Mnist mnist = LoadMnist(dir);
-  Log("training %s on %zu images (%u held out for validation), %d epochs, "
-      "%s lr %g, batch %d, seed %llu",
-      o.arch.c_str(), mnist.train.size() - config.val_count, config.val_count,
-      config.epochs, OptimizerName(config.optimizer),
+  const TrainConfig config = ResolveConfig(o);
+  Log("training %s (%s hidden, %s loss, %s init, %s input), %d epochs, %s lr %g, batch %s, "
+      "seed %llu",
+      o.arch.c_str(), o.activation.c_str(), LossName(config.loss), o.init.c_str(),
+      InputScalingName(config.input), config.epochs, OptimizerName(config.optimizer),
       config.learning_rate > 0 ? config.learning_rate : DefaultLr(config.optimizer),
-      config.batch, static_cast<unsigned long long>(config.seed));
+      o.batch.c_str(), static_cast<unsigned long long>(config.seed));
   Progress progress("epoch");
+  std::string metrics_text;
   TrainHooks hooks;
   hooks.on_epoch = [&](const EpochRecord& r) {
     progress.Done();
-    Log("epoch %2d/%d  loss %.4f  val %s  lr %.2g  %.2f s", r.epoch, config.epochs,
-        r.train_loss, Percent(r.val_accuracy).c_str(), r.learning_rate, r.seconds);
+    Log("epoch %2d/%d  cost %.4f (data %.4f + reg %.4f)  train %s  val %s  lr %.2g  %.2f s",
+        r.epoch, config.epochs, r.cost(), r.train_loss, r.reg_loss,
+        Percent(r.train_accuracy).c_str(), Percent(r.val_accuracy).c_str(), r.learning_rate,
+        r.seconds);
+    if (!c.metrics.empty()) {  // rewritten each epoch, so it can be watched
+      metrics_text += EpochJson(r).dump() + "\n";
+      WriteFileAtomic(c.metrics, metrics_text);
+    }
   };
   hooks.on_progress = [&](double f) { progress.Update(f); };
-  const TrainResult result = Train(mnist.train, config, hooks);
-  const std::vector<uint8_t> predictions =
-      PredictFloat(result.model, mnist.test, 0, mnist.test.size());
-  size_t correct = 0;
-  for (size_t i = 0; i < predictions.size(); ++i) correct += predictions[i] == mnist.test.labels[i];
-  const double test_accuracy = static_cast<double>(correct) / predictions.size();
+  const Run run = TrainWithDiagnostics(o, mnist, false, hooks);
+  const TrainResult& result = run.result;
   SaveFloatModel(result.model, o.out);
+  if (!c.plots.empty()) WriteRunPlots(c.plots, run, mnist.test);
+  const std::vector<std::string> verdict = Verdict(run.findings);
+  Log("verdict:");
+  for (const std::string& v : verdict) Log("  %s", v.c_str());
 
   Json history = Json::array();
   double epoch_seconds = 0;
   for (const EpochRecord& r : result.history) {
-    history.push_back({{"epoch", r.epoch},
-                       {"seconds", r.seconds},
-                       {"train_loss", r.train_loss},
-                       {"val_accuracy", r.val_accuracy},
-                       {"learning_rate", r.learning_rate}});
+    history.push_back(EpochJson(r));
     epoch_seconds += r.seconds;
   }
   epoch_seconds /= static_cast<double>(result.history.size());
@@ -73,61 +87,41 @@ void RunTrain(const TrainOptions& o) {
                   {"epochs", config.epochs},
                   {"seed", config.seed},
                   {"threads", result.threads},
+                  {"train_images", run.n_train},
                   {"best_epoch", result.best_epoch},
-                  {"test_accuracy", test_accuracy},
+                  {"final_loss", run.final_loss},
+                  {"test_accuracy", run.test_accuracy},
                   {"seconds", result.seconds},
                   {"seconds_per_epoch", epoch_seconds},
-                  {"history", history}};
-  char human[512];
-  std::snprintf(human, sizeof(human),
-                "model %s (%s): test accuracy %s, best epoch %d, %.1f s "
+                  {"history", history},
+                  {"diagnostics", FindingsJson(run.findings)},
+                  {"verdict", verdict}};
+  std::string human;
+  char line[512];
+  std::snprintf(line, sizeof(line),
+                "model %s (%s): test accuracy %s, final cost %.4f, best epoch %d, %.1f s "
                 "(%.2f s per epoch, %d threads)\n",
                 o.out.c_str(), result.model.ArchString().c_str(),
-                Percent(test_accuracy).c_str(), result.best_epoch,
+                Percent(run.test_accuracy).c_str(), run.final_loss, result.best_epoch,
                 result.seconds, epoch_seconds, result.threads);
+  human += line;
   Emit(o.json, j, human);
 }
 
 }  // namespace
 
 void AddTrain(CLI::App& app) {
-  auto o = std::make_shared<TrainOptions>();
+  auto c = std::make_shared<TrainCommand>();
   CLI::App* cmd = app.add_subcommand("train", "Train a float MLP on MNIST-format data");
-  // Presets put their options first; an option given again later wins.
-  cmd->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
-  std::string presets_help = "Named recipe; explicit options override it:";
-  for (const Preset& p : Presets()) presets_help += "\n  " + p.name + ": " + p.description;
-  cmd->add_option("--preset", o->preset, presets_help)->check(CLI::IsMember(PresetNames()));
-  cmd->add_option("--data", o->data, "MNIST directory (else $EDGEMLP_DATA, else ./data/mnist)");
-  cmd->add_option("--arch", o->arch, "Layer sizes, input to output")->capture_default_str();
-  cmd->add_option("--epochs", o->config.epochs, "Passes over the training set")
-      ->capture_default_str()->check(CLI::Range(1, 100000));
-  cmd->add_option("--seed", o->config.seed, "Random seed (init, shuffling)")->capture_default_str();
-  const std::map<std::string, Optimizer> optimizers = {
-      {"sgd", Optimizer::kSgd}, {"momentum", Optimizer::kMomentum}, {"adam", Optimizer::kAdam}};
-  cmd->add_option("--optimizer", o->config.optimizer, "sgd | momentum | adam (default adam)")
-      ->transform(CLI::CheckedTransformer(optimizers, CLI::ignore_case))
-      ->option_text("sgd|momentum|adam");
-  cmd->add_option("--lr", o->config.learning_rate,
-                  "Learning rate (default: adam 1e-3, momentum 0.05, sgd 0.1)")
-      ->check(CLI::PositiveNumber);
-  const std::map<std::string, Schedule> schedules = {
-      {"constant", Schedule::kConstant}, {"cosine", Schedule::kCosine}};
-  cmd->add_option("--schedule", o->config.schedule, "constant | cosine (default cosine)")
-      ->transform(CLI::CheckedTransformer(schedules, CLI::ignore_case))
-      ->option_text("constant|cosine");
-  cmd->add_option("--batch", o->config.batch, "Mini-batch size")
-      ->capture_default_str()->check(CLI::Range(1, 65536));
-  cmd->add_option("--threads", o->config.threads, "Threads (default: all cores)")
-      ->check(CLI::Range(1, 256));
-  cmd->add_option("--l2", o->config.l2, "L2 weight decay (weights only)")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
-  cmd->add_option("--val-count", o->config.val_count,
-                  "Training images held out (from the end) to pick the best epoch and calibrate")
-      ->capture_default_str()->check(CLI::Range(1, 1000000));
-  cmd->add_option("--out", o->out, "Output float model file")->required();
-  cmd->add_flag("--json", o->json, "Print one JSON object on stdout");
-  cmd->callback([o] { RunTrain(*o); });
+  AddTrainOptions(cmd, &c->options);
+  cmd->add_option("--out", c->options.out, "Output float model file")->required();
+  cmd->add_option("--metrics", c->metrics,
+                  "Write per-epoch metrics (JSON lines: data and reg loss, accuracies, lr, "
+                  "update ratios, seconds) to this file");
+  cmd->add_option("--plots", c->plots,
+                  "Write learning curves, confusion matrix (SVG) and the most confidently "
+                  "misclassified test digits (PNG) to this directory");
+  cmd->callback([c] { RunTrain(*c); });
 }
 
 }  // namespace edgemlp::cli

@@ -29,8 +29,11 @@ int main(int argc, char** argv) {
   AddInspect(app);
   AddPredict(app);
   AddBench(app);
+  AddDoctor(app);
+  AddLearningCurve(app);
   try {
     std::vector<std::string> args(argv + 1, argv + argc);
+    SetCommandLine(args);
     ExpandPreset(&args);
     std::reverse(args.begin(), args.end());  // CLI11 takes them last-first
     app.parse(args);

@@ -11,6 +11,14 @@ const std::vector<Preset>& Presets() {
        "(~98.2% test; about 6 s on 2 cores)",
        {"--arch", "784-256-128-10", "--optimizer", "adam", "--lr", "0.001", "--batch", "128",
         "--schedule", "cosine", "--epochs", "15"}},
+      {"stuck-3.25",
+       "a learner's run that plateaus at cost 3.25 and ~11% accuracy (docs/stuck-3.25.md): "
+       "784-5-5-10 sigmoid, sum of 10 sigmoid BCEs, full-batch GD lr 2, 5 iterations, L2 "
+       "lambda 1 as lambda/(2m), first 30,000 images in [-1,1], init U[0,0.01)",
+       {"--arch", "784-5-5-10", "--activation", "sigmoid", "--loss", "sigmoid-bce", "--init",
+        "uniform:0,0.01", "--optimizer", "gd", "--lr", "2", "--batch", "full", "--schedule",
+        "constant", "--epochs", "5", "--l2-lambda", "1", "--input", "symmetric", "--train-count",
+        "30000"}},
   };
   return presets;
 }

@@ -35,7 +35,8 @@ enum class BlobKind : uint32_t {
   kInt8 = 2,     // int8 weights, u8 activations, int32 accumulators
 };
 
-enum class Activation : uint8_t { kNone = 0, kRelu = 1 };
+// kSigmoid and kTanh are allowed in float (kind 1) blobs only.
+enum class Activation : uint8_t { kNone = 0, kRelu = 1, kSigmoid = 2, kTanh = 3 };
 
 enum class WeightType : uint8_t { kF32 = 1, kI8 = 2 };
 
