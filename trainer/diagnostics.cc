@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdarg>
+#include <cstdint>
 #include <cstdio>
 #include <random>
 
@@ -323,9 +324,9 @@ Finding CheckFit(double train_accuracy, double val_accuracy) {
 }
 
 Finding CheckCapacity(const std::vector<uint32_t>& arch) {
-  uint32_t narrowest = arch.back();
+  uint32_t narrowest = UINT32_MAX;
   for (size_t i = 1; i + 1 < arch.size(); ++i) narrowest = std::min(narrowest, arch[i]);
-  const Severity sev = arch.size() <= 2          ? Severity::kOk
+  const Severity sev = arch.size() <= 2            ? Severity::kOk
                        : narrowest < kClasses     ? Severity::kWarn
                        : narrowest < 2 * kClasses ? Severity::kNote
                                                   : Severity::kOk;
