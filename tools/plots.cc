@@ -156,7 +156,13 @@ void WriteRunPlots(const std::string& dir, const Run& run, const Dataset& test) 
     train_acc.y.push_back(100 * r.train_accuracy);
     val_acc.y.push_back(100 * r.val_accuracy);
   }
-  WriteFileAtomic(dir + "/loss.svg", LineChartSvg("Loss per epoch", "epoch", "loss", {cost, reg}));
+  // The loss of answering the class frequencies: a plateau here learned nothing.
+  const double prior =
+      PriorLoss(run.config.loss, CountClasses(run.data.labels, 0, run.n_train).share);
+  Series prior_line{"class-prior loss", "#999999", cost.x,
+                    std::vector<double>(cost.x.size(), prior)};
+  WriteFileAtomic(dir + "/loss.svg",
+                  LineChartSvg("Loss per epoch", "epoch", "loss", {cost, reg, prior_line}));
   WriteFileAtomic(dir + "/accuracy.svg",
                   LineChartSvg("Accuracy per epoch", "epoch", "accuracy (%)", {train_acc, val_acc}));
 
