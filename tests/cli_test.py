@@ -294,7 +294,8 @@ class DiagnosticsCliTest(unittest.TestCase):
         for args, needle in ((["--batch", "lots"], "--batch"), (["--init", "uniform:1"], "--init"),
                              (["--activation", "swish"], "--activation"),
                              (["--arch", "784-8-10", "--activation", "relu,tanh"], "hidden"),
-                             (["--train-count", "59000"], "--train-count")):
+                             (["--train-count", "59000"], "--train-count"),
+                             (["--schedule", "step"], "--step-epochs")):
             p = run("train", "--data", DATA, "--out", out, *args, expect=3)
             self.assertIn(needle, p.stderr)
 

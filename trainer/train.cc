@@ -182,6 +182,9 @@ void CheckConfig(const Dataset& train, const TrainConfig& config) {
                      " activations but --arch has " + std::to_string(arch.size() - 2) +
                      " hidden layers (give one for all, or one per hidden layer)");
   }
+  if (config.schedule == Schedule::kStep && config.step_epochs < 1) {
+    throw InputError("--schedule step needs --step-epochs N (N >= 1)");
+  }
   if (config.init == Init::kUniform && !(config.init_low < config.init_high)) {
     throw InputError("--init uniform:A,B needs A < B");
   }

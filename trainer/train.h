@@ -43,7 +43,7 @@ struct TrainConfig {
   uint64_t seed = 1;
   Optimizer optimizer = Optimizer::kAdam;
   float learning_rate = 0.0f;  // 0: the optimizer's default (DefaultLr)
-  int batch = 128;
+  int batch = 128;             // 0: the whole training split (full batch)
   int threads = 0;             // 0: all cores
   float l2 = 0.0f;             // L2 penalty (l2/2)*|W|^2 on weights, not biases
   // L2 as in Ng's ex4: (l2_lambda / (2m)) * |W|^2, m = training images,
