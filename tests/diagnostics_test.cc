@@ -2,11 +2,12 @@
 // that show its problem and stays OK on healthy ones; the gradient check
 // passes for every activation/loss pair; the trainer options that reproduce
 // the stuck-3.25 run behave as documented. Small synthetic data only.
+#include "diagnostics.h"
+
 #include <doctest/doctest.h>
 
 #include <random>
 
-#include "diagnostics.h"
 #include "model.h"
 #include "quantize.h"
 #include "train.h"

@@ -103,8 +103,8 @@ Finding LrRange(const Run& run) {
   c.epochs = 1;
   c.schedule = Schedule::kConstant;
   c.warmup_epochs = 0;
-  const float user_lr = run.config.learning_rate > 0 ? run.config.learning_rate
-                                                     : DefaultLr(run.config.optimizer);
+  const float user_lr =
+      run.config.learning_rate > 0 ? run.config.learning_rate : DefaultLr(run.config.optimizer);
   const auto loss_at = [&](float lr) {
     c.learning_rate = lr;
     try {
@@ -119,7 +119,10 @@ Finding LrRange(const Run& run) {
   for (int e = -8; e <= 2; ++e) {
     const float lr = static_cast<float>(std::pow(10.0, e / 2.0));
     const double loss = loss_at(lr);
-    if (loss < best) { best = loss; best_lr = lr; }
+    if (loss < best) {
+      best = loss;
+      best_lr = lr;
+    }
   }
   const double user_loss = loss_at(user_lr);
   return CheckLrRange(best_lr, user_lr, !(user_loss < 4 * best));
@@ -145,7 +148,8 @@ std::vector<std::string> Fixes(const Run& run, const std::vector<Finding>& findi
   if (Has(findings, "D18", Severity::kWarn)) {
     add({"--arch", std::to_string(c.arch.front()) + "-256-128-" + std::to_string(c.arch.back())});
   }
-  if (Has(findings, "D11", Severity::kWarn)) add({"--l2", "0", "--l2-lambda", "0", "--weight-decay", "0"});
+  if (Has(findings, "D11", Severity::kWarn))
+    add({"--l2", "0", "--l2-lambda", "0", "--weight-decay", "0"});
   if (!Has(findings, "D3", Severity::kWarn)) {
     const float lr = c.learning_rate > 0 ? c.learning_rate : DefaultLr(c.optimizer);
     for (const Finding& f : findings) {
@@ -176,7 +180,8 @@ void RunDoctor(const DoctorOptions& d) {
   std::set<Activation> acts(run.config.activations.begin(), run.config.activations.end());
   double worst = 0;
   for (Activation a : acts) {
-    worst = std::max(worst, GradientCheckError({20, 8, 6, 10}, a, run.config.loss, run.config.seed));
+    worst =
+        std::max(worst, GradientCheckError({20, 8, 6, 10}, a, run.config.loss, run.config.seed));
   }
   findings.push_back(CheckGradients(worst));
   Log("doctor 3/5: overfit 20 images");
@@ -185,7 +190,8 @@ void RunDoctor(const DoctorOptions& d) {
   findings.push_back(BlankBaseline(run));
   Log("doctor 5/5: learning-rate range test");
   findings.push_back(LrRange(run));
-  for (size_t i = run.findings.size(); i < findings.size(); ++i) Log("%s", FindingLine(findings[i]).c_str());
+  for (size_t i = run.findings.size(); i < findings.size(); ++i)
+    Log("%s", FindingLine(findings[i]).c_str());
   const std::vector<std::string> verdict = Verdict(findings);
 
   // The corrected command: the user's own arguments, then the fixes (the
@@ -194,9 +200,15 @@ void RunDoctor(const DoctorOptions& d) {
   bool skip_value = false;
   for (size_t i = 1; i < CommandLine().size(); ++i) {  // [0] is "doctor"
     const std::string& a = CommandLine()[i];
-    if (skip_value) { skip_value = false; continue; }
+    if (skip_value) {
+      skip_value = false;
+      continue;
+    }
     if (a == "--json") continue;
-    if (a == "--verify-epochs") { skip_value = true; continue; }
+    if (a == "--verify-epochs") {
+      skip_value = true;
+      continue;
+    }
     if (a.rfind("--verify-epochs=", 0) == 0) continue;
     args.push_back(a);
   }

@@ -36,8 +36,10 @@ void RunCurve(const CurveOptions& c) {
     const double val_acc = run.result.history[run.result.best_epoch - 1].val_accuracy;
     Log("%6u images: train %.2f%%  validation %.2f%%  test %.2f%%", size, 100 * train_acc,
         100 * val_acc, 100 * run.test_accuracy);
-    points.push_back({{"train_count", size}, {"train_accuracy", train_acc},
-                      {"val_accuracy", val_acc}, {"test_accuracy", run.test_accuracy}});
+    points.push_back({{"train_count", size},
+                      {"train_accuracy", train_acc},
+                      {"val_accuracy", val_acc},
+                      {"test_accuracy", run.test_accuracy}});
     for (Series* s : {&train, &val, &test}) s->x.push_back(size);
     train.y.push_back(100 * train_acc);
     val.y.push_back(100 * val_acc);
@@ -65,7 +67,8 @@ void AddLearningCurve(CLI::App& app) {
       "learning-curve", "Accuracy vs training-set size (train/validation/test), with an SVG plot");
   AddTrainOptions(cmd, &c->train);
   cmd->add_option("--sizes", c->sizes, "Training-set sizes (first N images)")
-      ->delimiter(',')->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->delimiter(',')
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
       ->check(CLI::Range(20, 10000000));
   cmd->add_option("--plot", c->plot, "SVG file to write")->capture_default_str();
   cmd->callback([c] { RunCurve(*c); });

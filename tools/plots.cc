@@ -35,18 +35,27 @@ std::string LineChartSvg(const std::string& title, const std::string& x_label,
   for (const Series& s : series) {
     for (size_t i = 0; i < s.x.size(); ++i) {
       if (!std::isfinite(s.y[i])) continue;
-      x0 = std::min(x0, fx(s.x[i])); x1 = std::max(x1, fx(s.x[i]));
-      y0 = std::min(y0, s.y[i]); y1 = std::max(y1, s.y[i]);
+      x0 = std::min(x0, fx(s.x[i]));
+      x1 = std::max(x1, fx(s.x[i]));
+      y0 = std::min(y0, s.y[i]);
+      y1 = std::max(y1, s.y[i]);
     }
   }
-  if (x0 > x1) { x0 = 0; x1 = 1; y0 = 0; y1 = 1; }
+  if (x0 > x1) {
+    x0 = 0;
+    x1 = 1;
+    y0 = 0;
+    y1 = 1;
+  }
   if (x1 - x0 < 1e-12) x1 = x0 + 1;
   const double pad = std::max((y1 - y0) * 0.05, 1e-6);
-  y0 -= pad; y1 += pad;
+  y0 -= pad;
+  y1 += pad;
   const auto px = [&](double x) { return kL + (fx(x) - x0) / (x1 - x0) * (kW - kL - kR); };
   const auto py = [&](double y) { return kT + (y1 - y) / (y1 - y0) * (kH - kT - kB); };
-  std::string svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + Num(kW) + "\" height=\"" +
-                    Num(kH) + "\" font-family=\"sans-serif\" font-size=\"12\">\n"
+  std::string svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + Num(kW) +
+                    "\" height=\"" + Num(kH) +
+                    "\" font-family=\"sans-serif\" font-size=\"12\">\n"
                     "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
   svg += Text(kW / 2, 22, title, "text-anchor=\"middle\" font-size=\"15\"");
   svg += "<rect x=\"" + Num(kL) + "\" y=\"" + Num(kT) + "\" width=\"" + Num(kW - kL - kR) +
@@ -72,8 +81,8 @@ std::string LineChartSvg(const std::string& title, const std::string& x_label,
            points + "\"/>\n";
     for (size_t i = 0; i < s.x.size(); ++i) {
       if (std::isfinite(s.y[i])) {
-        svg += "<circle cx=\"" + Num(px(s.x[i])) + "\" cy=\"" + Num(py(s.y[i])) + "\" r=\"3\" fill=\"" +
-               s.color + "\"/>\n";
+        svg += "<circle cx=\"" + Num(px(s.x[i])) + "\" cy=\"" + Num(py(s.y[i])) +
+               "\" r=\"3\" fill=\"" + s.color + "\"/>\n";
       }
     }
     svg += "<rect x=\"" + Num(kW - kR - 150) + "\" y=\"" + Num(legend_y - 9) +
@@ -88,7 +97,8 @@ std::string ConfusionSvg(const std::vector<std::vector<int>>& counts) {
   constexpr double kCell = 44, kL = 70, kT = 60;
   const double size = kL + kCell * 10 + 20;
   std::string svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + Num(size) +
-                    "\" height=\"" + Num(size) + "\" font-family=\"sans-serif\" font-size=\"12\">\n"
+                    "\" height=\"" + Num(size) +
+                    "\" font-family=\"sans-serif\" font-size=\"12\">\n"
                     "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
   svg += Text(size / 2, 20, "Confusion matrix (test): rows true digit, columns predicted",
               "text-anchor=\"middle\" font-size=\"14\"");
@@ -117,7 +127,8 @@ std::vector<uint8_t> DigitSheetPng(const Dataset& data, const std::vector<size_t
   constexpr int kScale = 3, kColumns = 10, kGap = 4;
   const int rows = static_cast<int>(data.images.rows), cols = static_cast<int>(data.images.cols);
   const int tile_w = cols * kScale + kGap, tile_h = rows * kScale + kGap;
-  const int grid_rows = std::max<int>(1, (static_cast<int>(indices.size()) + kColumns - 1) / kColumns);
+  const int grid_rows =
+      std::max<int>(1, (static_cast<int>(indices.size()) + kColumns - 1) / kColumns);
   const int width = kColumns * tile_w + kGap, height = grid_rows * tile_h + kGap;
   std::vector<uint8_t> gray(static_cast<size_t>(width) * height, 64);
   for (size_t n = 0; n < indices.size(); ++n) {
@@ -146,7 +157,8 @@ std::vector<uint8_t> DigitSheetPng(const Dataset& data, const std::vector<size_t
 void WriteRunPlots(const std::string& dir, const Run& run, const Dataset& test) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
-  if (ec) throw InputError("--plots " + dir + ": cannot create the directory (" + ec.message() + ")");
+  if (ec)
+    throw InputError("--plots " + dir + ": cannot create the directory (" + ec.message() + ")");
   Series cost{"train cost (data + reg)", "#1f77b4", {}, {}}, reg{"reg term", "#ff7f0e", {}, {}};
   Series train_acc{"train", "#1f77b4", {}, {}}, val_acc{"validation", "#d62728", {}, {}};
   for (const EpochRecord& r : run.result.history) {
@@ -163,8 +175,8 @@ void WriteRunPlots(const std::string& dir, const Run& run, const Dataset& test) 
                     std::vector<double>(cost.x.size(), prior)};
   WriteFileAtomic(dir + "/loss.svg",
                   LineChartSvg("Loss per epoch", "epoch", "loss", {cost, reg, prior_line}));
-  WriteFileAtomic(dir + "/accuracy.svg",
-                  LineChartSvg("Accuracy per epoch", "epoch", "accuracy (%)", {train_acc, val_acc}));
+  WriteFileAtomic(dir + "/accuracy.svg", LineChartSvg("Accuracy per epoch", "epoch", "accuracy (%)",
+                                                      {train_acc, val_acc}));
 
   Eigen::MatrixXf logits;
   const std::vector<uint8_t> pred = PredictFloat(run.result.model, test, 0, test.size(), &logits);
@@ -187,8 +199,8 @@ void WriteRunPlots(const std::string& dir, const Run& run, const Dataset& test) 
   Json list = Json::array();
   for (const auto& [conf, i] : wrong) {
     indices.push_back(i);
-    list.push_back({{"index", i}, {"label", test.labels[i]}, {"predicted", pred[i]},
-                    {"confidence", conf}});
+    list.push_back(
+        {{"index", i}, {"label", test.labels[i]}, {"predicted", pred[i]}, {"confidence", conf}});
   }
   const std::vector<uint8_t> png = DigitSheetPng(test, indices);
   WriteFileAtomic(dir + "/misclassified.png", png.data(), png.size());

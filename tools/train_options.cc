@@ -17,38 +17,45 @@ void AddTrainOptions(CLI::App* cmd, TrainOptions* o) {
   cmd->add_option("--data", o->data, "MNIST directory (else $EDGEMLP_DATA, else ./data/mnist)");
   cmd->add_option("--arch", o->arch, "Layer sizes, input to output")->capture_default_str();
   cmd->add_option("--epochs", o->config.epochs, "Passes over the training set")
-      ->capture_default_str()->check(CLI::Range(1, 100000));
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
   cmd->add_option("--seed", o->config.seed, "Random seed (init, shuffling)")->capture_default_str();
   const std::map<std::string, Optimizer> optimizers = {
-      {"sgd", Optimizer::kSgd},   {"gd", Optimizer::kGd},     {"momentum", Optimizer::kMomentum},
-      {"nesterov", Optimizer::kNesterov}, {"adam", Optimizer::kAdam}, {"adamw", Optimizer::kAdamW}};
+      {"sgd", Optimizer::kSgd},           {"gd", Optimizer::kGd},
+      {"momentum", Optimizer::kMomentum}, {"nesterov", Optimizer::kNesterov},
+      {"adam", Optimizer::kAdam},         {"adamw", Optimizer::kAdamW}};
   cmd->add_option("--optimizer", o->config.optimizer,
                   "gd (full-batch gradient descent) | sgd | momentum | nesterov | adam | adamw "
                   "(default adam)")
       ->transform(CLI::CheckedTransformer(optimizers, CLI::ignore_case))
       ->option_text("gd|sgd|momentum|nesterov|adam|adamw");
-  cmd->add_option("--lr", o->config.learning_rate,
-                  "Learning rate (default: adam/adamw 1e-3, momentum/nesterov 0.05, sgd 0.1, gd 0.5)")
+  cmd->add_option(
+         "--lr", o->config.learning_rate,
+         "Learning rate (default: adam/adamw 1e-3, momentum/nesterov 0.05, sgd 0.1, gd 0.5)")
       ->check(CLI::PositiveNumber);
   const std::map<std::string, Schedule> schedules = {
       {"constant", Schedule::kConstant}, {"cosine", Schedule::kCosine}, {"step", Schedule::kStep}};
-  cmd->add_option("--schedule", o->config.schedule,
-                  "constant | cosine | step (lr x --step-gamma every --step-epochs) (default cosine)")
+  cmd->add_option(
+         "--schedule", o->config.schedule,
+         "constant | cosine | step (lr x --step-gamma every --step-epochs) (default cosine)")
       ->transform(CLI::CheckedTransformer(schedules, CLI::ignore_case))
       ->option_text("constant|cosine|step");
   cmd->add_option("--step-epochs", o->config.step_epochs, "step schedule: epochs per step")
       ->check(CLI::Range(1, 100000));
   cmd->add_option("--step-gamma", o->config.step_gamma, "step schedule: lr factor per step")
-      ->capture_default_str()->check(CLI::Range(0.0, 1.0));
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--warmup-epochs", o->config.warmup_epochs,
-                  "Linear warm-up from lr/10 over these epochs")->check(CLI::Range(0, 100000));
+                  "Linear warm-up from lr/10 over these epochs")
+      ->check(CLI::Range(0, 100000));
   cmd->add_option("--batch", o->batch, "Mini-batch size, or 'full' (one batch = all images)")
       ->capture_default_str();
   cmd->add_option("--threads", o->config.threads, "Threads (default: all cores)")
       ->check(CLI::Range(1, 256));
   cmd->add_option("--l2", o->config.l2,
                   "L2 penalty (L/2)*sum(W^2) added to the mean loss (weights only)")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--l2-lambda", o->config.l2_lambda,
                   "L2 as in Ng's ex4: (lambda/(2m))*sum(W^2), m = training images, biases excluded")
       ->check(CLI::NonNegativeNumber);
@@ -69,9 +76,9 @@ void AddTrainOptions(CLI::App* cmd, TrainOptions* o) {
       ->capture_default_str();
   cmd->add_flag("--bias-prior", o->config.bias_prior,
                 "Start the output biases at the class frequencies");
-  const std::map<std::string, InputScaling> inputs = {
-      {"unit", InputScaling::kUnit}, {"symmetric", InputScaling::kSymmetric},
-      {"standardize", InputScaling::kStandardize}};
+  const std::map<std::string, InputScaling> inputs = {{"unit", InputScaling::kUnit},
+                                                      {"symmetric", InputScaling::kSymmetric},
+                                                      {"standardize", InputScaling::kStandardize}};
   cmd->add_option("--input", o->config.input,
                   "Input scaling: unit ([0,1], default) | symmetric ([-1,1]) | standardize "
                   "(mean 0, std 1 over the training images)")
@@ -85,7 +92,8 @@ void AddTrainOptions(CLI::App* cmd, TrainOptions* o) {
       ->check(CLI::Range(10, 10000000));
   cmd->add_option("--val-count", o->config.val_count,
                   "Training images held out (from the end) to pick the best epoch and calibrate")
-      ->capture_default_str()->check(CLI::Range(1, 1000000));
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000000));
   cmd->add_flag("--json", o->json, "Print one JSON object on stdout");
 }
 
@@ -145,7 +153,9 @@ TrainConfig ResolveConfig(const TrainOptions& o) {
 Json FindingsJson(const std::vector<Finding>& findings) {
   Json out = Json::array();
   for (const Finding& f : findings) {
-    out.push_back({{"id", f.id}, {"severity", SeverityName(f.severity)}, {"value", f.value},
+    out.push_back({{"id", f.id},
+                   {"severity", SeverityName(f.severity)},
+                   {"value", f.value},
                    {"message", f.message}});
   }
   return out;

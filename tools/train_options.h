@@ -18,8 +18,8 @@ struct TrainOptions {
   std::string data;
   std::string arch = "784-256-128-10";
   std::string out;
-  std::string preset;  // expanded before parsing (presets.h); kept for the record
-  std::string batch = "128";       // a size or "full"
+  std::string preset;               // expanded before parsing (presets.h); kept for the record
+  std::string batch = "128";        // a size or "full"
   std::string activation = "relu";  // one for all hidden layers, or a comma list
   std::string init = "he";          // he | xavier | glorot | uniform:A,B
   uint32_t train_count = 0;         // 0: every training image not held out

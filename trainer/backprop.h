@@ -22,10 +22,17 @@ template <typename M>
 void ApplyActivation(Activation activation, M* z) {
   using T = typename M::Scalar;
   switch (activation) {
-    case Activation::kRelu: z->array() = z->array().cwiseMax(T(0)); break;
-    case Activation::kSigmoid: z->array() = T(1) / (T(1) + (-z->array()).exp()); break;
-    case Activation::kTanh: z->array() = z->array().tanh(); break;
-    case Activation::kNone: break;
+    case Activation::kRelu:
+      z->array() = z->array().cwiseMax(T(0));
+      break;
+    case Activation::kSigmoid:
+      z->array() = T(1) / (T(1) + (-z->array()).exp());
+      break;
+    case Activation::kTanh:
+      z->array() = z->array().tanh();
+      break;
+    case Activation::kNone:
+      break;
   }
 }
 
@@ -34,10 +41,17 @@ template <typename A, typename D>
 void MultiplyByDerivative(Activation activation, const A& a, D* delta) {
   using T = typename D::Scalar;
   switch (activation) {
-    case Activation::kRelu: delta->array() = (a.array() > T(0)).select(delta->array(), T(0)); break;
-    case Activation::kSigmoid: delta->array() *= a.array() * (T(1) - a.array()); break;
-    case Activation::kTanh: delta->array() *= T(1) - a.array().square(); break;
-    case Activation::kNone: break;
+    case Activation::kRelu:
+      delta->array() = (a.array() > T(0)).select(delta->array(), T(0));
+      break;
+    case Activation::kSigmoid:
+      delta->array() *= a.array() * (T(1) - a.array());
+      break;
+    case Activation::kTanh:
+      delta->array() *= T(1) - a.array().square();
+      break;
+    case Activation::kNone:
+      break;
   }
 }
 

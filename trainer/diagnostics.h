@@ -48,12 +48,11 @@ Finding CheckUpdateBudget(long updates, size_t batch, size_t n_train);
 // D4: the final data loss vs the prior loss.
 Finding CheckPriorLoss(double data_loss, double prior_loss, OutputLoss loss);
 // D5: predicted classes and output spread on held-out images.
-Finding CheckOutputCollapse(const std::vector<uint8_t>& predictions,
-                            const Eigen::MatrixXf& logits);
+Finding CheckOutputCollapse(const std::vector<uint8_t>& predictions, const Eigen::MatrixXf& logits);
 // D6: accuracy vs always answering the training majority class (share of
 // that class in the evaluated set) and vs a linear classifier (88%).
 Finding CheckBaselines(double accuracy, int majority, double majority_share);
-// D7: mean |dW|/|W| per step, per layer (last epoch).
+// D7: mean |dW|/|W| per step, per layer (median over the epochs).
 Finding CheckUpdateRatios(const std::vector<double>& ratios);
 // D8: mean |dLoss/dW| per layer: NaN/Inf, and first vs last layer.
 Finding CheckGradientFlow(const std::vector<double>& grad_norms);
@@ -94,8 +93,8 @@ std::vector<std::string> Verdict(const std::vector<Finding>& findings, size_t ma
 // Largest tensor-wise relative error |g - n| / (|g| + |n|) between backprop
 // and centred finite differences, in double, on a small random net with
 // these hidden activations and loss (the trainer's own backprop pieces).
-double GradientCheckError(const std::vector<uint32_t>& arch, Activation hidden,
-                          OutputLoss loss, uint64_t seed);
+double GradientCheckError(const std::vector<uint32_t>& arch, Activation hidden, OutputLoss loss,
+                          uint64_t seed);
 
 }  // namespace edgemlp
 
