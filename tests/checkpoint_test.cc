@@ -168,8 +168,10 @@ TEST_CASE("damaged checkpoints: specific errors naming the file") {
   CHECK(damaged([&](CheckpointBytes& b) { b.Put<uint32_t>(kPayload + 4, 0x7FFFFFFFu); }).find(
             "layer size 2147483647") != std::string::npos);
   // arch (count + 3 sizes), epochs, seed, 8 more scalars, 11 regularization
-  // floats and early_stop.
-  const size_t config_end = kPayload + 4 + 3 * 4 + 4 + 8 + 8 * 4 + 11 * 4 + 4;
+  // floats, early_stop, 5 floats, 2 epoch counts, loss/init/input, bias_prior
+  // and an empty activation list.
+  const size_t config_end =
+      kPayload + 4 + 3 * 4 + 4 + 8 + 8 * 4 + 11 * 4 + 4 + 5 * 4 + 2 * 4 + 3 * 4 + 1 + 4;
   const size_t first_rows = config_end + 5 * 4;  // after the model's header
   const size_t first_weight = first_rows + 8;
   // A huge layer, consistent between the architecture and the matrix, still

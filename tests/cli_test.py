@@ -404,6 +404,113 @@ class CliTest(unittest.TestCase):
         self.assertEqual(leftovers, [])
 
 
+class DiagnosticsCliTest(unittest.TestCase):
+    """The stuck-3.25 preset, diagnostics in --json, doctor, plots, learning-curve."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.dir = cls.tmp.name
+        cls.plots = os.path.join(cls.dir, "plots")
+        cls.stuck = run_json("train", "--data", DATA, "--preset", "stuck-3.25",
+                             "--out", os.path.join(cls.dir, "stuck.f32"), "--plots", cls.plots)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    @staticmethod
+    def severities(j):
+        return {d["id"]: d["severity"] for d in j["diagnostics"]}
+
+    def test_stuck_preset_reproduces_the_plateau(self):
+        t = self.stuck
+        self.assertGreaterEqual(t["final_loss"], 3.20)
+        self.assertLessEqual(t["final_loss"], 3.30)
+        self.assertLess(t["test_accuracy"], 0.15)
+        self.assertEqual(t["train_images"], 30000)
+        self.assertEqual(len(t["history"]), 5)
+        s = self.severities(t)
+        self.assertEqual(s["D3"], "FAIL")   # 5 updates
+        self.assertEqual(s["D4"], "WARN")   # loss = prior entropy
+        self.assertEqual(s["D6"], "FAIL")   # = always answering '1'
+        self.assertEqual(s["D2"], "WARN")   # all-positive, symmetric init
+        self.assertEqual(s["D9"], "WARN")   # saturated sigmoids
+        self.assertEqual(s["D18"], "WARN")  # 5-unit bottleneck
+        for d in t["diagnostics"]:
+            self.assertEqual(set(d), {"id", "severity", "value", "message"})
+        top = " ".join(t["verdict"][:7])
+        for cause in ("[D4", "[D6", "[D3", "[D2", "[D9", "[D18"):
+            self.assertIn(cause, top)
+        self.assertIn("10 x H_b(0.1)", top)
+        self.assertIn("11.35%", top)
+
+    def test_known_good_run_has_no_false_alarms(self):
+        t = run_json("train", "--data", DATA, "--epochs", "3",
+                     "--out", os.path.join(self.dir, "good.f32"))
+        bad = [d for d in t["diagnostics"] if d["severity"] in ("WARN", "FAIL")]
+        self.assertEqual(bad, [])
+        for line in t["verdict"]:  # at most NOTEs (3 epochs: D3 notes 1,290 updates)
+            self.assertNotIn("WARN]", line)
+            self.assertNotIn("FAIL]", line)
+        self.assertGreater(t["test_accuracy"], 0.96)
+
+    def test_doctor_on_stuck_preset(self):
+        j = run_json("doctor", "--data", DATA, "--preset", "stuck-3.25", "--verify-epochs", "1")
+        s = self.severities(j)
+        self.assertEqual(s["D12"], "OK")  # gradient check
+        self.assertEqual(s["D13"], "WARN")  # cannot memorise 20 images from this init
+        self.assertEqual(s["D14"], "WARN")  # blank images score the same
+        for key in ("D15", "D17"):
+            self.assertIn(key, s)
+        cmd = j["suggested_command"]
+        self.assertTrue(cmd.startswith("edgemlp train "))
+        self.assertIn("--preset stuck-3.25", cmd)  # the user's own arguments, then the fixes
+        for fix in ("--batch 128", "--init he", "--input standardize", "--arch 784-256-128-10"):
+            self.assertIn(fix, cmd)
+        self.assertEqual(j["suggested_epochs_run"], 1)
+        self.assertGreater(j["suggested_accuracy"], 0.9)
+
+    def test_plots_and_metrics(self):
+        for name in ("loss.svg", "accuracy.svg", "confusion.svg"):
+            with open(os.path.join(self.plots, name)) as f:
+                self.assertTrue(f.read().startswith("<svg"))
+        with open(os.path.join(self.plots, "misclassified.png"), "rb") as f:
+            self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
+        with open(os.path.join(self.plots, "misclassified.json")) as f:
+            wrong = json.load(f)
+        self.assertEqual(len(wrong), 40)
+        self.assertTrue(all(w["label"] != w["predicted"] for w in wrong))
+        metrics = os.path.join(self.dir, "m.jsonl")
+        run("train", "--data", DATA, "--arch", "784-16-10", "--epochs", "2", "--train-count",
+            "3000", "--out", os.path.join(self.dir, "x.f32"), "--metrics", metrics)
+        with open(metrics) as f:
+            rows = [json.loads(line) for line in f]
+        self.assertEqual([r["epoch"] for r in rows], [1, 2])
+        for key in ("train_loss", "reg_loss", "train_accuracy", "val_accuracy", "learning_rate",
+                    "update_ratio", "seconds"):
+            self.assertIn(key, rows[0])
+        self.assertEqual(len(rows[0]["update_ratio"]), 2)
+
+    def test_learning_curve(self):
+        svg = os.path.join(self.dir, "lc.svg")
+        j = run_json("learning-curve", "--data", DATA, "--arch", "784-16-10", "--epochs", "1",
+                     "--sizes", "500,2000", "--plot", svg)
+        self.assertEqual([p["train_count"] for p in j["points"]], [500, 2000])
+        self.assertGreater(j["points"][1]["test_accuracy"], j["points"][0]["test_accuracy"])
+        self.assertTrue(os.path.exists(svg))
+
+    def test_bad_training_options(self):
+        out = os.path.join(self.dir, "e.f32")
+        for args, needle in ((["--batch", "lots"], "--batch"), (["--init", "uniform:1"], "--init"),
+                             (["--activation", "swish"], "--activation"),
+                             (["--arch", "784-8-10", "--activation", "relu,tanh"], "hidden"),
+                             (["--train-count", "59000"], "--train-count"),
+                             (["--schedule", "step"], "--step-epochs")):
+            p = run("train", "--data", DATA, "--out", out, *args, expect=3)
+            self.assertIn(needle, p.stderr)
+
+
 if __name__ == "__main__":
     EDGEMLP = os.path.abspath(sys.argv.pop(1))
     DATA = os.environ.get("EDGEMLP_DATA") or os.path.join(

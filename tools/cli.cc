@@ -44,6 +44,16 @@ void Progress::Done() {
   last_percent_ = -1;
 }
 
+namespace {
+std::vector<std::string>& CommandLineStore() {
+  static std::vector<std::string> args;
+  return args;
+}
+}  // namespace
+
+void SetCommandLine(std::vector<std::string> args) { CommandLineStore() = std::move(args); }
+const std::vector<std::string>& CommandLine() { return CommandLineStore(); }
+
 std::string Sha256Hex(const void* data, size_t size) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;

@@ -49,6 +49,11 @@ class Progress {
 
 std::string Sha256Hex(const void* data, size_t size);
 
+// The command line as typed (argv without the program name), for commands
+// that print a corrected version of it (doctor).
+void SetCommandLine(std::vector<std::string> args);
+const std::vector<std::string>& CommandLine();
+
 // Each subcommand registers itself on the app.
 void AddTrain(CLI::App& app);
 void AddExport(CLI::App& app);
@@ -57,6 +62,8 @@ void AddInspect(CLI::App& app);
 void AddPredict(CLI::App& app);
 void AddBench(CLI::App& app);
 void AddFinetune(CLI::App& app);
+void AddDoctor(CLI::App& app);
+void AddLearningCurve(CLI::App& app);
 
 }  // namespace edgemlp::cli
 

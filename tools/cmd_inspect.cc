@@ -80,7 +80,12 @@ T ReadAt(const uint8_t* bytes, uint64_t offset) {
 }
 
 const char* ActivationName(uint8_t a) {
-  return a == static_cast<uint8_t>(Activation::kRelu) ? "relu" : "none";
+  switch (static_cast<Activation>(a)) {
+    case Activation::kRelu: return "relu";
+    case Activation::kSigmoid: return "sigmoid";
+    case Activation::kTanh: return "tanh";
+    default: return "none";
+  }
 }
 
 void RunInspect(const InspectOptions& o) {

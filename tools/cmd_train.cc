@@ -1,40 +1,40 @@
-// edgemlp train: MNIST -> float model file, with checkpoints every epoch
-// (--checkpoint DIR), a clean stop on SIGINT/SIGTERM and --resume DIR.
+// edgemlp train: MNIST -> float model file, with diagnostics before and
+// after the run (trainer/diagnostics.h), optional metrics and plots,
+// checkpoints every epoch (--checkpoint DIR), a clean stop on SIGINT/SIGTERM
+// and --resume DIR.
 #include <unistd.h>
 
 #include <csignal>
-#include <map>
 #include <memory>
 
+#include "atomic_file.h"
 #include "checkpoint.h"
 #include "cli.h"
 #include "error.h"
 #include "idx.h"
 #include "output_guard.h"
-#include "presets.h"
+#include "plots.h"
 #include "provenance.h"
-#include "train.h"
+#include "train_options.h"
 
 namespace edgemlp::cli {
 
 namespace {
 
-struct TrainOptions {
-  std::string data;
-  std::string arch = "784-256-128-10";
-  std::string out;
-  std::string preset;  // expanded before parsing (presets.h); kept for the record
-  TrainConfig config;
+struct TrainCommand {
+  TrainOptions options;
+  std::string metrics;     // per-epoch JSONL
+  std::string plots;       // directory for curves, confusion matrix, misclassified digits
   std::string checkpoint;  // DIR: a checkpoint after every epoch
   std::string resume;      // DIR: continue that run
   bool force = false;
-  bool json = false;
 };
 
 // The training options a checkpoint stores, so `--resume DIR` alone continues.
-const char* const kRunOptions[] = {"--preset", "--arch",  "--epochs", "--seed",
-                                   "--optimizer", "--lr", "--schedule", "--batch",
-                                   "--threads", "--l2",   "--val-count"};
+const char* const kRunOptions[] = {
+    "--preset", "--arch", "--epochs", "--seed", "--optimizer", "--lr", "--schedule", "--batch",
+    "--threads", "--l2", "--l2-lambda", "--weight-decay", "--activation", "--loss", "--init",
+    "--input", "--train-count", "--balanced", "--val-count"};
 
 // Set by SIGINT/SIGTERM; training stops after the current epoch.
 volatile std::sig_atomic_t g_stop_signal = 0;
@@ -54,7 +54,7 @@ class StopSignals {
  public:
   StopSignals() {
     g_stop_signal = 0;
-    struct sigaction sa = {};
+    struct sigaction sa {};
     sa.sa_handler = OnStopSignal;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_int_);
@@ -75,6 +75,19 @@ std::string Percent(double fraction) {
   return buf;
 }
 
+Json EpochJson(const EpochRecord& r) {
+  return {{"epoch", r.epoch},
+          {"seconds", r.seconds},
+          {"train_loss", r.train_loss},
+          {"reg_loss", r.reg_loss},
+          {"cost", r.cost()},
+          {"train_accuracy", r.train_accuracy},
+          {"val_accuracy", r.val_accuracy},
+          {"learning_rate", r.learning_rate},
+          {"update_ratio", r.update_ratio},
+          {"grad_norm", r.grad_norm}};
+}
+
 Json RegularizationJson(const TrainConfig& c) {
   const AugmentConfig& a = c.augment;
   return {{"shift", a.shift}, {"rotate", a.rotate}, {"scale", a.scale}, {"shear", a.shear},
@@ -84,63 +97,77 @@ Json RegularizationJson(const TrainConfig& c) {
           {"ema", c.ema_decay}, {"early_stop", c.early_stop}, {"l2", c.l2}};
 }
 
-void RunTrain(TrainOptions o) {
+void RunTrain(TrainCommand c) {
+  TrainOptions& o = c.options;
   Checkpoint resumed;
-  if (!o.resume.empty()) {
-    resumed = LoadCheckpoint(o.resume);
+  if (!c.resume.empty()) {
+    resumed = LoadCheckpoint(c.resume);
     const Json note = Json::parse(resumed.note, nullptr, /*allow_exceptions=*/false);
     auto text = [&](const char* key) {
       return note.is_object() && note.contains(key) && note[key].is_string()
                  ? note[key].get<std::string>() : std::string();
     };
+    auto number = [&](const char* key) {
+      return note.is_object() && note.contains(key) && note[key].is_number_unsigned()
+                 ? note[key].get<uint32_t>() : 0u;
+    };
     if (o.data.empty()) o.data = text("data");
     if (o.out.empty()) o.out = text("out");
     o.preset = text("preset");
-    o.config = resumed.config;
+    o.train_count = number("train_count");
+    o.balanced = number("balanced");
     o.arch.clear();
-    for (uint32_t n : o.config.arch) o.arch += (o.arch.empty() ? "" : "-") + std::to_string(n);
-    if (o.checkpoint.empty()) o.checkpoint = o.resume;
-    Log("resuming %s after epoch %d of %d", CheckpointPath(o.resume).c_str(),
+    for (uint32_t n : resumed.config.arch) o.arch += (o.arch.empty() ? "" : "-") + std::to_string(n);
+    if (c.checkpoint.empty()) c.checkpoint = c.resume;
+    Log("resuming %s after epoch %d of %d", CheckpointPath(c.resume).c_str(),
         resumed.state.epochs_done, resumed.config.epochs);
   }
   if (o.out.empty()) throw CLI::RequiredError("--out");
-  CheckOverwrite(o.out, FileKind::kFloatModel, o.force);
-  if (!o.checkpoint.empty() && o.resume.empty() && CheckpointExists(o.checkpoint) && !o.force) {
-    throw InputError(o.checkpoint + " already holds a checkpoint: continue it with --resume " +
-                     o.checkpoint + ", or pass --force to start over");
+  CheckOverwrite(o.out, FileKind::kFloatModel, c.force);
+  if (!c.checkpoint.empty() && c.resume.empty() && CheckpointExists(c.checkpoint) && !c.force) {
+    throw InputError(c.checkpoint + " already holds a checkpoint: continue it with --resume " +
+                     c.checkpoint + ", or pass --force to start over");
   }
-  TrainConfig config = o.config;
-  config.arch = ParseArch(o.arch);
   const std::string dir = ResolveDataDir(o.data);
   Log("loading MNIST from %s", dir.c_str());
   const Mnist mnist = LoadMnist(dir);
-  Log("training %s on %zu images (%u held out for validation), %d epochs, "
-      "%s lr %g, batch %d, seed %llu",
-      o.arch.c_str(), mnist.train.size() - config.val_count, config.val_count,
-      config.epochs, OptimizerName(config.optimizer),
+  const TrainConfig config = c.resume.empty() ? ResolveConfig(o) : resumed.config;
+  Log("training %s (%s loss, %s init, %s input), %d epochs, %s lr %g, batch %d, seed %llu",
+      o.arch.c_str(), LossName(config.loss), InitName(config.init),
+      InputScalingName(config.input), config.epochs, OptimizerName(config.optimizer),
       config.learning_rate > 0 ? config.learning_rate : DefaultLr(config.optimizer),
       config.batch, static_cast<unsigned long long>(config.seed));
   Progress progress("epoch");
+  std::string metrics_text;
   TrainHooks hooks;
   hooks.on_epoch = [&](const EpochRecord& r) {
     progress.Done();
-    Log("epoch %2d/%d  loss %.4f  val %s  lr %.2g  %.2f s", r.epoch, config.epochs,
-        r.train_loss, Percent(r.val_accuracy).c_str(), r.learning_rate, r.seconds);
+    Log("epoch %2d/%d  cost %.4f (data %.4f + reg %.4f)  train %s  val %s  lr %.2g  %.2f s",
+        r.epoch, config.epochs, r.cost(), r.train_loss, r.reg_loss,
+        Percent(r.train_accuracy).c_str(), Percent(r.val_accuracy).c_str(), r.learning_rate,
+        r.seconds);
+    if (!c.metrics.empty()) {  // rewritten each epoch, so it can be watched
+      metrics_text += EpochJson(r).dump() + "\n";
+      WriteFileAtomic(c.metrics, metrics_text);
+    }
   };
   hooks.on_progress = [&](double f) { progress.Update(f); };
   // Where an interruption saves its checkpoint when --checkpoint is not given.
-  const std::string stop_dir = o.checkpoint.empty() ? o.out + ".checkpoint" : o.checkpoint;
-  const Json note = {{"data", o.data}, {"out", o.out}, {"preset", o.preset}};
+  const std::string stop_dir = c.checkpoint.empty() ? o.out + ".checkpoint" : c.checkpoint;
+  const Json note = {{"data", o.data},         {"out", o.out},
+                     {"preset", o.preset},     {"train_count", o.train_count},
+                     {"balanced", o.balanced}};
   hooks.after_epoch = [&](const TrainState& state) {
     const bool stop = g_stop_signal != 0 && state.epochs_done < config.epochs;
-    if (!o.checkpoint.empty() || stop) {
+    if (!c.checkpoint.empty() || stop) {
       SaveCheckpoint(Checkpoint{config, state, note.dump()}, stop_dir);
     }
     return !stop;
   };
   StopSignals signals;
-  const TrainResult result =
-      Train(mnist.train, config, hooks, o.resume.empty() ? nullptr : &resumed.state);
+  const Run run = TrainWithDiagnostics(o, mnist, false, hooks, &config,
+                                       c.resume.empty() ? nullptr : &resumed.state);
+  const TrainResult& result = run.result;
   // Stopped by a signal (early stopping also ends before config.epochs).
   if (g_stop_signal != 0 && static_cast<int>(result.history.size()) < config.epochs) {
     const int done = static_cast<int>(result.history.size());
@@ -154,23 +181,18 @@ void RunTrain(TrainOptions o) {
          "--resume " + stop_dir + "\n");
     throw ExitWith{kExitInterrupted};
   }
-  const std::vector<uint8_t> predictions =
-      PredictFloat(result.model, mnist.test, 0, mnist.test.size());
-  size_t correct = 0;
-  for (size_t i = 0; i < predictions.size(); ++i) correct += predictions[i] == mnist.test.labels[i];
-  const double test_accuracy = static_cast<double>(correct) / predictions.size();
   FloatModel model = result.model;
-  model.provenance = TrainProvenance(config, o.arch, mnist, test_accuracy).dump();
+  model.provenance = TrainProvenance(config, o.arch, mnist, run.test_accuracy).dump();
   SaveFloatModel(model, o.out);
+  if (!c.plots.empty()) WriteRunPlots(c.plots, run, mnist.test);
+  const std::vector<std::string> verdict = Verdict(run.findings);
+  Log("verdict:");
+  for (const std::string& v : verdict) Log("  %s", v.c_str());
 
   Json history = Json::array();
   double epoch_seconds = 0;
   for (const EpochRecord& r : result.history) {
-    history.push_back({{"epoch", r.epoch},
-                       {"seconds", r.seconds},
-                       {"train_loss", r.train_loss},
-                       {"val_accuracy", r.val_accuracy},
-                       {"learning_rate", r.learning_rate}});
+    history.push_back(EpochJson(r));
     epoch_seconds += r.seconds;
   }
   epoch_seconds /= static_cast<double>(result.history.size());
@@ -181,111 +203,51 @@ void RunTrain(TrainOptions o) {
                   {"epochs", config.epochs},
                   {"seed", config.seed},
                   {"threads", result.threads},
+                  {"train_images", run.n_train},
                   {"best_epoch", result.best_epoch},
                   {"epochs_run", result.history.size()},
                   {"schedule", ScheduleName(config.schedule)},
                   {"regularization", RegularizationJson(config)},
-                  {"test_accuracy", test_accuracy},
+                  {"final_loss", run.final_loss},
+                  {"test_accuracy", run.test_accuracy},
                   {"seconds", result.seconds},
                   {"seconds_per_epoch", epoch_seconds},
-                  {"history", history}};
-  char human[512];
-  std::snprintf(human, sizeof(human),
-                "model %s (%s): test accuracy %s, best epoch %d, %.1f s "
+                  {"history", history},
+                  {"diagnostics", FindingsJson(run.findings)},
+                  {"verdict", verdict}};
+  char line[512];
+  std::snprintf(line, sizeof(line),
+                "model %s (%s): test accuracy %s, final cost %.4f, best epoch %d, %.1f s "
                 "(%.2f s per epoch, %d threads)\n",
                 o.out.c_str(), result.model.ArchString().c_str(),
-                Percent(test_accuracy).c_str(), result.best_epoch,
+                Percent(run.test_accuracy).c_str(), run.final_loss, result.best_epoch,
                 result.seconds, epoch_seconds, result.threads);
-  Emit(o.json, j, human);
-}
-
-// Augmentation and regularisation (all off by default).
-void AddRegularizationOptions(CLI::App* cmd, TrainConfig* c) {
-  AugmentConfig& a = c->augment;
-  cmd->add_option("--shift", a.shift, "Augment: random shift, pixels (each axis, +-)")
-      ->capture_default_str()->check(CLI::Range(0.0, 28.0));
-  cmd->add_option("--rotate", a.rotate, "Augment: random rotation, degrees (+-)")
-      ->capture_default_str()->check(CLI::Range(0.0, 180.0));
-  cmd->add_option("--scale", a.scale, "Augment: random zoom, factor 1 +- this")
-      ->capture_default_str()->check(CLI::Range(0.0, 0.9));
-  cmd->add_option("--shear", a.shear, "Augment: random horizontal shear (+-)")
-      ->capture_default_str()->check(CLI::Range(0.0, 2.0));
-  cmd->add_option("--elastic-alpha", a.elastic_alpha,
-                  "Augment: elastic distortion strength, pixels (Simard: 34; 0 off)")
-      ->capture_default_str()->check(CLI::Range(0.0, 1000.0));
-  cmd->add_option("--elastic-sigma", a.elastic_sigma,
-                  "Augment: elastic smoothing std dev, pixels (Simard: 4)")
-      ->capture_default_str()->check(CLI::Range(0.5, 20.0));
-  cmd->add_option("--input-dropout", c->input_dropout, "Dropout rate of the input pixels")
-      ->capture_default_str()->check(CLI::Range(0.0, 0.95));
-  cmd->add_option("--dropout", c->hidden_dropout, "Dropout rate of the hidden units")
-      ->capture_default_str()->check(CLI::Range(0.0, 0.95));
-  cmd->add_option("--max-norm", c->max_norm,
-                  "Cap on the L2 norm of each unit's incoming weights (0 off)")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
-  cmd->add_option("--label-smoothing", c->label_smoothing, "Label smoothing epsilon")
-      ->capture_default_str()->check(CLI::Range(0.0, 0.99));
-  cmd->add_option("--ema", c->ema_decay,
-                  "Decay of the weight moving average that is validated and saved (0 off)")
-      ->capture_default_str()->check(CLI::Range(0.0, 0.99999));
-  cmd->add_option("--early-stop", c->early_stop,
-                  "Stop after this many epochs without a better validation accuracy (0 off)")
-      ->capture_default_str()->check(CLI::Range(0, 100000));
+  Emit(o.json, j, line);
 }
 
 }  // namespace
 
 void AddTrain(CLI::App& app) {
-  auto o = std::make_shared<TrainOptions>();
+  auto c = std::make_shared<TrainCommand>();
   CLI::App* cmd = app.add_subcommand("train", "Train a float MLP on MNIST-format data");
-  // Presets put their options first; an option given again later wins.
-  cmd->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
-  std::string presets_help = "Named recipe; explicit options override it:";
-  for (const Preset& p : Presets()) presets_help += "\n  " + p.name + ": " + p.description;
-  cmd->add_option("--preset", o->preset, presets_help)->check(CLI::IsMember(PresetNames()));
-  cmd->add_option("--data", o->data, "MNIST directory (else $EDGEMLP_DATA, else ./data/mnist)");
-  cmd->add_option("--arch", o->arch, "Layer sizes, input to output")->capture_default_str();
-  cmd->add_option("--epochs", o->config.epochs, "Passes over the training set")
-      ->capture_default_str()->check(CLI::Range(1, 100000));
-  cmd->add_option("--seed", o->config.seed, "Random seed (init, shuffling)")->capture_default_str();
-  const std::map<std::string, Optimizer> optimizers = {
-      {"sgd", Optimizer::kSgd}, {"momentum", Optimizer::kMomentum}, {"adam", Optimizer::kAdam}};
-  cmd->add_option("--optimizer", o->config.optimizer, "sgd | momentum | adam (default adam)")
-      ->transform(CLI::CheckedTransformer(optimizers, CLI::ignore_case))
-      ->option_text("sgd|momentum|adam");
-  cmd->add_option("--lr", o->config.learning_rate,
-                  "Learning rate (default: adam 1e-3, momentum 0.05, sgd 0.1)")
-      ->check(CLI::PositiveNumber);
-  const std::map<std::string, Schedule> schedules = {
-      {"constant", Schedule::kConstant}, {"cosine", Schedule::kCosine},
-      {"one-cycle", Schedule::kOneCycle}};
-  cmd->add_option("--schedule", o->config.schedule,
-                  "constant | cosine | one-cycle (default cosine; one-cycle warms up to --lr "
-                  "over 30% of the steps, then anneals)")
-      ->transform(CLI::CheckedTransformer(schedules, CLI::ignore_case))
-      ->option_text("constant|cosine|one-cycle");
-  cmd->add_option("--batch", o->config.batch, "Mini-batch size")
-      ->capture_default_str()->check(CLI::Range(1, 65536));
-  cmd->add_option("--threads", o->config.threads, "Threads (default: all cores)")
-      ->check(CLI::Range(1, 256));
-  cmd->add_option("--l2", o->config.l2, "L2 weight decay (weights only)")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
-  AddRegularizationOptions(cmd, &o->config);
-  cmd->add_option("--val-count", o->config.val_count,
-                  "Training images held out (from the end) to pick the best epoch and calibrate")
-      ->capture_default_str()->check(CLI::Range(1, 1000000));
-  cmd->add_option("--out", o->out, "Output float model file (required unless --resume)");
-  cmd->add_option("--checkpoint", o->checkpoint,
+  AddTrainOptions(cmd, &c->options);
+  cmd->add_option("--out", c->options.out, "Output float model file (required unless --resume)");
+  cmd->add_option("--metrics", c->metrics,
+                  "Write per-epoch metrics (JSON lines: data and reg loss, accuracies, lr, "
+                  "update ratios, seconds) to this file");
+  cmd->add_option("--plots", c->plots,
+                  "Write learning curves, confusion matrix (SVG) and the most confidently "
+                  "misclassified test digits (PNG) to this directory");
+  cmd->add_option("--checkpoint", c->checkpoint,
                   "Save a checkpoint to DIR after every epoch (SIGINT/SIGTERM also save one)");
   CLI::Option* resume = cmd->add_option(
-      "--resume", o->resume,
+      "--resume", c->resume,
       "Continue the run checkpointed in DIR, with its options (--data/--out may change)");
   for (const char* name : kRunOptions) resume->excludes(cmd->get_option(name));
-  cmd->add_flag("--force", o->force,
+  cmd->add_flag("--force", c->force,
                 "Overwrite an --out that is not a float model; restart over an existing "
                 "--checkpoint");
-  cmd->add_flag("--json", o->json, "Print one JSON object on stdout");
-  cmd->callback([o] { RunTrain(*o); });
+  cmd->callback([c] { RunTrain(*c); });
 }
 
 }  // namespace edgemlp::cli

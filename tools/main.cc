@@ -31,8 +31,11 @@ int main(int argc, char** argv) {
   AddPredict(app);
   AddBench(app);
   AddFinetune(app);
+  AddDoctor(app);
+  AddLearningCurve(app);
   try {
     std::vector<std::string> args(argv + 1, argv + argc);
+    SetCommandLine(args);
     ExpandPreset(&args);
     std::reverse(args.begin(), args.end());  // CLI11 takes them last-first
     app.parse(args);

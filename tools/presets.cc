@@ -34,6 +34,14 @@ const std::vector<Preset>& Presets() {
         "--schedule", "cosine", "--shift", "1.5", "--rotate", "8", "--scale", "0.08", "--shear",
         "0.1", "--elastic-alpha", "30", "--elastic-sigma", "5", "--dropout", "0.25",
         "--max-norm", "3.5", "--label-smoothing", "0.05", "--ema", "0.999", "--epochs", "30"}},
+      {"stuck-3.25",
+       "a learner's run that plateaus at cost 3.25 and ~11% accuracy (docs/stuck-3.25.md): "
+       "784-5-5-10 sigmoid, sum of 10 sigmoid BCEs, full-batch GD lr 2, 5 iterations, L2 "
+       "lambda 1 as lambda/(2m), first 30,000 images in [-1,1], init U[0,0.01)",
+       {"--arch", "784-5-5-10", "--activation", "sigmoid", "--loss", "sigmoid-bce", "--init",
+        "uniform:0,0.01", "--optimizer", "gd", "--lr", "2", "--batch", "full", "--schedule",
+        "constant", "--epochs", "5", "--l2-lambda", "1", "--input", "symmetric", "--train-count",
+        "30000"}},
   };
   return presets;
 }

@@ -17,7 +17,7 @@ namespace edgemlp {
 namespace {
 
 constexpr char kMagic[8] = {'E', 'M', 'L', 'P', 'C', 'K', 'P', 'T'};
-constexpr uint32_t kVersion = 2;  // 2: regularization and EMA
+constexpr uint32_t kVersion = 2;  // 2: every TrainConfig field, and the EMA
 constexpr size_t kHeaderBytes = 24;  // magic, version, crc, payload size
 constexpr uint32_t kMaxArchSize = kMaxLayers + 1;
 constexpr uint32_t kMaxTextBytes = 1 << 20;
@@ -161,8 +161,7 @@ class Reader {
       l.weights = GetMatrix(arch[i + 1], arch[i], at + " weights");
       l.bias = GetVector(arch[i + 1], at + " bias");
       const uint8_t act = Get<uint8_t>(what);
-      if (act != static_cast<uint8_t>(Activation::kNone) &&
-          act != static_cast<uint8_t>(Activation::kRelu)) {
+      if (act > static_cast<uint8_t>(Activation::kTanh)) {
         Fail(at + " has unknown activation " + std::to_string(act));
       }
       l.activation = static_cast<Activation>(act);
@@ -219,9 +218,35 @@ TrainConfig GetConfig(Reader& r) {
     if (!std::isfinite(*f) || *f < 0) r.Fail("a regularization setting is out of range");
   }
   c.early_stop = r.Get<int32_t>("the configuration");
-  if (c.epochs < 1 || c.epochs > static_cast<int>(kMaxEpochs) || c.batch < 1 ||
-      c.threads < 0 || optimizer > static_cast<uint32_t>(Optimizer::kAdam) ||
-      schedule > static_cast<uint32_t>(Schedule::kOneCycle) || c.early_stop < 0 ||
+  float* more[] = {&c.l2_lambda, &c.weight_decay, &c.step_gamma, &c.init_low, &c.init_high};
+  for (float* f : more) {
+    *f = r.Get<float>("the configuration");
+    if (!std::isfinite(*f)) r.Fail("a training setting is not finite");
+  }
+  c.step_epochs = r.Get<int32_t>("the configuration");
+  c.warmup_epochs = r.Get<int32_t>("the configuration");
+  const uint32_t loss = r.Get<uint32_t>("the configuration");
+  const uint32_t init = r.Get<uint32_t>("the configuration");
+  const uint32_t input = r.Get<uint32_t>("the configuration");
+  c.bias_prior = r.Get<uint8_t>("the configuration") != 0;
+  const uint32_t n_act = r.Get<uint32_t>("the configuration");
+  if (n_act > kMaxArchSize || loss > static_cast<uint32_t>(OutputLoss::kSigmoidBce) ||
+      init > static_cast<uint32_t>(Init::kUniform) ||
+      input > static_cast<uint32_t>(InputScaling::kStandardize) || c.step_epochs < 0 ||
+      c.warmup_epochs < 0) {
+    r.Fail("the training configuration is out of range");
+  }
+  c.loss = static_cast<OutputLoss>(loss);
+  c.init = static_cast<Init>(init);
+  c.input = static_cast<InputScaling>(input);
+  for (uint32_t i = 0; i < n_act; ++i) {
+    const uint8_t a = r.Get<uint8_t>("the configuration");
+    if (a > static_cast<uint8_t>(Activation::kTanh)) r.Fail("unknown activation " + std::to_string(a));
+    c.activations.push_back(static_cast<Activation>(a));
+  }
+  if (c.epochs < 1 || c.epochs > static_cast<int>(kMaxEpochs) || c.batch < 0 ||
+      c.threads < 0 || optimizer > static_cast<uint32_t>(Optimizer::kAdamW) ||
+      schedule > static_cast<uint32_t>(Schedule::kStep) || c.early_stop < 0 ||
       !std::isfinite(c.learning_rate) || c.learning_rate < 0 || !std::isfinite(c.l2) ||
       c.l2 < 0 || !std::isfinite(c.momentum)) {
     r.Fail("the training configuration is out of range");
@@ -250,6 +275,15 @@ void PutConfig(Writer& w, const TrainConfig& c) {
     w.Put(f);
   }
   w.Put(static_cast<int32_t>(c.early_stop));
+  for (float f : {c.l2_lambda, c.weight_decay, c.step_gamma, c.init_low, c.init_high}) w.Put(f);
+  w.Put(static_cast<int32_t>(c.step_epochs));
+  w.Put(static_cast<int32_t>(c.warmup_epochs));
+  w.Put(static_cast<uint32_t>(c.loss));
+  w.Put(static_cast<uint32_t>(c.init));
+  w.Put(static_cast<uint32_t>(c.input));
+  w.Put(static_cast<uint8_t>(c.bias_prior));
+  w.Put(static_cast<uint32_t>(c.activations.size()));
+  for (Activation a : c.activations) w.Put(static_cast<uint8_t>(a));
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "atomic_file.h"
+#include "backprop.h"
 #include "blob_writer.h"
 #include "edgemlp/blob.h"
 #include "error.h"
@@ -156,7 +157,7 @@ Eigen::MatrixXf Forward(const FloatModel& model, const Eigen::MatrixXf& input,
     const DenseLayer& l = model.layers[i];
     Eigen::MatrixXf z = l.weights * a;
     z.colwise() += l.bias;
-    if (l.activation == Activation::kRelu) z = z.cwiseMax(0.0f);
+    ApplyActivation(l.activation, &z);
     if (hidden && i + 1 < model.layers.size()) hidden->push_back(z);
     a = std::move(z);
   }

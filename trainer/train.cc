@@ -13,8 +13,11 @@ namespace edgemlp {
 float DefaultLr(Optimizer optimizer) {
   switch (optimizer) {
     case Optimizer::kSgd: return 0.1f;
+    case Optimizer::kGd: return 0.5f;
     case Optimizer::kMomentum: return 0.05f;
+    case Optimizer::kNesterov: return 0.05f;
     case Optimizer::kAdam: return 1e-3f;
+    case Optimizer::kAdamW: return 1e-3f;
   }
   return 1e-3f;
 }
@@ -22,8 +25,11 @@ float DefaultLr(Optimizer optimizer) {
 const char* OptimizerName(Optimizer optimizer) {
   switch (optimizer) {
     case Optimizer::kSgd: return "sgd";
+    case Optimizer::kGd: return "gd";
     case Optimizer::kMomentum: return "momentum";
+    case Optimizer::kNesterov: return "nesterov";
     case Optimizer::kAdam: return "adam";
+    case Optimizer::kAdamW: return "adamw";
   }
   return "?";
 }
@@ -33,8 +39,50 @@ const char* ScheduleName(Schedule schedule) {
     case Schedule::kConstant: return "constant";
     case Schedule::kCosine: return "cosine";
     case Schedule::kOneCycle: return "one-cycle";
+    case Schedule::kStep: return "step";
   }
   return "?";
+}
+
+const char* InitName(Init init) {
+  switch (init) {
+    case Init::kHe: return "he";
+    case Init::kXavier: return "xavier";
+    case Init::kUniform: return "uniform";
+  }
+  return "?";
+}
+
+const char* InputScalingName(InputScaling input) {
+  switch (input) {
+    case InputScaling::kUnit: return "unit";
+    case InputScaling::kSymmetric: return "symmetric";
+    case InputScaling::kStandardize: return "standardize";
+  }
+  return "?";
+}
+
+const char* ActivationName(Activation activation) {
+  switch (activation) {
+    case Activation::kNone: return "none";
+    case Activation::kRelu: return "relu";
+    case Activation::kSigmoid: return "sigmoid";
+    case Activation::kTanh: return "tanh";
+  }
+  return "?";
+}
+
+const char* LossName(OutputLoss loss) {
+  return loss == OutputLoss::kSoftmaxCe ? "softmax" : "sigmoid-bce";
+}
+
+size_t EffectiveBatch(const TrainConfig& config, size_t n_train) {
+  if (config.optimizer == Optimizer::kGd || config.batch <= 0) return n_train;
+  return std::min<size_t>(static_cast<size_t>(config.batch), n_train);
+}
+
+double L2Coefficient(const TrainConfig& config, size_t n_train) {
+  return config.l2 + config.l2_lambda / static_cast<double>(n_train);
 }
 
 namespace {
@@ -47,19 +95,72 @@ double Seconds(Clock::time_point since) {
   return std::chrono::duration<double>(Clock::now() - since).count();
 }
 
-void HeInit(FloatModel* model, const std::vector<uint32_t>& arch, std::mt19937_64* rng) {
+Activation HiddenActivation(const TrainConfig& config, size_t layer) {
+  if (config.activations.empty()) return Activation::kRelu;
+  return config.activations[std::min(layer, config.activations.size() - 1)];
+}
+
+void InitWeights(FloatModel* model, const TrainConfig& config, std::mt19937_64* rng) {
+  const std::vector<uint32_t>& arch = config.arch;
   model->layers.clear();
   for (size_t i = 0; i + 1 < arch.size(); ++i) {
     DenseLayer l;
-    const float std_dev = std::sqrt(2.0f / static_cast<float>(arch[i]));
-    std::normal_distribution<float> normal(0.0f, std_dev);
+    const float fan_in = static_cast<float>(arch[i]), fan_out = static_cast<float>(arch[i + 1]);
+    std::normal_distribution<float> he(0.0f, std::sqrt(2.0f / fan_in));
+    const float glorot = std::sqrt(6.0f / (fan_in + fan_out));
+    std::uniform_real_distribution<float> xavier(-glorot, glorot);
+    std::uniform_real_distribution<float> uniform(config.init_low, config.init_high);
     l.weights.resize(arch[i + 1], arch[i]);
     for (Eigen::Index c = 0; c < l.weights.cols(); ++c) {
-      for (Eigen::Index r = 0; r < l.weights.rows(); ++r) l.weights(r, c) = normal(*rng);
+      for (Eigen::Index r = 0; r < l.weights.rows(); ++r) {
+        switch (config.init) {
+          case Init::kHe: l.weights(r, c) = he(*rng); break;
+          case Init::kXavier: l.weights(r, c) = xavier(*rng); break;
+          case Init::kUniform: l.weights(r, c) = uniform(*rng); break;
+        }
+      }
     }
     l.bias = Vector::Zero(arch[i + 1]);
-    l.activation = i + 2 == arch.size() ? Activation::kNone : Activation::kRelu;
+    l.activation = i + 2 == arch.size() ? Activation::kNone : HiddenActivation(config, i);
     model->layers.push_back(std::move(l));
+  }
+}
+
+// Output biases that make the untrained net predict the class frequencies.
+void SetBiasToPrior(FloatModel* model, const Dataset& data, size_t n_train, OutputLoss loss) {
+  Vector& bias = model->layers.back().bias;
+  std::vector<double> count(bias.size(), 0.5);  // +0.5: no log(0)
+  for (size_t i = 0; i < n_train; ++i) count[data.labels[i]] += 1;
+  for (Eigen::Index k = 0; k < bias.size(); ++k) {
+    const double p = count[k] / (static_cast<double>(n_train) + 0.5 * bias.size());
+    bias[k] = static_cast<float>(loss == OutputLoss::kSoftmaxCe ? std::log(p)
+                                                                : std::log(p / (1 - p)));
+  }
+}
+
+void SetInputScaling(FloatModel* model, const Dataset& data, size_t n_train, InputScaling input) {
+  switch (input) {
+    case InputScaling::kUnit:
+      model->input_scale = 1.0f / 255.0f;
+      model->input_offset = 0.0f;
+      break;
+    case InputScaling::kSymmetric:
+      model->input_scale = 2.0f / 255.0f;
+      model->input_offset = -1.0f;
+      break;
+    case InputScaling::kStandardize: {
+      double sum = 0, sum_sq = 0;
+      const size_t n = n_train * data.images.image_size();
+      for (size_t i = 0; i < n; ++i) {
+        const double p = data.images.pixels[i] / 255.0;
+        sum += p;
+        sum_sq += p * p;
+      }
+      const double mean = sum / n, std_dev = std::sqrt(std::max(sum_sq / n - mean * mean, 1e-12));
+      model->input_scale = static_cast<float>(1.0 / (255.0 * std_dev));
+      model->input_offset = static_cast<float>(-mean / std_dev);
+      break;
+    }
   }
 }
 
@@ -82,14 +183,35 @@ void CheckConfig(const Dataset& train, const TrainConfig& config) {
       !(config.ema_decay >= 0 && config.ema_decay < 1)) {
     throw InputError("--label-smoothing and --ema must be in [0, 1)");
   }
-  if (config.epochs < 1 || config.batch < 1) {
-    throw InputError("--epochs and --batch must be >= 1");
+  if (config.label_smoothing > 0 && config.loss != OutputLoss::kSoftmaxCe) {
+    throw InputError("--label-smoothing applies to the softmax cross-entropy loss");
+  }
+  if (config.epochs < 1 || config.batch < 0) {
+    throw InputError("--epochs must be >= 1 and --batch >= 1 (or full)");
+  }
+  if (!config.activations.empty() && config.activations.size() != 1 &&
+      config.activations.size() + 2 != arch.size()) {
+    throw InputError("--activation lists " + std::to_string(config.activations.size()) +
+                     " activations but --arch has " + std::to_string(arch.size() - 2) +
+                     " hidden layers (give one for all, or one per hidden layer)");
+  }
+  if (config.schedule == Schedule::kStep && config.step_epochs < 1) {
+    throw InputError("--schedule step needs --step-epochs N (N >= 1)");
+  }
+  if (config.init == Init::kUniform && !(config.init_low < config.init_high)) {
+    throw InputError("--init uniform:A,B needs A < B");
   }
   if (train.size() <= config.val_count + 1) {
     throw InputError("the training set has " + std::to_string(train.size()) +
                      " images, too few to hold out " + std::to_string(config.val_count) +
                      " for validation");
   }
+}
+
+double RegLoss(const FloatModel& model, float l2) {
+  double sum = 0;
+  for (const DenseLayer& l : model.layers) sum += l.weights.squaredNorm();
+  return 0.5 * l2 * sum;
 }
 
 // One training run: the state it advances plus buffers sized once for a full
@@ -100,31 +222,38 @@ class Trainer {
   Trainer(const Dataset& data, const TrainConfig& config, TrainState* state)
       : data_(data), config_(config), state_(*state),
         n_train_(data.size() - config.val_count),
+        batch_(static_cast<Eigen::Index>(EffectiveBatch(config, n_train_))),
         base_lr_(config.learning_rate > 0 ? config.learning_rate : DefaultLr(config.optimizer)),
-        total_steps_(static_cast<long>((n_train_ + config.batch - 1) / config.batch) *
-                     config.epochs),
-        loader_(data.images, config.augment, config.batch, Eigen::nbThreads()) {
+        l2_(static_cast<float>(L2Coefficient(config, n_train_))),
+        steps_per_epoch_(static_cast<long>((n_train_ + batch_ - 1) / batch_)),
+        total_steps_(steps_per_epoch_ * config.epochs),
+        loader_(data.images, config.augment, static_cast<int>(batch_), Eigen::nbThreads()) {
     const std::vector<uint32_t>& arch = config.arch;
-    act_.emplace_back(arch[0], config.batch);
+    act_.emplace_back(arch[0], batch_);
     // mask_[k] multiplies act_[k]: the input, then each hidden layer.
     for (size_t k = 0; k + 1 < arch.size(); ++k) {
       const float rate = k == 0 ? config.input_dropout : config.hidden_dropout;
-      mask_.push_back(rate > 0 ? Matrix(arch[k], config.batch) : Matrix());
+      mask_.push_back(rate > 0 ? Matrix(arch[k], batch_) : Matrix());
     }
     for (size_t i = 0; i + 1 < arch.size(); ++i) {
-      act_.emplace_back(arch[i + 1], config.batch);
-      delta_.emplace_back(arch[i + 1], config.batch);
+      act_.emplace_back(arch[i + 1], batch_);
+      delta_.emplace_back(arch[i + 1], batch_);
       grad_w_.emplace_back(arch[i + 1], arch[i]);
       grad_b_.emplace_back(arch[i + 1]);
+      before_w_.emplace_back(arch[i + 1], arch[i]);
     }
     order_.resize(n_train_);
   }
 
   EpochRecord RunEpoch(const TrainHooks& hooks) {
     const auto start = Clock::now();
+    const size_t n_layers = state_.model.layers.size();
     EpochRecord rec;
     rec.epoch = state_.epochs_done + 1;
     rec.learning_rate = LearningRate(state_.step);
+    rec.reg_loss = RegLoss(state_.model, l2_);
+    rec.update_ratio.assign(n_layers, 0.0);
+    rec.grad_norm.assign(n_layers, 0.0);
     // The order is rebuilt before each shuffle so an epoch depends only on
     // the RNG state, which is what a checkpoint saves.
     for (size_t i = 0; i < n_train_; ++i) order_[i] = static_cast<uint32_t>(i);
@@ -133,22 +262,30 @@ class Trainer {
     // seeded from this, so threads never change the result.
     const uint64_t epoch_seed = state_.rng();
     double loss_sum = 0;
+    correct_ = 0;
     loader_.Prefetch(order_.data(), BatchSize(0), epoch_seed, 0);
-    for (size_t first = 0; first < n_train_; first += config_.batch) {
+    for (size_t first = 0; first < n_train_; first += batch_) {
       const Eigen::Index n = BatchSize(first);
       FillBatch(n);
-      const size_t next = first + config_.batch;
+      const size_t next = first + batch_;
       if (next < n_train_) loader_.Prefetch(order_.data() + next, BatchSize(next), epoch_seed, next);
       DrawDropoutMasks(epoch_seed, first, n);
       Forward(n);
       loss_sum += LossAndOutputDelta(first, n);
       Backward(n);
-      Update(LearningRate(state_.step));
+      for (size_t i = 0; i < n_layers; ++i) rec.grad_norm[i] += grad_w_[i].norm();
+      AddL2Gradient();
+      Update(LearningRate(state_.step), &rec.update_ratio);
       Constrain();
       ++state_.step;
       if (hooks.on_progress) hooks.on_progress(static_cast<double>(first + n) / n_train_);
     }
+    for (size_t i = 0; i < n_layers; ++i) {
+      rec.update_ratio[i] /= static_cast<double>(steps_per_epoch_);
+      rec.grad_norm[i] /= static_cast<double>(steps_per_epoch_);
+    }
     rec.train_loss = loss_sum / static_cast<double>(n_train_);
+    rec.train_accuracy = static_cast<double>(correct_) / static_cast<double>(n_train_);
     if (!std::isfinite(rec.train_loss)) {
       throw InputError("training diverged at epoch " + std::to_string(rec.epoch) +
                        " (loss is not finite): lower --lr");
@@ -169,14 +306,21 @@ class Trainer {
 
  private:
   float LearningRate(long step) const {
-    if (config_.schedule == Schedule::kConstant || total_steps_ <= 1) return base_lr_;
-    const double progress = static_cast<double>(step) / static_cast<double>(total_steps_);
-    if (config_.schedule == Schedule::kOneCycle) return OneCycleLr(base_lr_, progress);
-    return static_cast<float>(base_lr_ * 0.5 * (1.0 + std::cos(M_PI * progress)));
+    const double epoch = static_cast<double>(step) / static_cast<double>(steps_per_epoch_);
+    double lr = base_lr_;
+    if (config_.schedule == Schedule::kOneCycle && total_steps_ > 1) {
+      lr = OneCycleLr(base_lr_, static_cast<double>(step) / total_steps_);
+    } else if (config_.schedule == Schedule::kCosine && total_steps_ > 1) {
+      lr *= 0.5 * (1.0 + std::cos(M_PI * static_cast<double>(step) / total_steps_));
+    } else if (config_.schedule == Schedule::kStep && config_.step_epochs > 0) {
+      lr *= std::pow(config_.step_gamma, std::floor(epoch / config_.step_epochs));
+    }
+    if (epoch < config_.warmup_epochs) lr *= 0.1 + 0.9 * epoch / config_.warmup_epochs;
+    return static_cast<float>(lr);
   }
 
   Eigen::Index BatchSize(size_t first) const {
-    return static_cast<Eigen::Index>(std::min<size_t>(config_.batch, n_train_ - first));
+    return static_cast<Eigen::Index>(std::min<size_t>(batch_, n_train_ - first));
   }
 
   // The model that is validated and kept as the best: the EMA when enabled.
@@ -216,22 +360,31 @@ class Trainer {
       auto z = act_[i + 1].leftCols(n);
       z.noalias() = l.weights * act_[i].leftCols(n);
       z.colwise() += l.bias;
-      if (l.activation == Activation::kRelu) z = z.cwiseMax(0.0f);
+      ApplyActivation(l.activation, &z);
     }
   }
 
-  // Softmax cross-entropy (label-smoothed when configured) over the batch;
-  // leaves dLoss/dlogits (mean over the batch) in the last delta and
-  // returns the summed loss.
+  // The configured loss over the batch; leaves dLoss/dlogits (mean over the
+  // batch) in the last delta, counts correct predictions, returns the sum.
   double LossAndOutputDelta(size_t first, Eigen::Index n) {
     const size_t last = state_.model.layers.size() - 1;
-    auto logits = act_[last + 1].leftCols(n);
+    const auto logits = act_[last + 1].leftCols(n);
     auto d_out = delta_[last].leftCols(n);
-    const int classes = static_cast<int>(logits.rows());
-    double loss = 0;
+    const auto label = [&](Eigen::Index c) { return data_.labels[order_[first + c]]; };
     for (Eigen::Index c = 0; c < n; ++c) {
-      loss += SmoothedCrossEntropy(&logits(0, c), classes, data_.labels[order_[first + c]],
-                                   config_.label_smoothing, &d_out(0, c));
+      Eigen::Index best;
+      logits.col(c).maxCoeff(&best);
+      correct_ += best == label(c);
+    }
+    double loss = 0;
+    if (config_.label_smoothing > 0) {  // softmax cross-entropy only (CheckConfig)
+      const int classes = static_cast<int>(logits.rows());
+      for (Eigen::Index c = 0; c < n; ++c) {
+        loss += SmoothedCrossEntropy(&logits(0, c), classes, label(c), config_.label_smoothing,
+                                     &d_out(0, c));
+      }
+    } else {
+      loss = LossAndDelta(config_.loss, logits, label, &d_out);
     }
     d_out /= static_cast<float>(n);
     return loss;
@@ -243,35 +396,52 @@ class Trainer {
       auto d = delta_[i].leftCols(n);
       grad_w_[i].noalias() = d * act_[i].leftCols(n).transpose();
       grad_b_[i] = d.rowwise().sum();
-      if (config_.l2 > 0) grad_w_[i] += config_.l2 * l.weights;
       if (i > 0) {
         auto prev = delta_[i - 1].leftCols(n);
         prev.noalias() = l.weights.transpose() * d;
-        // ReLU derivative: where the previous layer's output is positive
-        // (dropped units are 0 there); kept units carry the dropout scale.
-        prev = (act_[i].leftCols(n).array() > 0.0f).select(prev, 0.0f);
+        MultiplyByDerivative(state_.model.layers[i - 1].activation, act_[i].leftCols(n), &prev);
+        // Dropped units get no gradient; kept ones carry the dropout scale.
         if (mask_[i].size() > 0) prev.array() *= mask_[i].leftCols(n).array();
       }
     }
   }
 
-  void Update(float lr) {
+  // The gradient of (l2_/2)*|W|^2 (weights only).
+  void AddL2Gradient() {
+    if (l2_ <= 0) return;
+    for (size_t i = 0; i < grad_w_.size(); ++i) grad_w_[i] += l2_ * state_.model.layers[i].weights;
+  }
+
+  // Applies one optimizer step; adds each layer's |dW|/|W| to `ratios`.
+  void Update(float lr, std::vector<double>* ratios) {
     const long t = state_.step + 1;
+    const float decay = config_.weight_decay > 0 ? config_.weight_decay
+                        : config_.optimizer == Optimizer::kAdamW ? 0.01f : 0.0f;
     for (size_t i = 0; i < state_.model.layers.size(); ++i) {
       DenseLayer& l = state_.model.layers[i];
       OptimizerSlot& s = state_.slots[i];
+      before_w_[i] = l.weights;
       switch (config_.optimizer) {
         case Optimizer::kSgd:
+        case Optimizer::kGd:
           l.weights -= lr * grad_w_[i];
           l.bias -= lr * grad_b_[i];
           break;
         case Optimizer::kMomentum:
+        case Optimizer::kNesterov: {
           s.w1 = config_.momentum * s.w1 + grad_w_[i];
           s.b1 = config_.momentum * s.b1 + grad_b_[i];
-          l.weights -= lr * s.w1;
-          l.bias -= lr * s.b1;
+          if (config_.optimizer == Optimizer::kNesterov) {  // look ahead: g + mu*v
+            l.weights -= lr * (grad_w_[i] + config_.momentum * s.w1);
+            l.bias -= lr * (grad_b_[i] + config_.momentum * s.b1);
+          } else {
+            l.weights -= lr * s.w1;
+            l.bias -= lr * s.b1;
+          }
           break;
-        case Optimizer::kAdam: {
+        }
+        case Optimizer::kAdam:
+        case Optimizer::kAdamW: {
           constexpr float kB1 = 0.9f, kB2 = 0.999f, kEps = 1e-8f;
           const float c1 = 1.0f - std::pow(kB1, static_cast<float>(t));
           const float c2 = 1.0f - std::pow(kB2, static_cast<float>(t));
@@ -285,6 +455,9 @@ class Trainer {
           break;
         }
       }
+      if (decay > 0) l.weights -= (lr * decay) * before_w_[i];
+      const double norm = before_w_[i].norm();
+      (*ratios)[i] += norm > 0 ? (l.weights - before_w_[i]).norm() / norm : 0.0;
     }
   }
 
@@ -299,7 +472,10 @@ class Trainer {
   const TrainConfig& config_;
   TrainState& state_;
   const size_t n_train_;
+  const Eigen::Index batch_;
   const float base_lr_;
+  const float l2_;
+  const long steps_per_epoch_;
   const long total_steps_;
   BatchLoader loader_;
   std::vector<Matrix> act_;    // act_[0]: input batch; act_[i+1]: layer i out
@@ -307,7 +483,9 @@ class Trainer {
   std::vector<Matrix> delta_;  // dLoss/dZ of layer i
   std::vector<Matrix> grad_w_;
   std::vector<Vector> grad_b_;
+  std::vector<Matrix> before_w_;  // weights before the step (update ratios)
   std::vector<uint32_t> order_;
+  size_t correct_ = 0;
 };
 
 }  // namespace
@@ -340,6 +518,86 @@ void Calibrate(FloatModel* model, const Dataset& data, size_t begin, size_t coun
   model->layers.back().calib_max = logits.cwiseAbs().maxCoeff();
 }
 
+TrainState InitialState(const Dataset& train, const TrainConfig& config) {
+  CheckConfig(train, config);
+  const size_t n_train = train.size() - config.val_count;
+  TrainState state;
+  state.rng.seed(config.seed);
+  state.model.input_rows = train.images.rows;
+  state.model.input_cols = train.images.cols;
+  SetInputScaling(&state.model, train, n_train, config.input);
+  InitWeights(&state.model, config, &state.rng);
+  if (config.bias_prior) SetBiasToPrior(&state.model, train, n_train, config.loss);
+  for (const DenseLayer& l : state.model.layers) {
+    OptimizerSlot s;
+    s.w1 = Matrix::Zero(l.weights.rows(), l.weights.cols());
+    s.w2 = s.w1;
+    s.b1 = Vector::Zero(l.bias.size());
+    s.b2 = s.b1;
+    state.slots.push_back(std::move(s));
+  }
+  return state;
+}
+
+double Cost(const FloatModel& model, const Dataset& data, size_t begin, size_t end,
+            const TrainConfig& config, size_t n_train, double* data_loss) {
+  constexpr size_t kChunk = 2000;
+  double loss = 0;
+  for (size_t i = begin; i < end; i += kChunk) {
+    const size_t n = std::min(kChunk, end - i);
+    const Matrix logits = Forward(model, ImagesToInput(model, data.images.image(i), n));
+    Matrix delta(logits.rows(), logits.cols());
+    loss += LossAndDelta(config.loss, logits,
+                         [&](Eigen::Index c) { return data.labels[i + c]; }, &delta);
+  }
+  loss /= static_cast<double>(end - begin);
+  if (data_loss) *data_loss = loss;
+  return loss + RegLoss(model, static_cast<float>(L2Coefficient(config, n_train)));
+}
+
+Dataset SelectTraining(const Dataset& data, uint32_t count, uint32_t balanced,
+                       uint32_t val_count) {
+  if (data.size() <= val_count) {
+    throw InputError("the training set has " + std::to_string(data.size()) +
+                     " images, too few to hold out " + std::to_string(val_count));
+  }
+  const size_t pool = data.size() - val_count;
+  std::vector<size_t> chosen;
+  if (balanced > 0) {
+    const size_t per_class = balanced / 10;
+    std::vector<size_t> taken(10, 0);
+    for (size_t i = 0; i < pool && chosen.size() < per_class * 10; ++i) {
+      if (data.labels[i] < 10 && taken[data.labels[i]] < per_class) {
+        ++taken[data.labels[i]];
+        chosen.push_back(i);
+      }
+    }
+    if (chosen.size() < per_class * 10 || per_class == 0) {
+      throw InputError("--balanced " + std::to_string(balanced) + ": the " +
+                       std::to_string(pool) + " training images hold too few of some class");
+    }
+  } else {
+    if (count > pool) {
+      throw InputError("--train-count " + std::to_string(count) + " with --val-count " +
+                       std::to_string(val_count) + " needs " + std::to_string(count + val_count) +
+                       " training images; there are " + std::to_string(data.size()));
+    }
+    for (size_t i = 0; i < (count > 0 ? count : pool); ++i) chosen.push_back(i);
+  }
+  for (size_t i = pool; i < data.size(); ++i) chosen.push_back(i);
+  Dataset out;
+  out.images.rows = data.images.rows;
+  out.images.cols = data.images.cols;
+  out.images.count = static_cast<uint32_t>(chosen.size());
+  const size_t size = data.images.image_size();
+  out.images.pixels.resize(chosen.size() * size);
+  for (size_t j = 0; j < chosen.size(); ++j) {
+    std::copy_n(data.images.image(chosen[j]), size, out.images.pixels.data() + j * size);
+    out.labels.push_back(data.labels[chosen[j]]);
+  }
+  return out;
+}
+
 bool StopEarly(const TrainState& state, int patience) {
   return patience > 0 && state.epochs_done - state.best_epoch >= patience;
 }
@@ -355,21 +613,8 @@ TrainResult Train(const Dataset& train, const TrainConfig& config, const TrainHo
   Eigen::setNbThreads(result.threads);
 
   TrainState fresh;
+  if (!resume) fresh = InitialState(train, config);
   TrainState& state = resume ? *resume : fresh;
-  if (!resume) {
-    state.rng.seed(config.seed);
-    state.model.input_rows = train.images.rows;
-    state.model.input_cols = train.images.cols;
-    HeInit(&state.model, config.arch, &state.rng);
-    for (const DenseLayer& l : state.model.layers) {
-      OptimizerSlot s;
-      s.w1 = Matrix::Zero(l.weights.rows(), l.weights.cols());
-      s.w2 = s.w1;
-      s.b1 = Vector::Zero(l.bias.size());
-      s.b2 = s.b1;
-      state.slots.push_back(std::move(s));
-    }
-  }
   if (config.ema_decay > 0 && state.ema.layers.empty()) state.ema = state.model;
   Trainer trainer(train, config, &state);
   while (state.epochs_done < config.epochs) {
@@ -379,6 +624,7 @@ TrainResult Train(const Dataset& train, const TrainConfig& config, const TrainHo
     if (StopEarly(state, config.early_stop)) break;
   }
   // Calibrate activation ranges on held-out training images (never test).
+  result.final_model = state.model;
   result.model = state.best;
   Calibrate(&result.model, train, trainer.n_train(), std::min<size_t>(config.val_count, 2000));
   result.history = state.history;

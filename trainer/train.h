@@ -1,5 +1,6 @@
-// Trainer v1: mini-batch training of ReLU MLPs with softmax cross-entropy,
-// as matrix-matrix products (Eigen). Same seed and thread count give the
+// The trainer: mini-batch (or full-batch) training of MLPs with relu, sigmoid
+// or tanh hidden layers and a softmax or per-output sigmoid loss, as
+// matrix-matrix products (Eigen). Same seed and thread count give the
 // same model bit for bit.
 #ifndef EDGEMLP_TRAINER_TRAIN_H_
 #define EDGEMLP_TRAINER_TRAIN_H_
@@ -11,13 +12,31 @@
 #include <vector>
 
 #include "augment.h"
+#include "backprop.h"
 #include "idx.h"
 #include "model.h"
 
 namespace edgemlp {
 
-enum class Optimizer { kSgd, kMomentum, kAdam };
-enum class Schedule { kConstant, kCosine, kOneCycle };
+enum class Optimizer {
+  kSgd, kMomentum, kAdam,
+  kGd,        // full-batch gradient descent: SGD with one batch per epoch
+  kNesterov,  // Nesterov momentum
+  kAdamW,     // Adam with decoupled weight decay (--weight-decay, default 0.01)
+};
+enum class Schedule { kConstant, kCosine, kOneCycle, kStep };
+enum class Init {
+  kHe,       // normal, std sqrt(2/fan_in)
+  kXavier,   // uniform +-sqrt(6/(fan_in+fan_out)) (Glorot)
+  kUniform,  // uniform [init_low, init_high) for every weight
+};
+// What a pixel p (0..255) becomes before layer 0 (FloatModel::input_scale
+// and input_offset carry it; export folds it into layer 0).
+enum class InputScaling {
+  kUnit,         // p/255 in [0, 1]
+  kSymmetric,    // 2p/255 - 1 in [-1, 1]
+  kStandardize,  // (p/255 - mean) / std, mean and std of the training images
+};
 
 struct TrainConfig {
   std::vector<uint32_t> arch = {784, 256, 128, 10};
@@ -25,11 +44,20 @@ struct TrainConfig {
   uint64_t seed = 1;
   Optimizer optimizer = Optimizer::kAdam;
   float learning_rate = 0.0f;  // 0: the optimizer's default (DefaultLr)
-  int batch = 128;
+  int batch = 128;             // 0: the whole training split (full batch)
   int threads = 0;             // 0: all cores
   float l2 = 0.0f;             // L2 penalty (l2/2)*|W|^2 on weights, not biases
+  // L2 as in Ng's ex4: (l2_lambda / (2m)) * |W|^2, m = training images,
+  // weights only (biases excluded).
+  float l2_lambda = 0.0f;
+  // Decoupled weight decay: W <- W - lr * weight_decay * W after each step
+  // (weights only). AdamW uses 0.01 when this is 0.
+  float weight_decay = 0.0f;
   float momentum = 0.9f;
   Schedule schedule = Schedule::kCosine;
+  int step_epochs = 0;          // kStep: multiply the lr by step_gamma every N epochs
+  float step_gamma = 0.1f;
+  int warmup_epochs = 0;        // linear warm-up from lr/10 over these epochs
   uint32_t val_count = 5000;   // held out of the end of the training set
   // Regularisation (issue 4); all off by default.
   AugmentConfig augment;
@@ -40,7 +68,24 @@ struct TrainConfig {
   float ema_decay = 0.0f;        // 0: off; else validate/export the weight EMA
   int early_stop = 0;            // 0: off; else stop after this many epochs
                                  // without a better validation accuracy
+  // Hidden activations: empty = relu everywhere, one = all hidden layers,
+  // else one per hidden layer.
+  std::vector<Activation> activations;
+  OutputLoss loss = OutputLoss::kSoftmaxCe;
+  Init init = Init::kHe;
+  float init_low = 0.0f, init_high = 0.01f;  // Init::kUniform
+  bool bias_prior = false;  // output biases start at the class prior
+  InputScaling input = InputScaling::kUnit;
 };
+
+const char* InitName(Init init);
+const char* InputScalingName(InputScaling input);
+const char* ActivationName(Activation activation);
+const char* LossName(OutputLoss loss);
+// Batch size actually used: the whole training split for kGd or batch 0.
+size_t EffectiveBatch(const TrainConfig& config, size_t n_train);
+// L2 coefficient c of the penalty (c/2)*|W|^2 on the mean loss.
+double L2Coefficient(const TrainConfig& config, size_t n_train);
 
 float DefaultLr(Optimizer optimizer);
 const char* OptimizerName(Optimizer optimizer);
@@ -49,9 +94,16 @@ const char* ScheduleName(Schedule schedule);
 struct EpochRecord {
   int epoch = 0;            // 1-based
   double seconds = 0;       // wall time of this epoch
-  double train_loss = 0;    // mean cross-entropy over the epoch's batches
+  double train_loss = 0;    // mean data loss over the epoch's batches
+  double reg_loss = 0;      // L2 penalty at the epoch's start (0 without L2)
+  double train_accuracy = 0;  // on the epoch's batches, before each update
   double val_accuracy = 0;  // fraction 0..1 on the held-out split
   double learning_rate = 0; // at the epoch's start
+  // Per layer, mean over the epoch's steps: |dW|/|W| of the applied update
+  // and |dLoss/dW| of the data loss.
+  std::vector<double> update_ratio;
+  std::vector<double> grad_norm;
+  double cost() const { return train_loss + reg_loss; }
 };
 
 // Per-layer optimizer state (momentum / Adam moments), shaped like the layer.
@@ -84,11 +136,28 @@ struct TrainHooks {
 struct TrainResult {
   FloatModel model;  // the best epoch by validation accuracy (of the EMA
                      // when ema_decay > 0), calibrated
+  FloatModel final_model;  // after the last epoch, as trained
   std::vector<EpochRecord> history;
   int best_epoch = 0;
   double seconds = 0;
   int threads = 0;
 };
+
+// A fresh state: the initialised model (input scaling from `train`'s first
+// train-split images) and zeroed optimizer slots.
+TrainState InitialState(const Dataset& train, const TrainConfig& config);
+
+// The run's own cost on images [begin, end): mean data loss plus the L2
+// penalty as configured. `data_loss` gets the data part if given.
+double Cost(const FloatModel& model, const Dataset& data, size_t begin, size_t end,
+            const TrainConfig& config, size_t n_train, double* data_loss = nullptr);
+
+// The first `count` images of `data` (all if 0) followed by its last
+// `val_count` (the validation split); with `balanced`, the first
+// balanced/10 images of each class instead. Throws InputError when the
+// counts do not fit.
+Dataset SelectTraining(const Dataset& data, uint32_t count, uint32_t balanced,
+                       uint32_t val_count);
 
 // Throws InputError when the data does not fit the architecture. With
 // `resume`, continues from that state (e.g. a checkpoint) instead of a fresh

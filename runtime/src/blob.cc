@@ -151,11 +151,15 @@ LoadResult CheckLayer(const FileHeader& h, const LayerRecord& l, size_t index,
                     " with rows a multiple of " + std::to_string(kBlobAlign) +
                     " bytes (" + std::to_string(bits) + "-bit weights)");
   }
-  if (l.activation != static_cast<uint8_t>(Activation::kNone) &&
-      l.activation != static_cast<uint8_t>(Activation::kRelu)) {
+  if (l.activation > static_cast<uint8_t>(Activation::kTanh)) {
     return Fail(Status::kBadLayer,
                 at + "unknown activation " + std::to_string(l.activation) +
-                    " (expected 0 = none or 1 = relu)");
+                    " (expected 0 = none, 1 = relu, 2 = sigmoid, 3 = tanh)");
+  }
+  if (is_int8 && l.activation > static_cast<uint8_t>(Activation::kRelu)) {
+    return Fail(Status::kBadLayer,
+                at + "activation " + std::to_string(l.activation) +
+                    " (sigmoid/tanh) is allowed in float blobs only");
   }
   if (is_int8 && !is_last &&
       l.activation != static_cast<uint8_t>(Activation::kRelu)) {

@@ -38,7 +38,8 @@ enum class BlobKind : uint32_t {
   kInt8 = 2,
 };
 
-enum class Activation : uint8_t { kNone = 0, kRelu = 1 };
+// kSigmoid and kTanh are allowed in float (kind 1) blobs only.
+enum class Activation : uint8_t { kNone = 0, kRelu = 1, kSigmoid = 2, kTanh = 3 };
 
 // Weight element types. kF32 only in float blobs; the integer types only in
 // kInt8 blobs, mixed freely per layer (1.1 added kI16 and kI4).
