@@ -76,7 +76,8 @@ class CliTest(unittest.TestCase):
         cls.blob = os.path.join(cls.dir, "m.q8")
         cls.train = run_json("train", "--data", DATA, "--arch", "784-32-10", "--epochs", "2",
                              "--seed", "3", "--out", cls.model)
-        cls.export = run_json("export", cls.model, "--quant", "int8", "--out", cls.blob)
+        cls.export = run_json("export", cls.model, "--quant", "int8", "--no-timestamp",
+                              "--out", cls.blob)
 
     @classmethod
     def tearDownClass(cls):
@@ -176,7 +177,7 @@ class CliTest(unittest.TestCase):
 
     def test_c_header_export(self):
         h = os.path.join(self.dir, "model.h")
-        run("export", self.model, "--format", "c-header", "--out", h)
+        run("export", self.model, "--format", "c-header", "--no-timestamp", "--out", h)
         text = open(h).read()
         self.assertIn("alignas(64)", text)
         with open(self.blob, "rb") as f:
@@ -344,6 +345,9 @@ class CliTest(unittest.TestCase):
         return log, stdout
 
     def test_interrupt_then_resume_gives_the_uninterrupted_model(self):
+        # Both model files record a creation time: pin it so only weights differ.
+        os.environ["SOURCE_DATE_EPOCH"] = "0"
+        self.addCleanup(os.environ.pop, "SOURCE_DATE_EPOCH", None)
         full = os.path.join(self.dir, "full.bin")
         run("train", "--data", DATA, "--arch", "784-32-10", "--epochs", "3", "--seed", "4",
             "--threads", "1", "--out", full)

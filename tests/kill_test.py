@@ -58,7 +58,7 @@ with tempfile.TemporaryDirectory() as tmp:
         subprocess.run([writer, "model", str(k + 1), m], check=True)
         out = os.path.join(tmp, f"ref{k}.blob")
         start = time.monotonic()
-        subprocess.run([edgemlp, "export", m, "--out", out], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([edgemlp, "export", m, "--no-timestamp", "--out", out], check=True, stdout=subprocess.DEVNULL)
         duration = time.monotonic() - start
         with open(out, "rb") as f:
             blobs.append(f.read())
@@ -69,7 +69,7 @@ with tempfile.TemporaryDirectory() as tmp:
     killed = 0
     kinds = [0, 0]
     for i in range(export_runs):
-        killed += kill_at_random([edgemlp, "export", models[i % 2], "--out", target],
+        killed += kill_at_random([edgemlp, "export", models[i % 2], "--no-timestamp", "--out", target],
                                  duration * 1.2)
         with open(target, "rb") as f:
             got = f.read()

@@ -324,6 +324,12 @@ std::vector<uint8_t> SerializeCheckpoint(const Checkpoint& ck) {
     w.Put(e.train_loss);
     w.Put(e.val_accuracy);
     w.Put(e.learning_rate);
+    w.Put(e.reg_loss);
+    w.Put(e.train_accuracy);
+    for (const std::vector<double>* v : {&e.update_ratio, &e.grad_norm}) {
+      w.Put(static_cast<uint32_t>(v->size()));
+      for (double x : *v) w.Put(x);
+    }
   }
   w.PutText(ck.note);
 
@@ -405,6 +411,14 @@ Checkpoint ParseCheckpoint(const uint8_t* bytes, size_t size, const std::string&
     e.train_loss = r.Get<double>("the history");
     e.val_accuracy = r.Get<double>("the history");
     e.learning_rate = r.Get<double>("the history");
+    e.reg_loss = r.Get<double>("the history");
+    e.train_accuracy = r.Get<double>("the history");
+    // Per-layer diagnostics: one value per layer of the architecture.
+    for (std::vector<double>* v : {&e.update_ratio, &e.grad_norm}) {
+      const uint32_t n = r.Get<uint32_t>("the history");
+      if (n != arch.size() - 1) r.Fail("history record with " + std::to_string(n) + " layers");
+      for (uint32_t k = 0; k < n; ++k) v->push_back(r.Get<double>("the history"));
+    }
     s.history.push_back(e);
   }
   ck.note = r.GetText("the note");

@@ -233,6 +233,9 @@ Finding CheckBaselines(double accuracy, int majority, double majority_share) {
 }
 
 Finding CheckUpdateRatios(const std::vector<double>& ratios) {
+  if (ratios.empty()) {
+    return Make("D7", Severity::kNote, 0, "Update/weight ratios were not recorded.", "");
+  }
   const auto [lo, hi] = std::minmax_element(ratios.begin(), ratios.end());
   const size_t lo_layer = lo - ratios.begin(), hi_layer = hi - ratios.begin();
   if (*hi > 0.1) {
