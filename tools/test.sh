@@ -49,8 +49,8 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
   run_suites build-asan --timeout-multiplier 3 || failed=1
 
-echo "== fuzz targets (clang, libFuzzer + ASan/UBSan), ${EDGEMLP_FUZZ_SECONDS:-30} s each"
-tools/fuzz.sh "${EDGEMLP_FUZZ_SECONDS:-30}" || failed=1
+echo "== fuzz targets (clang, libFuzzer + ASan/UBSan), ${EDGEMLP_FUZZ_SECONDS:-15} s each"
+tools/fuzz.sh "${EDGEMLP_FUZZ_SECONDS:-15}" || failed=1
 
 echo "== Raspberry Pi: cross builds, runtime suites and the MNIST digests under qemu"
 arm_start=$SECONDS
