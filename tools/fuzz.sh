@@ -25,7 +25,12 @@ targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
   for src in tests/fuzz/fuzz_*.cc; do targets+=("$(basename "$src" .cc)"); done
 fi
-meson compile -C "$build" -j 2 "${targets[@]}" >/dev/null
+mkdir -p "$build"
+if ! meson compile -C "$build" -j 2 "${targets[@]}" >"$build/compile.log" 2>&1; then
+  echo "fuzz: building the targets failed (log $build/compile.log):"
+  grep -E "error|FAILED|undefined reference" "$build/compile.log" | head -20
+  exit 1
+fi
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
