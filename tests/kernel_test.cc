@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "edgemlp/runtime.h"
+#include "for_each_target.h"
 #include "kernels.h"
 
 namespace edgemlp {
@@ -65,19 +66,7 @@ std::vector<uint8_t> RandomInput(uint32_t in, uint32_t stride, size_t skew, std:
   return buf;
 }
 
-// Runs `body(target_name)` with each available target forced; returns how
-// many ran.
-template <class Body>
-int ForEachTarget(Body body) {
-  int ran = 0;
-  for (int64_t target : AvailableTargets()) {
-    ForceTarget(target);
-    body(std::string(TargetName(target)));
-    ++ran;
-  }
-  ForceTarget(0);
-  return ran;
-}
+using test::ForEachTarget;
 
 TEST_CASE("dense int8 kernels match the reference on every target") {
   std::mt19937_64 rng(42);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "edgemlp/runtime.h"
+#include "for_each_target.h"
 #include "kernels.h"
 
 namespace edgemlp {
@@ -71,17 +72,7 @@ struct SchemeLayer {
   }
 };
 
-template <class Body>
-int ForEachTarget(Body body) {
-  int ran = 0;
-  for (int64_t target : AvailableTargets()) {
-    ForceTarget(target);
-    body(std::string(TargetName(target)));
-    ++ran;
-  }
-  ForceTarget(0);
-  return ran;
-}
+using test::ForEachTarget;
 
 std::vector<uint8_t> Input(uint32_t in, uint32_t stride, int mode, std::mt19937_64& rng) {
   std::vector<uint8_t> x(stride, 0);
