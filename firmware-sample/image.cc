@@ -89,9 +89,33 @@ size_t PnmMissingBytes(const uint8_t* data, size_t size, int w, int h, int chann
   return have < need ? need - have : 0;
 }
 
+// stb 2.27 parses PNM header numbers into an int without an overflow check
+// (undefined behaviour, found by tests/fuzz/fuzz_frame), so a binary PNM's
+// width, height and maxval are bounded here before stb reads them.
+bool PnmHeaderInRange(const uint8_t* data, size_t size) {
+  if (size < 2 || data[0] != 'P' || (data[1] != '5' && data[1] != '6')) return true;
+  size_t at = 2;
+  for (int token = 0; token < 3; ++token) {  // width, height, maxval
+    while (at < size && (std::isspace(data[at]) || data[at] == '#')) {
+      if (data[at] == '#') {
+        while (at < size && data[at] != '\n' && data[at] != '\r') ++at;
+      } else {
+        ++at;
+      }
+    }
+    long value = 0;
+    for (; at < size && std::isdigit(data[at]); ++at) {
+      value = value * 10 + (data[at] - '0');
+      if (value > 65535) return false;  // > any side we accept, > 16-bit maxval
+    }
+  }
+  return true;
+}
+
 const char* DecodeImage(const uint8_t* data, size_t size, DecodeArena* arena, GrayImage* out) {
   if (size == 0) return "empty file";
   if (size > kMaxImageFileBytes || size > 0x7FFFFFFF) return "file larger than 8 MiB";
+  if (!PnmHeaderInRange(data, size)) return "PGM/PPM header numbers out of range";
   const int len = static_cast<int>(size);
   int w = 0, h = 0, channels = 0;
   if (!stbi_info_from_memory(data, len, &w, &h, &channels)) {
