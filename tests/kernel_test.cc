@@ -72,11 +72,12 @@ TEST_CASE("dense int8 kernels match the reference on every target") {
   std::mt19937_64 rng(42);
   std::vector<uint32_t> lengths;
   for (uint32_t n = 1; n <= 3 * 64 + 1; ++n) lengths.push_back(n);
-  for (uint32_t n : {255u, 256u, 257u, 511u, 784u, 800u}) lengths.push_back(n);
+  // 1025 and 1100 are past the 16 activation chunks AVX3_DL keeps in registers.
+  for (uint32_t n : {255u, 256u, 257u, 511u, 784u, 800u, 1025u, 1100u}) lengths.push_back(n);
   const int ran = ForEachTarget([&](const std::string& target) {
     INFO("target ", target);
     for (uint32_t in : lengths) {
-      for (uint32_t out : {1u, 3u, 4u, 5u, 9u, 10u}) {
+      for (uint32_t out : {1u, 3u, 4u, 5u, 9u, 10u, 16u, 33u}) {
         for (int mode = 0; mode < 4; ++mode) {
           const size_t skew = (in + out + mode) % 7;  // 0..6 bytes off
           INFO("in ", in, " out ", out, " mode ", mode, " skew ", skew);

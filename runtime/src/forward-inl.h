@@ -134,7 +134,127 @@ HWY_INLINE void DotRowsTail(const uint8_t* HWY_RESTRICT act,
   _mm512_storeu_si512(dots, SumsOf16(acc));
 }
 
-// Batch 1: 16 rows per activation load, so the 16 sums leave in one vector.
+// Batch 1, layers with stride <= 16 x 64 bytes: the activation vector stays
+// in kChunks registers and each 16-row block is read 4 rows at a time, so
+// only 4 weight streams are open (16, as in DotRows, halve the L2 read rate
+// the prefetchers sustain). The block's 16 sums leave in one vector, and the
+// epilogue requantizes all 16 rows at once.
+inline constexpr size_t kMaxActChunks = 16;
+
+template <size_t kChunks, bool kFullBlock>
+HWY_INLINE __m512i DotBlock16(const __m512i* HWY_RESTRICT a,
+                              const int8_t* HWY_RESTRICT w, size_t stride,
+                              size_t rows) {
+  __m512i acc[16];
+  for (size_t r = 0; r < 16; ++r) acc[r] = _mm512_setzero_si512();
+  for (size_t g = 0; g < 16; g += 4) {
+    for (size_t c = 0; c < kChunks; ++c) {
+      for (size_t r = g; r < g + 4; ++r) {
+        if (kFullBlock || r < rows) {
+          acc[r] = Dpbusd(acc[r], a[c], _mm512_loadu_si512(w + r * stride + 64 * c));
+        }
+      }
+    }
+  }
+  return SumsOf16(acc);
+}
+
+// epilogue(first_row, sums, rows): rows (<= 16) dot products in sums' lanes.
+template <size_t kChunks, class Epilogue16>
+HWY_INLINE void DenseRowsActInRegs(const DenseI8& layer,
+                                   const uint8_t* HWY_RESTRICT in,
+                                   Epilogue16 epilogue) {
+  __m512i a[kChunks];
+  for (size_t c = 0; c < kChunks; ++c) a[c] = _mm512_loadu_si512(in + 64 * c);
+  const size_t stride = layer.stride;
+  uint32_t j = 0;
+  for (; j + 16 <= layer.out_size; j += 16) {
+    epilogue(j, DotBlock16<kChunks, true>(a, layer.weights + j * stride, stride, 16), 16u);
+  }
+  if (j < layer.out_size) {
+    const uint32_t rows = layer.out_size - j;
+    epilogue(j, DotBlock16<kChunks, false>(a, layer.weights + j * stride, stride, rows),
+             rows);
+  }
+}
+
+// Instantiates DenseRowsActInRegs for the layer's chunk count; false if the
+// layer is too wide for it.
+template <class Epilogue16>
+HWY_INLINE bool DenseRows16(const DenseI8& layer, const uint8_t* HWY_RESTRICT in,
+                            Epilogue16 epilogue) {
+  switch (layer.stride / 64) {
+#define EDGEMLP_CHUNKS(N) \
+  case N:                 \
+    DenseRowsActInRegs<N>(layer, in, epilogue); \
+    return true;
+    EDGEMLP_CHUNKS(1) EDGEMLP_CHUNKS(2) EDGEMLP_CHUNKS(3) EDGEMLP_CHUNKS(4)
+    EDGEMLP_CHUNKS(5) EDGEMLP_CHUNKS(6) EDGEMLP_CHUNKS(7) EDGEMLP_CHUNKS(8)
+    EDGEMLP_CHUNKS(9) EDGEMLP_CHUNKS(10) EDGEMLP_CHUNKS(11) EDGEMLP_CHUNKS(12)
+    EDGEMLP_CHUNKS(13) EDGEMLP_CHUNKS(14) EDGEMLP_CHUNKS(15) EDGEMLP_CHUNKS(16)
+#undef EDGEMLP_CHUNKS
+    default:
+      return false;
+  }
+}
+
+// Requantize (blob_format.h) for 8 rows in int64 lanes: acc64 holds the
+// sign-extended sums, pairs the rows' {multiplier, shift} (one per 64 bits).
+// vpmuldq multiplies the low 32 bits of each lane: acc x multiplier, exact.
+HWY_INLINE __m512i Requantize8(__m512i acc64, __m512i pairs) {
+  const __m512i shift = _mm512_srli_epi64(pairs, 32);
+  const __m512i half = _mm512_sllv_epi64(_mm512_set1_epi64(1),
+                                         _mm512_sub_epi64(shift, _mm512_set1_epi64(1)));
+  return _mm512_srav_epi64(_mm512_add_epi64(_mm512_mul_epi32(acc64, pairs), half), shift);
+}
+
+// The rows' bias and {multiplier, shift} pairs, for the first `rows` of 16.
+struct Epilogue16Params {
+  __m512i acc;                // dot + bias, 16 x int32
+  __m512i pairs_lo, pairs_hi;  // rows 0-7 and 8-15
+};
+HWY_INLINE Epilogue16Params LoadEpilogue16(const DenseI8& layer, uint32_t j,
+                                           __m512i sums, uint32_t rows) {
+  const __mmask16 m16 = static_cast<__mmask16>((1u << rows) - 1);
+  const __mmask8 m_lo = static_cast<__mmask8>(m16 & 0xFF);
+  const __mmask8 m_hi = static_cast<__mmask8>(m16 >> 8);
+  Epilogue16Params p;
+  p.acc = _mm512_add_epi32(sums, _mm512_maskz_loadu_epi32(m16, layer.bias + j));
+  p.pairs_lo = _mm512_maskz_loadu_epi64(m_lo, layer.requant + 2 * j);
+  p.pairs_hi = _mm512_maskz_loadu_epi64(m_hi, layer.requant + 2 * j + 16);
+  return p;
+}
+
+// RequantizeToU8 for 16 rows.
+HWY_INLINE void StoreU8x16(const DenseI8& layer, uint32_t j, __m512i sums,
+                           uint32_t rows, uint8_t* HWY_RESTRICT out) {
+  const Epilogue16Params p = LoadEpilogue16(layer, j, sums, rows);
+  const __m512i zero = _mm512_setzero_si512(), max_u8 = _mm512_set1_epi64(255);
+  const __m512i q_lo = Requantize8(_mm512_cvtepi32_epi64(_mm512_castsi512_si256(p.acc)), p.pairs_lo);
+  const __m512i q_hi = Requantize8(_mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(p.acc, 1)), p.pairs_hi);
+  const __m128i lo = _mm512_cvtepi64_epi8(_mm512_min_epi64(_mm512_max_epi64(q_lo, zero), max_u8));
+  const __m128i hi = _mm512_cvtepi64_epi8(_mm512_min_epi64(_mm512_max_epi64(q_hi, zero), max_u8));
+  _mm_mask_storeu_epi8(out + j, static_cast<__mmask16>((1u << rows) - 1),
+                       _mm_unpacklo_epi64(lo, hi));
+}
+
+// RequantizeToI32 for 16 rows: optional ReLU, saturation to int32.
+HWY_INLINE void StoreI32x16(const DenseI8& layer, uint32_t j, __m512i sums,
+                            uint32_t rows, int32_t* HWY_RESTRICT out) {
+  const Epilogue16Params p = LoadEpilogue16(layer, j, sums, rows);
+  __m512i q_lo = Requantize8(_mm512_cvtepi32_epi64(_mm512_castsi512_si256(p.acc)), p.pairs_lo);
+  __m512i q_hi = Requantize8(_mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(p.acc, 1)), p.pairs_hi);
+  if (layer.relu) {
+    q_lo = _mm512_max_epi64(q_lo, _mm512_setzero_si512());
+    q_hi = _mm512_max_epi64(q_hi, _mm512_setzero_si512());
+  }
+  const __m512i q = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtsepi64_epi32(q_lo)),
+                                       _mm512_cvtsepi64_epi32(q_hi), 1);
+  _mm512_mask_storeu_epi32(out + j, static_cast<__mmask16>((1u << rows) - 1), q);
+}
+
+// Batch 1 for layers wider than kMaxActChunks chunks: 16 rows per activation
+// load, so the 16 sums leave in one vector.
 inline constexpr uint32_t kRowBlock = 16;
 // Batched: 4 rows x 4 images (16 accumulators, 8 loads per 16 vpdpbusd).
 inline constexpr size_t kBatchRows = 4;
@@ -224,11 +344,20 @@ HWY_INLINE void DenseRows(const DenseI8& layer, const uint8_t* HWY_RESTRICT in,
 #endif
 }
 
+// How many of `images` the batched kernel takes; the rest (fewer than a
+// register block's images) take the batch-1 kernel.
+HWY_INLINE size_t BlockedImages(size_t images) {
+#if HWY_TARGET == HWY_AVX3_DL
+  return images - images % kBatchImages;
+#else
+  return images;
+#endif
+}
+
 // Batched: calls epilogue(image, row, dot) for `images` activation vectors
 // at in + image * pitch. With a register-blocked kernel (AVX3_DL) each weight
-// load serves kBatchImages images (the last images take the batch-1
-// kernel); otherwise each 4-row weight block is reused from L1 for every
-// image.
+// load serves kBatchImages images; otherwise each 4-row weight block is
+// reused from L1 for every image.
 template <class Epilogue>
 HWY_INLINE void DenseRowsBatch(const DenseI8& layer,
                                const uint8_t* HWY_RESTRICT in, size_t pitch,
@@ -264,11 +393,7 @@ HWY_INLINE void DenseRowsBatch(const DenseI8& layer,
       }
     }
   }
-  n = full;
-  for (; n < images; ++n) {  // the last few images: the batch-1 kernel
-    DenseRows(layer, in + n * pitch,
-              [&](uint32_t j, int32_t dot) { epilogue(n, j, dot); });
-  }
+  n = full;  // callers pass whole groups (BlockedImages)
 #endif
   if (n == images) return;
   int32_t dots4[4];
@@ -291,6 +416,13 @@ HWY_INLINE void DenseRowsBatch(const DenseI8& layer,
 HWY_INLINE void DenseToU8(const DenseI8& layer, const uint8_t* in,
                           uint8_t* out) {
   if (SchemeDenseToU8(layer, in, out)) return;
+#if HWY_TARGET == HWY_AVX3_DL
+  if (DenseRows16(layer, in, [&](uint32_t j, __m512i sums, uint32_t rows) {
+        StoreU8x16(layer, j, sums, rows, out);
+      })) {
+    return;
+  }
+#endif
   DenseRows(layer, in, [&](uint32_t j, int32_t dot) {
     out[j] = RequantizeToU8(dot + layer.bias[j], layer.requant[2 * j],
                             layer.requant[2 * j + 1]);
@@ -300,6 +432,13 @@ HWY_INLINE void DenseToU8(const DenseI8& layer, const uint8_t* in,
 HWY_INLINE void DenseToI32(const DenseI8& layer, const uint8_t* in,
                            int32_t* out) {
   if (SchemeDenseToI32(layer, in, out)) return;
+#if HWY_TARGET == HWY_AVX3_DL
+  if (DenseRows16(layer, in, [&](uint32_t j, __m512i sums, uint32_t rows) {
+        StoreI32x16(layer, j, sums, rows, out);
+      })) {
+    return;
+  }
+#endif
   DenseRows(layer, in, [&](uint32_t j, int32_t dot) {
     out[j] = RequantizeToI32(dot + layer.bias[j], layer.requant[2 * j],
                              layer.requant[2 * j + 1], layer.relu);
@@ -313,7 +452,9 @@ HWY_INLINE void DenseToU8Batch(const DenseI8& layer, const uint8_t* in,
     for (size_t n = 0; n < images; ++n) DenseToU8(layer, in + n * pitch, out + n * pitch);
     return;
   }
-  DenseRowsBatch(layer, in, pitch, images, [&](size_t n, uint32_t j, int32_t dot) {
+  const size_t blocked = BlockedImages(images);
+  for (size_t n = blocked; n < images; ++n) DenseToU8(layer, in + n * pitch, out + n * pitch);
+  DenseRowsBatch(layer, in, pitch, blocked, [&](size_t n, uint32_t j, int32_t dot) {
     out[n * pitch + j] = RequantizeToU8(dot + layer.bias[j], layer.requant[2 * j],
                                         layer.requant[2 * j + 1]);
   });
@@ -327,7 +468,11 @@ HWY_INLINE void DenseToI32Batch(const DenseI8& layer, const uint8_t* in,
     }
     return;
   }
-  DenseRowsBatch(layer, in, pitch, images, [&](size_t n, uint32_t j, int32_t dot) {
+  const size_t blocked = BlockedImages(images);
+  for (size_t n = blocked; n < images; ++n) {
+    DenseToI32(layer, in + n * pitch, out + n * layer.out_size);
+  }
+  DenseRowsBatch(layer, in, pitch, blocked, [&](size_t n, uint32_t j, int32_t dot) {
     out[n * layer.out_size + j] =
         RequantizeToI32(dot + layer.bias[j], layer.requant[2 * j],
                         layer.requant[2 * j + 1], layer.relu);
