@@ -256,10 +256,84 @@ HWY_INLINE void StoreI32x16(const DenseI8& layer, uint32_t j, __m512i sums,
 // Batch 1 for layers wider than kMaxActChunks chunks: 16 rows per activation
 // load, so the 16 sums leave in one vector.
 inline constexpr uint32_t kRowBlock = 16;
-// Batched: 4 rows x 4 images (16 accumulators, 8 loads per 16 vpdpbusd).
-inline constexpr size_t kBatchRows = 4;
+// Batched: register blocks of 4 rows x 4 images (16 accumulators, 8 loads
+// per 16 vpdpbusd); four of them make 16 rows x 4 images, transposed so that
+// each image's 16 sums leave in one vector for the 16-row epilogue.
 inline constexpr size_t kBatchImages = 4;
 inline constexpr size_t kChunkImages = 16;  // 16 x 832 activation bytes: L1
+
+// Lane 4 * n + r = row r . image n (image-major, unlike DotBlock), for the
+// first `rows` (<= 4) rows; the others stay 0 and are never read.
+template <bool kFullBlock>
+HWY_INLINE __m512i DotBlock4x4(const uint8_t* HWY_RESTRICT act, size_t pitch,
+                               const int8_t* HWY_RESTRICT w, size_t stride,
+                               size_t rows) {
+  __m512i acc[16];
+  for (size_t i = 0; i < 16; ++i) acc[i] = _mm512_setzero_si512();
+  for (size_t k = 0; k < stride; k += 64) {
+    __m512i a[4];
+    for (size_t n = 0; n < 4; ++n) a[n] = _mm512_loadu_si512(act + n * pitch + k);
+    for (size_t r = 0; r < 4; ++r) {
+      if (!kFullBlock && r >= rows) break;
+      const __m512i wr = _mm512_loadu_si512(w + r * stride + k);
+      for (size_t n = 0; n < 4; ++n) acc[4 * n + r] = Dpbusd(acc[4 * n + r], a[n], wr);
+    }
+  }
+  return SumsOf16(acc);
+}
+
+// Rows j..j+rows-1 (rows <= 16) of 4 images: sums[n] lane r = row j + r .
+// image n. v[b] holds rows 4b..4b+3 with image n in 128-bit lane n; a 4x4
+// transpose of 128-bit lanes gathers each image's rows.
+template <bool kFullBlock>
+HWY_INLINE void DotBlock16x4(const uint8_t* HWY_RESTRICT act, size_t pitch,
+                             const int8_t* HWY_RESTRICT w, size_t stride,
+                             size_t rows, __m512i* HWY_RESTRICT sums) {
+  __m512i v[4];
+  for (size_t b = 0; b < 4; ++b) {
+    if (kFullBlock) {
+      v[b] = DotBlock4x4<true>(act, pitch, w + 4 * b * stride, stride, 4);
+    } else {
+      v[b] = 4 * b < rows ? DotBlock4x4<false>(act, pitch, w + 4 * b * stride, stride,
+                                               rows - 4 * b)
+                          : _mm512_setzero_si512();
+    }
+  }
+  const __m512i t0 = _mm512_shuffle_i32x4(v[0], v[1], _MM_SHUFFLE(1, 0, 1, 0));
+  const __m512i t1 = _mm512_shuffle_i32x4(v[0], v[1], _MM_SHUFFLE(3, 2, 3, 2));
+  const __m512i t2 = _mm512_shuffle_i32x4(v[2], v[3], _MM_SHUFFLE(1, 0, 1, 0));
+  const __m512i t3 = _mm512_shuffle_i32x4(v[2], v[3], _MM_SHUFFLE(3, 2, 3, 2));
+  sums[0] = _mm512_shuffle_i32x4(t0, t2, _MM_SHUFFLE(2, 0, 2, 0));
+  sums[1] = _mm512_shuffle_i32x4(t0, t2, _MM_SHUFFLE(3, 1, 3, 1));
+  sums[2] = _mm512_shuffle_i32x4(t1, t3, _MM_SHUFFLE(2, 0, 2, 0));
+  sums[3] = _mm512_shuffle_i32x4(t1, t3, _MM_SHUFFLE(3, 1, 3, 1));
+}
+
+// epilogue(image, first_row, sums, rows) for `images` (a multiple of
+// kBatchImages) activation vectors at in + image * pitch. Chunks of
+// kChunkImages images keep their activations in L1; within a chunk each
+// 16-row weight block is read from L2 once and reused from L1.
+template <class Epilogue16>
+HWY_INLINE void DenseRowsBatch16(const DenseI8& layer, const uint8_t* HWY_RESTRICT in,
+                                 size_t pitch, size_t images, Epilogue16 epilogue) {
+  const size_t stride = layer.stride;
+  __m512i sums[kBatchImages];
+  for (size_t chunk = 0; chunk < images; chunk += kChunkImages) {
+    const size_t chunk_end = chunk + kChunkImages < images ? chunk + kChunkImages : images;
+    for (uint32_t j = 0; j < layer.out_size; j += 16) {
+      const uint32_t rows = layer.out_size - j < 16 ? layer.out_size - j : 16;
+      const int8_t* w = layer.weights + j * stride;
+      for (size_t g = chunk; g < chunk_end; g += kBatchImages) {
+        if (rows == 16) {
+          DotBlock16x4<true>(in + g * pitch, pitch, w, stride, 16, sums);
+        } else {
+          DotBlock16x4<false>(in + g * pitch, pitch, w, stride, rows, sums);
+        }
+        for (size_t n = 0; n < kBatchImages; ++n) epilogue(g + n, j, sums[n], rows);
+      }
+    }
+  }
+}
 
 #else
 // u8 and i8 widen to i16; i16 x i16 -> i32 pairs (pmaddwd, vmlal, SVE2
@@ -344,58 +418,16 @@ HWY_INLINE void DenseRows(const DenseI8& layer, const uint8_t* HWY_RESTRICT in,
 #endif
 }
 
-// How many of `images` the batched kernel takes; the rest (fewer than a
-// register block's images) take the batch-1 kernel.
-HWY_INLINE size_t BlockedImages(size_t images) {
-#if HWY_TARGET == HWY_AVX3_DL
-  return images - images % kBatchImages;
-#else
-  return images;
-#endif
-}
-
-// Batched: calls epilogue(image, row, dot) for `images` activation vectors
-// at in + image * pitch. With a register-blocked kernel (AVX3_DL) each weight
-// load serves kBatchImages images; otherwise each 4-row weight block is
-// reused from L1 for every image.
+// Batched, without a register-blocked kernel: calls epilogue(image, row,
+// dot) for `images` activation vectors at in + image * pitch; each 4-row
+// weight block is reused from L1 for every image.
 template <class Epilogue>
 HWY_INLINE void DenseRowsBatch(const DenseI8& layer,
                                const uint8_t* HWY_RESTRICT in, size_t pitch,
                                size_t images, Epilogue epilogue) {
   const size_t stride = layer.stride;
   const uint32_t out_size = layer.out_size;
-  size_t n = 0;
-#if HWY_TARGET == HWY_AVX3_DL
-  // Chunks of kChunkImages images (their activations stay in L1); within a
-  // chunk each kBatchRows weight block is loaded from L2 once and reused
-  // from L1 by every group of kBatchImages images.
-  int32_t dots[kBatchRows * kBatchImages];
-  const size_t full = images - images % kBatchImages;
-  for (size_t chunk = 0; chunk < full; chunk += kChunkImages) {
-    const size_t chunk_end = chunk + kChunkImages < full ? chunk + kChunkImages : full;
-    uint32_t j = 0;
-    for (; j + kBatchRows <= out_size; j += kBatchRows) {
-      for (size_t g = chunk; g < chunk_end; g += kBatchImages) {
-        DotBlock<kBatchRows, kBatchImages>(in + g * pitch, pitch,
-                                           layer.weights + j * stride, stride, dots);
-        for (size_t r = 0; r < kBatchRows; ++r) {
-          for (size_t i = 0; i < kBatchImages; ++i) {
-            epilogue(g + i, j + r, dots[r * kBatchImages + i]);
-          }
-        }
-      }
-    }
-    for (; j < out_size; ++j) {
-      for (size_t g = chunk; g < chunk_end; g += kBatchImages) {
-        DotBlock<1, kBatchImages>(in + g * pitch, pitch, layer.weights + j * stride,
-                                  stride, dots);
-        for (size_t i = 0; i < kBatchImages; ++i) epilogue(g + i, j, dots[i]);
-      }
-    }
-  }
-  n = full;  // callers pass whole groups (BlockedImages)
-#endif
-  if (n == images) return;
+  const size_t n = 0;
   int32_t dots4[4];
   uint32_t j = 0;
   for (; j + 4 <= out_size; j += 4) {
@@ -452,9 +484,16 @@ HWY_INLINE void DenseToU8Batch(const DenseI8& layer, const uint8_t* in,
     for (size_t n = 0; n < images; ++n) DenseToU8(layer, in + n * pitch, out + n * pitch);
     return;
   }
-  const size_t blocked = BlockedImages(images);
+#if HWY_TARGET == HWY_AVX3_DL
+  const size_t blocked = images - images % kBatchImages;
   for (size_t n = blocked; n < images; ++n) DenseToU8(layer, in + n * pitch, out + n * pitch);
-  DenseRowsBatch(layer, in, pitch, blocked, [&](size_t n, uint32_t j, int32_t dot) {
+  DenseRowsBatch16(layer, in, pitch, blocked,
+                   [&](size_t n, uint32_t j, __m512i sums, uint32_t rows) {
+                     StoreU8x16(layer, j, sums, rows, out + n * pitch);
+                   });
+  return;
+#endif
+  DenseRowsBatch(layer, in, pitch, images, [&](size_t n, uint32_t j, int32_t dot) {
     out[n * pitch + j] = RequantizeToU8(dot + layer.bias[j], layer.requant[2 * j],
                                         layer.requant[2 * j + 1]);
   });
@@ -468,11 +507,18 @@ HWY_INLINE void DenseToI32Batch(const DenseI8& layer, const uint8_t* in,
     }
     return;
   }
-  const size_t blocked = BlockedImages(images);
+#if HWY_TARGET == HWY_AVX3_DL
+  const size_t blocked = images - images % kBatchImages;
   for (size_t n = blocked; n < images; ++n) {
     DenseToI32(layer, in + n * pitch, out + n * layer.out_size);
   }
-  DenseRowsBatch(layer, in, pitch, blocked, [&](size_t n, uint32_t j, int32_t dot) {
+  DenseRowsBatch16(layer, in, pitch, blocked,
+                   [&](size_t n, uint32_t j, __m512i sums, uint32_t rows) {
+                     StoreI32x16(layer, j, sums, rows, out + n * layer.out_size);
+                   });
+  return;
+#endif
+  DenseRowsBatch(layer, in, pitch, images, [&](size_t n, uint32_t j, int32_t dot) {
     out[n * layer.out_size + j] =
         RequantizeToI32(dot + layer.bias[j], layer.requant[2 * j],
                         layer.requant[2 * j + 1], layer.relu);
