@@ -139,20 +139,16 @@ void RunBench(const BenchOptions& o) {
     }
   };
 
-  // Each target's multiply-accumulate peak, MACs per ns: the best of one
+  // The multiply-accumulate peaks, MACs per ns: the best of one
   // measurement per round (the core may be shared with other work).
-  std::vector<double> peak(engines.size(), 0.0);
+  PeakTable peaks;
   const int per_round = std::max(1, o.calls / o.rounds);
   size_t next_image = 0;
   Progress progress("bench");
   // Round-robin over engines, so drift on a shared machine hits all alike.
   for (int round = 0; round < o.rounds; ++round) {
     for (Engine& e : engines) {
-      if (e.target > 0) {
-        ForceTarget(e.target);
-        const size_t index = static_cast<size_t>(&e - engines.data());
-        peak[index] = std::max(peak[index], MeasuredPeakMacsPerNs(e.target));
-      }
+      if (e.target > 0) ForceTarget(e.target);
       for (int i = 0; i < 20; ++i) run_batch1(e, next_image + i);  // warm-up
       const size_t first = next_image;
       for (int i = 0; i < per_round; ++i) {
@@ -196,6 +192,7 @@ void RunBench(const BenchOptions& o) {
         }
       }
     }
+    peaks.Measure();
     next_image += per_round;
     progress.Update(static_cast<double>(round + 1) / o.rounds);
   }
@@ -213,9 +210,15 @@ void RunBench(const BenchOptions& o) {
     macs += static_cast<double>(l.in_size) * l.out_size;
     weight_bytes += static_cast<double>(l.stride) * l.out_size;
   }
+  std::vector<double> peak;
+  for (const Engine& e : engines) peak.push_back(e.target > 0 ? peaks.TargetMacsPerNs(e.target) : 0);
+  const double f32_peak = peaks.F32MacsPerNs();
   // The compute bound uses the best target's peak (VNNI where the CPU has
-  // it); a target the CPU lacks is never run.
+  // it); a target the CPU lacks is never run. The f32 FMA peak bounds the
+  // Eigen baseline, so int8 / f32 peak is the best possible speedup over it.
   const double vnni_peak = *std::max_element(peak.begin(), peak.end());
+  peak.back() = f32_peak;  // eigen-f32's row: f32 MACs
+  const double int8_over_f32_peak = f32_peak > 0 ? vnni_peak / f32_peak : 0;
   const double ref_ns = Median(engines[engines.size() - 2].batch1_ns);
   const Engine& eig = engines.back();
   const double eigen_ns = Median(eig.batch1_ns);
@@ -304,15 +307,33 @@ void RunBench(const BenchOptions& o) {
   const double compute_bound_ns = vnni_peak > 0 ? macs / vnni_peak : 0;
   const double read_bound_ns = weight_bytes / (64 * ghz);
   std::snprintf(line, sizeof(line),
-                "\nMAC/ns: int8 multiply-accumulates per ns at batch 1 and at the best batch size; "
-                "peak: the target's multiply-accumulate instruction alone, best of one "
-                "measurement per round (best target: %.1f MAC/cycle at %.2f GHz)\n"
-                "bounds: compute at that peak %.0f ns/image = %.2f M images/s; batch-1 weight "
-                "read (%.0f bytes from %s at 64 B/cycle) %.0f ns; weight bytes per image at batch b: "
-                "%.0f / b\n",
-                vnni_peak / ghz, ghz, compute_bound_ns,
-                compute_bound_ns > 0 ? 1e3 / compute_bound_ns : 0, weight_bytes,
-                weight_level.c_str(), read_bound_ns, weight_bytes);
+                "\nMAC/ns: multiply-accumulates per ns at batch 1 and at the best batch size (int8; "
+                "f32 for eigen-f32); peak: the best instruction the engine can use, registers only, "
+                "best of one measurement per round\n"
+                "peaks at %.2f GHz (instructions/cycle, MAC/cycle):",
+                ghz);
+  human += line;
+  Json peak_rows = Json::array();
+  for (const PeakInstruction& p : peaks.instructions()) {
+    const double per_cycle = p.instructions_per_ns / ghz;
+    std::snprintf(line, sizeof(line), "  %s %.2f, %.0f;", p.name, per_cycle,
+                  p.macs_per_ns() / ghz);
+    human += line;
+    peak_rows.push_back({{"instruction", p.name},
+                         {"kind", p.kind},
+                         {"width_bits", p.width_bits},
+                         {"macs_per_instruction", p.macs_per_instruction},
+                         {"instructions_per_cycle", per_cycle},
+                         {"macs_per_cycle", p.macs_per_ns() / ghz},
+                         {"macs_per_ns", p.macs_per_ns()}});
+  }
+  std::snprintf(line, sizeof(line),
+                "\nbounds: int8 compute at %.1f MAC/cycle %.0f ns/image = %.2f M images/s; batch-1 "
+                "weight read (%.0f bytes from %s at 64 B/cycle) %.0f ns; weight bytes per image at "
+                "batch b: %.0f / b; f32 FMA peak %.1f MAC/cycle, so int8 / f32 <= %.1fx here\n",
+                vnni_peak / ghz, compute_bound_ns, compute_bound_ns > 0 ? 1e3 / compute_bound_ns : 0,
+                weight_bytes, weight_level.c_str(), read_bound_ns, weight_bytes, f32_peak / ghz,
+                int8_over_f32_peak);
   human += line;
 
   Json caches = Json::object();
@@ -323,6 +344,11 @@ void RunBench(const BenchOptions& o) {
         {"cpu_mhz_nominal", std::atof(CpuInfo("cpu MHz").c_str())},
         {"cpu_ghz_measured", ghz},
         {"vnni_peak_macs_per_ns", vnni_peak},
+        {"vnni_peak_macs_per_cycle", vnni_peak / ghz},
+        {"f32_peak_macs_per_ns", f32_peak},
+        {"f32_peak_macs_per_cycle", f32_peak / ghz},
+        {"int8_over_f32_peak_ratio", int8_over_f32_peak},
+        {"peaks", peak_rows},
         {"compiler", __VERSION__},
         {"highway_version", std::to_string(HWY_MAJOR) + "." + std::to_string(HWY_MINOR) + "." +
                                 std::to_string(HWY_PATCH)},
