@@ -22,8 +22,9 @@ double BestNs(Body body) {
   for (int run = 0; run < 2000; ++run) {
     const auto t0 = std::chrono::steady_clock::now();
     body();
-    best = std::min(best, std::chrono::duration<double, std::nano>(
-                              std::chrono::steady_clock::now() - t0).count());
+    best = std::min(
+        best,
+        std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count());
   }
   return best;
 }
@@ -44,20 +45,23 @@ volatile int g_sink;
 #define EDGEMLP_EACH_CHAIN(X) X(0) EDGEMLP_LATER_CHAINS(X)
 #define EDGEMLP_DECLARE(n) V c##n = a;
 #define EDGEMLP_OPERAND(n) , "+" REG(c##n)
-#define EDGEMLP_FOLD(n) std::memcpy(&lane, &c##n, sizeof(lane)); s += lane;
-#define EDGEMLP_PEAK_LOOP(NAME, TARGET, VT, INIT_A, INIT_W, CHAIN)             \
-  __attribute__((target(TARGET))) double NAME() {                           \
-    using V = VT;                                                           \
-    const V a = INIT_A, w = INIT_W;                                         \
-    EDGEMLP_EACH_CHAIN(EDGEMLP_DECLARE)                                     \
-    for (int i = 0; i < kIterations; ++i) {                                 \
-      asm(EDGEMLP_EACH_CHAIN(CHAIN)                                         \
-          : "+" REG(c0) EDGEMLP_LATER_CHAINS(EDGEMLP_OPERAND) : [a] REG(a), [w] REG(w)); \
-    }                                                                       \
+#define EDGEMLP_FOLD(n)                    \
+  std::memcpy(&lane, &c##n, sizeof(lane)); \
+  s += lane;
+#define EDGEMLP_PEAK_LOOP(NAME, TARGET, VT, INIT_A, INIT_W, CHAIN)            \
+  __attribute__((target(TARGET))) double NAME() {                             \
+    using V = VT;                                                             \
+    const V a = INIT_A, w = INIT_W;                                           \
+    EDGEMLP_EACH_CHAIN(EDGEMLP_DECLARE)                                       \
+    for (int i = 0; i < kIterations; ++i) {                                   \
+      asm(EDGEMLP_EACH_CHAIN(CHAIN)                                           \
+          : "+" REG(c0) EDGEMLP_LATER_CHAINS(EDGEMLP_OPERAND)                 \
+          : [a] REG(a), [w] REG(w));                                          \
+    }                                                                         \
     unsigned s = 0, lane; /* wraps by design: only keeps the results alive */ \
-    EDGEMLP_EACH_CHAIN(EDGEMLP_FOLD)                                        \
-    g_sink = static_cast<int>(s);                                           \
-    return double{kChains} * kIterations;                                   \
+    EDGEMLP_EACH_CHAIN(EDGEMLP_FOLD)                                          \
+    g_sink = static_cast<int>(s);                                             \
+    return double{kChains} * kIterations;                                     \
   }
 #define REG(x) "v"(x)
 #define VPDPBUSD(n) "vpdpbusd %[w], %[a], %" #n "\n\t"
@@ -65,23 +69,23 @@ volatile int g_sink;
 #define VFMADD(n) "vfmadd231ps %[w], %[a], %" #n "\n\t"
 #define SSE2_PMADDWD(n) "pmaddwd %[w], %" #n "\n\t"  // no VEX: any x86-64
 // vpmaddwd overwrites instead of accumulating; its throughput is what counts.
-EDGEMLP_PEAK_LOOP(Vnni512, "avx512f,avx512vnni", __m512i,
-                  _mm512_set1_epi32(g_sink | 0x01010101), _mm512_set1_epi32(0x02020202), VPDPBUSD)
+EDGEMLP_PEAK_LOOP(Vnni512, "avx512f,avx512vnni", __m512i, _mm512_set1_epi32(g_sink | 0x01010101),
+                  _mm512_set1_epi32(0x02020202), VPDPBUSD)
 EDGEMLP_PEAK_LOOP(Vnni256, "avx512f,avx512vl,avx512vnni", __m256i,
                   _mm256_set1_epi32(g_sink | 0x01010101), _mm256_set1_epi32(0x02020202), VPDPBUSD)
-EDGEMLP_PEAK_LOOP(Madd512, "avx512f,avx512bw", __m512i,
-                  _mm512_set1_epi32(g_sink | 0x01010101), _mm512_set1_epi32(0x02020202), VPMADDWD)
-EDGEMLP_PEAK_LOOP(Madd256, "avx2", __m256i,
-                  _mm256_set1_epi32(g_sink | 0x01010101), _mm256_set1_epi32(0x02020202), VPMADDWD)
+EDGEMLP_PEAK_LOOP(Madd512, "avx512f,avx512bw", __m512i, _mm512_set1_epi32(g_sink | 0x01010101),
+                  _mm512_set1_epi32(0x02020202), VPMADDWD)
+EDGEMLP_PEAK_LOOP(Madd256, "avx2", __m256i, _mm256_set1_epi32(g_sink | 0x01010101),
+                  _mm256_set1_epi32(0x02020202), VPMADDWD)
 // Normal floats (acc grows by 0.5 per step): no denormal assists.
-EDGEMLP_PEAK_LOOP(Fma512, "avx512f", __m512,
-                  _mm512_set1_ps(1.0f + static_cast<float>(g_sink)), _mm512_set1_ps(0.5f), VFMADD)
-EDGEMLP_PEAK_LOOP(Fma256, "avx2,fma", __m256,
-                  _mm256_set1_ps(1.0f + static_cast<float>(g_sink)), _mm256_set1_ps(0.5f), VFMADD)
+EDGEMLP_PEAK_LOOP(Fma512, "avx512f", __m512, _mm512_set1_ps(1.0f + static_cast<float>(g_sink)),
+                  _mm512_set1_ps(0.5f), VFMADD)
+EDGEMLP_PEAK_LOOP(Fma256, "avx2,fma", __m256, _mm256_set1_ps(1.0f + static_cast<float>(g_sink)),
+                  _mm256_set1_ps(0.5f), VFMADD)
 #undef REG
 #define REG(x) "x"(x)  // xmm0-15: 12 chains + 2 operands fit
-EDGEMLP_PEAK_LOOP(Madd128, "sse2", __m128i,
-                  _mm_set1_epi32(g_sink | 0x01010101), _mm_set1_epi32(0x02020202), SSE2_PMADDWD)
+EDGEMLP_PEAK_LOOP(Madd128, "sse2", __m128i, _mm_set1_epi32(g_sink | 0x01010101),
+                  _mm_set1_epi32(0x02020202), SSE2_PMADDWD)
 #undef REG
 #undef VPDPBUSD
 #undef VPMADDWD
@@ -112,7 +116,8 @@ std::vector<Loop> Loops() {
       {{"vpmaddwd ymm", "int16", 256, 16}, Madd256, __builtin_cpu_supports("avx2") != 0},
       {{"pmaddwd xmm", "int16", 128, 8}, Madd128, true},
       {{"vfmadd231ps zmm", "f32", 512, 16}, Fma512, __builtin_cpu_supports("avx512f") != 0},
-      {{"vfmadd231ps ymm", "f32", 256, 8}, Fma256,
+      {{"vfmadd231ps ymm", "f32", 256, 8},
+       Fma256,
        __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")},
   };
 }
@@ -156,10 +161,14 @@ void PeakTable::Measure() {
 
 double PeakTable::TargetMacsPerNs(int64_t target) const {
   std::vector<std::string> usable;
-  if (target == HWY_AVX3_DL) usable = {"vpdpbusd zmm", "vpdpbusd ymm"};
-  else if (target == HWY_AVX3) usable = {"vpmaddwd zmm", "vpmaddwd ymm"};
-  else if (target == HWY_AVX2) usable = {"vpmaddwd ymm"};
-  else usable = {"pmaddwd xmm"};
+  if (target == HWY_AVX3_DL)
+    usable = {"vpdpbusd zmm", "vpdpbusd ymm"};
+  else if (target == HWY_AVX3)
+    usable = {"vpmaddwd zmm", "vpmaddwd ymm"};
+  else if (target == HWY_AVX2)
+    usable = {"vpmaddwd ymm"};
+  else
+    usable = {"pmaddwd xmm"};
   double best = 0;
   for (const PeakInstruction& p : instructions_) {
     if (std::find(usable.begin(), usable.end(), p.name) != usable.end()) {

@@ -16,9 +16,9 @@ double MeasuredGhz();
 
 // One multiply-accumulate instruction at one register width.
 struct PeakInstruction {
-  const char* name;           // "vpdpbusd zmm"
-  const char* kind;           // "int8" (u8 x s8), "int16" (after widening), "f32"
-  int width_bits;             // 128, 256, 512
+  const char* name;  // "vpdpbusd zmm"
+  const char* kind;  // "int8" (u8 x s8), "int16" (after widening), "f32"
+  int width_bits;    // 128, 256, 512
   double macs_per_instruction;
   double instructions_per_ns = 0;  // best measurement so far; 0 if not run
   double macs_per_ns() const { return instructions_per_ns * macs_per_instruction; }

@@ -2,10 +2,10 @@
 // s32 bias, per-row output scales (the runtime's requantization multiplier)
 // and a ReLU post-op to u8 on hidden layers, s32 logits on the last.
 #include <omp.h>
+#include <oneapi/dnnl/dnnl_debug.h>
 
 #include <map>
 #include <oneapi/dnnl/dnnl.hpp>
-#include <oneapi/dnnl/dnnl_debug.h>
 #include <set>
 #include <stdexcept>
 
@@ -90,7 +90,7 @@ class OneDnnPeer : public Peer {
   struct Net {
     std::vector<inner_product_forward> prims;
     std::vector<memory> weights, bias;
-    std::vector<memory> acts;  // acts[i]: input of layer i; back(): logits
+    std::vector<memory> acts;     // acts[i]: input of layer i; back(): logits
     std::set<std::string> impls;  // what oneDNN chose, e.g. brg:avx512_core_vnni
   };
 

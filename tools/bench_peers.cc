@@ -19,15 +19,15 @@ std::vector<PeerLayer> PeerLayers(const Network& net) {
                        " is not int8; oneDNN and XNNPACK run int8 blobs only");
     }
     const float* scale = reinterpret_cast<const float*>(view.bytes + rec.weight_scale_offset);
-    PeerLayer l{q.in_size, q.out_size, q.relu, i + 1 == net.layers().size(), {}, {}, {}, {},
-                rec.in_scale, rec.out_scale};
+    PeerLayer l{q.in_size, q.out_size,   q.relu,       i + 1 == net.layers().size(), {}, {}, {},
+                {},        rec.in_scale, rec.out_scale};
     for (uint32_t r = 0; r < q.out_size; ++r) {
       const int8_t* row = q.weights + size_t{r} * q.stride;
       l.weights.insert(l.weights.end(), row, row + q.in_size);
       l.bias.push_back(q.bias[r]);
       l.weight_scale.push_back(scale[r]);
-      l.multiplier.push_back(static_cast<float>(std::ldexp(static_cast<double>(q.requant[2 * r]),
-                                                           -q.requant[2 * r + 1])));
+      l.multiplier.push_back(static_cast<float>(
+          std::ldexp(static_cast<double>(q.requant[2 * r]), -q.requant[2 * r + 1])));
     }
     out.push_back(std::move(l));
   }
@@ -106,7 +106,8 @@ void VerifyPeers(const Network& net, const uint8_t* pixels, size_t count,
       slot.agreement = static_cast<double>(agree) / count;
       if (slot.error.empty() && slot.agreement < kMinPeerAgreement) {
         char msg[128];
-        std::snprintf(msg, sizeof(msg), "classes agree with the reference on %.2f%% of %zu images (< %.1f%%)",
+        std::snprintf(msg, sizeof(msg),
+                      "classes agree with the reference on %.2f%% of %zu images (< %.1f%%)",
                       100 * slot.agreement, count, 100 * kMinPeerAgreement);
         slot.error = msg;
       }

@@ -80,8 +80,7 @@ std::unique_ptr<Peer> MakeXnnpackPeer(const std::vector<PeerLayer>& layers, size
 std::vector<int32_t> ReferenceAccumulators(const DenseI8& layer, const uint8_t* pixels,
                                            size_t count);
 // The reference's layer-1 u8 outputs of `count` images: count x out_size.
-std::vector<uint8_t> ReferenceFirstLayer(const DenseI8& layer, const uint8_t* pixels,
-                                         size_t count);
+std::vector<uint8_t> ReferenceFirstLayer(const DenseI8& layer, const uint8_t* pixels, size_t count);
 
 template <class T>
 int ArgMax(const T* v, size_t n) {
