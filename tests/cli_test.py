@@ -174,6 +174,30 @@ class CliTest(unittest.TestCase):
         self.assertEqual(sorted(b["eigen_f32_images_per_s"], key=int), ["1", "8", "64", "256"])
         # The f32 baseline is the same network: it agrees with the int8 one.
         self.assertGreater(b["eigen_f32_agreement"], 0.9)
+        if platform.machine() in ("x86_64", "AMD64"):
+            # Measured peaks: the f32 FMA bounds eigen-f32, int8 / f32 the best speedup.
+            kinds = {p["kind"] for p in b["peaks"]}
+            self.assertIn("f32", kinds)
+            for p in b["peaks"]:
+                self.assertGreater(p["instructions_per_cycle"], 0, p["instruction"])
+                self.assertAlmostEqual(p["macs_per_cycle"],
+                                       p["instructions_per_cycle"] * p["macs_per_instruction"])
+            self.assertEqual(b["f32_peak_macs_per_cycle"],
+                             max(p["macs_per_cycle"] for p in b["peaks"] if p["kind"] == "f32"))
+            self.assertAlmostEqual(b["int8_over_f32_peak_ratio"],
+                                   b["vnni_peak_macs_per_ns"] / b["f32_peak_macs_per_ns"])
+        # -Dbench_peers=enabled (tools/check-bench-peers.sh): oneDNN and
+        # XNNPACK verified against the reference, then timed.
+        self.assertEqual("peers" in b, os.environ.get("EDGEMLP_EXPECT_PEERS") == "1")
+        for p in b.get("peers", []):
+            self.assertTrue(p["verified"], p.get("error"))
+            self.assertGreaterEqual(p["agreement"], 0.995, p["name"])
+            self.assertIn("within" if p["name"] == "xnnpack" else "exact", p["first_layer_check"])
+            self.assertGreater(p["batch1_ns"], 0)
+            self.assertGreaterEqual(p["batch1_p90_ns"], p["batch1_ns"])
+            self.assertEqual(sorted(p["images_per_s"], key=int), ["1", "8", "64", "256"])
+        if "peers" in b:
+            self.assertEqual(sorted(p["name"] for p in b["peers"]), ["onednn", "xnnpack"])
 
     def test_c_header_export(self):
         h = os.path.join(self.dir, "model.h")

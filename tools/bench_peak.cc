@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <string>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -21,43 +22,105 @@ double BestNs(Body body) {
   for (int run = 0; run < 2000; ++run) {
     const auto t0 = std::chrono::steady_clock::now();
     body();
-    best = std::min(best, std::chrono::duration<double, std::nano>(
-                              std::chrono::steady_clock::now() - t0).count());
+    best = std::min(
+        best,
+        std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count());
   }
   return best;
 }
 
-constexpr int kIterations = 1000;  // x 16 instructions per run
+constexpr int kIterations = 500;  // x 12 instructions per run
+constexpr int kChains = 12;
 volatile int g_sink;
 
 #if defined(__x86_64__)
-// Each instruction is asm so the compiler keeps the chains in registers and
-// cannot fold them; `V` is the register type, INSN the asm template
-// (%0 accumulator, %1 activations, %2 weights), REG its register class.
-#define EDGEMLP_PEAK_LOOP(NAME, V, TARGET, CHAINS, REG, INSN)                  \
-  __attribute__((target(TARGET))) double NAME() {                              \
-    V acc[CHAINS], a, w;                                                       \
-    std::memset(&a, g_sink | 1, sizeof(a));                                    \
-    std::memset(&w, g_sink | 2, sizeof(w));                                    \
-    for (V& v : acc) v = a;                                                    \
-    for (int i = 0; i < kIterations; ++i) {                                    \
-      for (int k = 0; k < CHAINS; ++k) {                                       \
-        asm(INSN : "+" REG(acc[k]) : REG(a), REG(w));                          \
-      }                                                                        \
-    }                                                                          \
-    unsigned s = 0; /* wraps by design: only keeps the results alive */       \
-    for (V& v : acc) s += reinterpret_cast<const unsigned*>(&v)[0];            \
-    g_sink = static_cast<int>(s);                                              \
-    return double{CHAINS} * kIterations;                                       \
+// All 12 chains are operands of ONE asm statement per iteration, so the
+// compiler keeps them in registers (an array of accumulators with one asm
+// each is kept in memory: a store and a load per instruction, which then
+// measures store throughput, half the real rate). `V` is the register type,
+// REG its constraint, CHAIN(n) the instruction on accumulator %n with the
+// operands %[a] and %[w]. Check: objdump -d shows no memory operand in the
+// loop.
+#define EDGEMLP_LATER_CHAINS(X) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+#define EDGEMLP_EACH_CHAIN(X) X(0) EDGEMLP_LATER_CHAINS(X)
+#define EDGEMLP_DECLARE(n) V c##n = a;
+#define EDGEMLP_OPERAND(n) , "+" REG(c##n)
+#define EDGEMLP_FOLD(n)                    \
+  std::memcpy(&lane, &c##n, sizeof(lane)); \
+  s += lane;
+#define EDGEMLP_PEAK_LOOP(NAME, TARGET, VT, INIT_A, INIT_W, CHAIN)            \
+  __attribute__((target(TARGET))) double NAME() {                             \
+    using V = VT;                                                             \
+    const V a = INIT_A, w = INIT_W;                                           \
+    EDGEMLP_EACH_CHAIN(EDGEMLP_DECLARE)                                       \
+    for (int i = 0; i < kIterations; ++i) {                                   \
+      asm(EDGEMLP_EACH_CHAIN(CHAIN)                                           \
+          : "+" REG(c0) EDGEMLP_LATER_CHAINS(EDGEMLP_OPERAND)                 \
+          : [a] REG(a), [w] REG(w));                                          \
+    }                                                                         \
+    unsigned s = 0, lane; /* wraps by design: only keeps the results alive */ \
+    EDGEMLP_EACH_CHAIN(EDGEMLP_FOLD)                                          \
+    g_sink = static_cast<int>(s);                                             \
+    return double{kChains} * kIterations;                                     \
   }
-EDGEMLP_PEAK_LOOP(PeakVnni512, __m512i, "avx512f,avx512vnni", 16, "v", "vpdpbusd %2, %1, %0")
-EDGEMLP_PEAK_LOOP(PeakMadd512, __m512i, "avx512f,avx512bw", 16, "v", "vpmaddwd %2, %1, %0")
-EDGEMLP_PEAK_LOOP(PeakMadd256, __m256i, "avx2", 16, "v", "vpmaddwd %2, %1, %0")
-// SSE2 form (no VEX: runs on every x86-64, xmm0-15 only, so 12 chains); a
-// pmaddwd result is not an accumulator, but its throughput is what counts.
-EDGEMLP_PEAK_LOOP(PeakMadd128, __m128i, "sse2", 12, "x", "pmaddwd %2, %0")
+#define REG(x) "v"(x)
+#define VPDPBUSD(n) "vpdpbusd %[w], %[a], %" #n "\n\t"
+#define VPMADDWD(n) "vpmaddwd %[w], %[a], %" #n "\n\t"
+#define VFMADD(n) "vfmadd231ps %[w], %[a], %" #n "\n\t"
+#define SSE2_PMADDWD(n) "pmaddwd %[w], %" #n "\n\t"  // no VEX: any x86-64
+// vpmaddwd overwrites instead of accumulating; its throughput is what counts.
+EDGEMLP_PEAK_LOOP(Vnni512, "avx512f,avx512vnni", __m512i, _mm512_set1_epi32(g_sink | 0x01010101),
+                  _mm512_set1_epi32(0x02020202), VPDPBUSD)
+EDGEMLP_PEAK_LOOP(Vnni256, "avx512f,avx512vl,avx512vnni", __m256i,
+                  _mm256_set1_epi32(g_sink | 0x01010101), _mm256_set1_epi32(0x02020202), VPDPBUSD)
+EDGEMLP_PEAK_LOOP(Madd512, "avx512f,avx512bw", __m512i, _mm512_set1_epi32(g_sink | 0x01010101),
+                  _mm512_set1_epi32(0x02020202), VPMADDWD)
+EDGEMLP_PEAK_LOOP(Madd256, "avx2", __m256i, _mm256_set1_epi32(g_sink | 0x01010101),
+                  _mm256_set1_epi32(0x02020202), VPMADDWD)
+// Normal floats (acc grows by 0.5 per step): no denormal assists.
+EDGEMLP_PEAK_LOOP(Fma512, "avx512f", __m512, _mm512_set1_ps(1.0f + static_cast<float>(g_sink)),
+                  _mm512_set1_ps(0.5f), VFMADD)
+EDGEMLP_PEAK_LOOP(Fma256, "avx2,fma", __m256, _mm256_set1_ps(1.0f + static_cast<float>(g_sink)),
+                  _mm256_set1_ps(0.5f), VFMADD)
+#undef REG
+#define REG(x) "x"(x)  // xmm0-15: 12 chains + 2 operands fit
+EDGEMLP_PEAK_LOOP(Madd128, "sse2", __m128i, _mm_set1_epi32(g_sink | 0x01010101),
+                  _mm_set1_epi32(0x02020202), SSE2_PMADDWD)
+#undef REG
+#undef VPDPBUSD
+#undef VPMADDWD
+#undef VFMADD
+#undef SSE2_PMADDWD
 #undef EDGEMLP_PEAK_LOOP
+#undef EDGEMLP_FOLD
+#undef EDGEMLP_OPERAND
+#undef EDGEMLP_DECLARE
+#undef EDGEMLP_EACH_CHAIN
+#undef EDGEMLP_LATER_CHAINS
 
+struct Loop {
+  PeakInstruction instruction;
+  double (*run)();
+  bool supported;
+};
+
+// MACs per instruction: vpdpbusd 4 per 32-bit lane; vpmaddwd one i16 pair
+// (2 MACs) per 32-bit lane; an f32 FMA one per 32-bit lane.
+std::vector<Loop> Loops() {
+  __builtin_cpu_init();
+  const bool vnni = __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512f");
+  return {
+      {{"vpdpbusd zmm", "int8", 512, 64}, Vnni512, vnni},
+      {{"vpdpbusd ymm", "int8", 256, 32}, Vnni256, vnni && __builtin_cpu_supports("avx512vl")},
+      {{"vpmaddwd zmm", "int16", 512, 32}, Madd512, __builtin_cpu_supports("avx512bw") != 0},
+      {{"vpmaddwd ymm", "int16", 256, 16}, Madd256, __builtin_cpu_supports("avx2") != 0},
+      {{"pmaddwd xmm", "int16", 128, 8}, Madd128, true},
+      {{"vfmadd231ps zmm", "f32", 512, 16}, Fma512, __builtin_cpu_supports("avx512f") != 0},
+      {{"vfmadd231ps ymm", "f32", 256, 8},
+       Fma256,
+       __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")},
+  };
+}
 #endif
 
 }  // namespace
@@ -74,25 +137,53 @@ double MeasuredGhz() {
   return adds / ns;
 }
 
-double MeasuredPeakMacsPerNs(int64_t target) {
+PeakTable::PeakTable() {
 #if defined(__x86_64__)
-  // MACs per instruction: vpdpbusd 4 per 32-bit lane; vpmaddwd after
-  // widening one i16 pair (2 MACs) per 32-bit lane.
-  auto rate = [](double (*loop)(), double macs_per_instruction) {
-    double instructions = 0;
-    const double ns = BestNs([&] { instructions = loop(); });
-    return instructions * macs_per_instruction / ns;
-  };
-  if (target == HWY_AVX3_DL) return rate(PeakVnni512, 64);
-  if (target == HWY_AVX3) return rate(PeakMadd512, 32);
-  if (target == HWY_AVX2) return rate(PeakMadd256, 16);
-  // SSE4, SSSE3, and the scalar fallback, whose plain loops GCC vectorizes
-  // with the SSE2 baseline.
-  return rate(PeakMadd128, 8);
-#else
-  (void)target;
+  for (const Loop& l : Loops()) {
+    if (l.supported) instructions_.push_back(l.instruction);
+  }
 #endif
-  return 0;
+}
+
+void PeakTable::Measure() {
+#if defined(__x86_64__)
+  const std::vector<Loop> loops = Loops();
+  for (PeakInstruction& p : instructions_) {
+    for (const Loop& l : loops) {
+      if (std::strcmp(l.instruction.name, p.name) != 0) continue;
+      double count = 0;
+      const double ns = BestNs([&] { count = l.run(); });
+      p.instructions_per_ns = std::max(p.instructions_per_ns, count / ns);
+    }
+  }
+#endif
+}
+
+double PeakTable::TargetMacsPerNs(int64_t target) const {
+  std::vector<std::string> usable;
+  if (target == HWY_AVX3_DL)
+    usable = {"vpdpbusd zmm", "vpdpbusd ymm"};
+  else if (target == HWY_AVX3)
+    usable = {"vpmaddwd zmm", "vpmaddwd ymm"};
+  else if (target == HWY_AVX2)
+    usable = {"vpmaddwd ymm"};
+  else
+    usable = {"pmaddwd xmm"};
+  double best = 0;
+  for (const PeakInstruction& p : instructions_) {
+    if (std::find(usable.begin(), usable.end(), p.name) != usable.end()) {
+      best = std::max(best, p.macs_per_ns());
+    }
+  }
+  return best;
+}
+
+double PeakTable::F32MacsPerNs() const {
+  double best = 0;
+  for (const PeakInstruction& p : instructions_) {
+    if (std::strcmp(p.kind, "f32") == 0) best = std::max(best, p.macs_per_ns());
+  }
+  return best;
 }
 
 }  // namespace edgemlp::cli

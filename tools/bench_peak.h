@@ -1,20 +1,48 @@
 // Measured hardware limits for `edgemlp bench`: the core clock and the
-// throughput of each x86 target's widest int8 multiply-accumulate
-// instruction, registers only, 16 independent chains. Measured, not taken
-// from a data sheet, because a VM's vCPU may share a core with others.
+// throughput of every multiply-accumulate instruction a target uses (int8
+// VNNI, int16 pmaddwd, f32 FMA; each width), registers only, 12 independent
+// chains in one asm statement. Measured, not taken from a data sheet,
+// because a VM's vCPU may share a core with others.
 #ifndef EDGEMLP_TOOLS_BENCH_PEAK_H_
 #define EDGEMLP_TOOLS_BENCH_PEAK_H_
 
 #include <cstdint>
+#include <vector>
 
 namespace edgemlp::cli {
 
 // Cycles per ns from a chain of dependent integer adds (1 cycle each).
 double MeasuredGhz();
-// int8 MACs per ns of the target's multiply-accumulate (vpdpbusd zmm for
-// AVX3_DL, vpmaddwd zmm/ymm for AVX3/AVX2, SSE2 pmaddwd for SSE4, SSSE3 and
-// the scalar fallback, which GCC vectorizes); 0 off x86.
-double MeasuredPeakMacsPerNs(int64_t target);
+
+// One multiply-accumulate instruction at one register width.
+struct PeakInstruction {
+  const char* name;  // "vpdpbusd zmm"
+  const char* kind;  // "int8" (u8 x s8), "int16" (after widening), "f32"
+  int width_bits;    // 128, 256, 512
+  double macs_per_instruction;
+  double instructions_per_ns = 0;  // best measurement so far; 0 if not run
+  double macs_per_ns() const { return instructions_per_ns * macs_per_instruction; }
+};
+
+// The instructions this CPU can run (x86; empty elsewhere), in a fixed order.
+class PeakTable {
+ public:
+  PeakTable();
+  // Measures every instruction once, keeping the best rate of all calls
+  // (a shared core: the fastest measurement is the closest to the limit).
+  void Measure();
+  const std::vector<PeakInstruction>& instructions() const { return instructions_; }
+  // int8 MACs per ns of the best instruction the Highway target can use:
+  // vpdpbusd zmm/ymm on AVX3_DL, vpmaddwd zmm/ymm on AVX3, vpmaddwd ymm on
+  // AVX2, SSE2 pmaddwd on SSE4, SSSE3 and the scalar fallback (which GCC
+  // vectorizes with the SSE2 baseline); 0 off x86.
+  double TargetMacsPerNs(int64_t target) const;
+  // f32 MACs per ns of the best FMA (the ceiling of any f32 engine here).
+  double F32MacsPerNs() const;
+
+ private:
+  std::vector<PeakInstruction> instructions_;
+};
 
 }  // namespace edgemlp::cli
 

@@ -8,10 +8,14 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <map>
 #include <memory>
 
 #include "bench_eigen.h"
 #include "bench_peak.h"
+#ifdef EDGEMLP_BENCH_PEERS
+#include "bench_peers.h"
+#endif
 #include "cli.h"
 #include "edgemlp/runtime.h"
 #include "error.h"
@@ -76,12 +80,15 @@ std::string CacheLevelFor(size_t bytes) {
 // One engine's measurements, one sample per round for the batched numbers.
 struct Engine {
   std::string name;
-  int64_t target = 0;  // > 0: SIMD target; kRef / kEigen otherwise
+  int64_t target = 0;  // > 0: SIMD target; kRef / kEigen / kPeer otherwise
   std::vector<double> batch1_ns;
   std::vector<std::vector<double>> images_per_s;  // by kBatchSizes index
   std::vector<std::vector<double>> layer_ns;
+#ifdef EDGEMLP_BENCH_PEERS
+  Peer* peer = nullptr;
+#endif
 };
-constexpr int64_t kRef = -1, kEigen = -2;
+constexpr int64_t kRef = -1, kEigen = -2, kPeer = -3;
 
 void RunBench(const BenchOptions& o) {
   Network net;
@@ -105,6 +112,7 @@ void RunBench(const BenchOptions& o) {
   if (engines.empty()) throw std::runtime_error("no SIMD target is available");
   engines.push_back(Engine{"scalar-reference", kRef, {}, {}, {}});
   engines.push_back(Engine{"eigen-f32", kEigen, {}, {}, {}});
+  const size_t ref_index = engines.size() - 2, eigen_index = engines.size() - 1;
 
   const size_t max_batch = *std::max_element(std::begin(kBatchSizes), std::end(kBatchSizes));
   EigenBaseline eigen(net, max_batch);
@@ -118,41 +126,66 @@ void RunBench(const BenchOptions& o) {
   // The f32 baseline must be the same network: its classes must agree with
   // the int8 reference on nearly every image.
   size_t agree = 0;
+  std::vector<int> reference_class(test_count);
+  int64_t max_abs_logit = 0;
   for (size_t i = 0; i < test_count; ++i) {
     const uint8_t* px = test.images.image(i);
-    agree += eigen.Predict(px, 1, float_logits.data()) == net.PredictRef(px, logits.data());
+    reference_class[i] = net.PredictRef(px, logits.data());
+    agree += eigen.Predict(px, 1, float_logits.data()) == reference_class[i];
+    for (size_t k = 0; k < out_size; ++k) {
+      max_abs_logit = std::max<int64_t>(max_abs_logit, std::abs(int64_t{logits[k]}));
+    }
   }
   const double eigen_agreement = static_cast<double>(agree) / test_count;
+#ifdef EDGEMLP_BENCH_PEERS
+  // Peers on the same weights, timed only once they match the reference.
+  std::vector<PeerSlot> peers = MakePeers(
+      net, max_batch, static_cast<float>(max_abs_logit) * net.blob().layers[layers.size() - 1].out_scale);
+  VerifyPeers(net, all_pixels, test_count, reference_class, max_batch, &peers);
+  for (PeerSlot& p : peers) {
+    if (!p.peer) continue;
+    engines.push_back(Engine{p.name, kPeer, {}, {}, {}});
+    engines.back().peer = p.peer.get();
+  }
+#else
+  (void)max_abs_logit;
+#endif
 
   auto run_batch1 = [&](Engine& e, size_t image) {
     const uint8_t* px = test.images.image(image % test_count);
     if (e.target == kRef) return net.PredictRef(px, logits.data());
     if (e.target == kEigen) return eigen.Predict(px, 1, float_logits.data());
+#ifdef EDGEMLP_BENCH_PEERS
+    if (e.target == kPeer) {
+      e.peer->Predict(px, 1);
+      return e.peer->Class(0);
+    }
+#endif
     return net.Predict(px, logits.data());
   };
   auto run_batch = [&](Engine& e, size_t first, size_t count) {
     const uint8_t* px = all_pixels + first * in_size;
     if (e.target == kEigen) {
       eigen.Predict(px, count, float_logits.data());
+#ifdef EDGEMLP_BENCH_PEERS
+    } else if (e.target == kPeer) {
+      e.peer->Predict(px, count);
+#endif
     } else {
       net.PredictBatch(px, count, logits.data(), nullptr);
     }
   };
 
-  // Each target's multiply-accumulate peak, MACs per ns: the best of one
+  // The multiply-accumulate peaks, MACs per ns: the best of one
   // measurement per round (the core may be shared with other work).
-  std::vector<double> peak(engines.size(), 0.0);
+  PeakTable peaks;
   const int per_round = std::max(1, o.calls / o.rounds);
   size_t next_image = 0;
   Progress progress("bench");
   // Round-robin over engines, so drift on a shared machine hits all alike.
   for (int round = 0; round < o.rounds; ++round) {
     for (Engine& e : engines) {
-      if (e.target > 0) {
-        ForceTarget(e.target);
-        const size_t index = static_cast<size_t>(&e - engines.data());
-        peak[index] = std::max(peak[index], MeasuredPeakMacsPerNs(e.target));
-      }
+      if (e.target > 0) ForceTarget(e.target);
       for (int i = 0; i < 20; ++i) run_batch1(e, next_image + i);  // warm-up
       const size_t first = next_image;
       for (int i = 0; i < per_round; ++i) {
@@ -196,6 +229,7 @@ void RunBench(const BenchOptions& o) {
         }
       }
     }
+    peaks.Measure();
     next_image += per_round;
     progress.Update(static_cast<double>(round + 1) / o.rounds);
   }
@@ -213,11 +247,17 @@ void RunBench(const BenchOptions& o) {
     macs += static_cast<double>(l.in_size) * l.out_size;
     weight_bytes += static_cast<double>(l.stride) * l.out_size;
   }
+  std::vector<double> peak;
+  for (const Engine& e : engines) peak.push_back(e.target > 0 ? peaks.TargetMacsPerNs(e.target) : 0);
+  const double f32_peak = peaks.F32MacsPerNs();
   // The compute bound uses the best target's peak (VNNI where the CPU has
-  // it); a target the CPU lacks is never run.
+  // it); a target the CPU lacks is never run. The f32 FMA peak bounds the
+  // Eigen baseline, so int8 / f32 peak is the best possible speedup over it.
   const double vnni_peak = *std::max_element(peak.begin(), peak.end());
-  const double ref_ns = Median(engines[engines.size() - 2].batch1_ns);
-  const Engine& eig = engines.back();
+  peak[eigen_index] = f32_peak;  // eigen-f32's row: f32 MACs
+  const double int8_over_f32_peak = f32_peak > 0 ? vnni_peak / f32_peak : 0;
+  const double ref_ns = Median(engines[ref_index].batch1_ns);
+  const Engine& eig = engines[eigen_index];
   const double eigen_ns = Median(eig.batch1_ns);
   const std::string weight_level = CacheLevelFor(static_cast<size_t>(weight_bytes));
 
@@ -241,6 +281,7 @@ void RunBench(const BenchOptions& o) {
                 "b256", "MAC/ns", "best", "peak");
   human += line;
   Json eigen_ips = Json::object();
+  std::map<std::string, Json> peer_timings;
   for (size_t ei = 0; ei < engines.size(); ++ei) {
     const Engine& e = engines[ei];
     const double med = Median(e.batch1_ns), p90 = Median(e.batch1_ns, 0.9);
@@ -262,6 +303,14 @@ void RunBench(const BenchOptions& o) {
                   ips_at(1), ips_at(2), ips_at(3), macs / med, best_batched_macs_per_ns, peak[ei]);
     human += line;
     if (e.target == kEigen) eigen_ips = ips;
+    if (e.target == kPeer) {
+      peer_timings[e.name] = {{"batch1_ns", med},
+                              {"batch1_p90_ns", p90},
+                              {"images_per_s", ips},
+                              {"speedup_vs_eigen_f32", eigen_ns / med},
+                              {"batch1_macs_per_cycle", macs / med / ghz},
+                              {"batched_macs_per_cycle", best_batched_macs_per_ns / ghz}};
+    }
     if (!simd) continue;
     Json layer_ns = Json::array();
     for (const std::vector<double>& l : e.layer_ns) layer_ns.push_back(Median(l));
@@ -282,6 +331,28 @@ void RunBench(const BenchOptions& o) {
                        {"peak_macs_per_cycle", peak[ei] / ghz},
                        {"batched_fraction_of_peak", peak[ei] > 0 ? best_batched_macs_per_ns / peak[ei] : 0}});
   }
+  Json peer_rows = Json::array();
+#ifdef EDGEMLP_BENCH_PEERS
+  human += "\npeers (same int8 weights; verified against the scalar reference before timing):\n";
+  for (const PeerSlot& p : peers) {
+    Json row = {{"name", p.name},
+                {"verified", p.error.empty()},
+                {"agreement", p.agreement},
+                {"first_layer_check", p.checked}};
+    char pct[64];
+    std::snprintf(pct, sizeof(pct), "classes agree on %.2f%% of %zu images", 100 * p.agreement,
+                  test_count);
+    if (p.error.empty()) {
+      row["isa"] = p.peer->Isa();
+      row.update(peer_timings[p.name]);
+      human += "  " + p.name + ": " + p.peer->Isa() + "; " + p.checked + "; " + pct + "\n";
+    } else {
+      row["error"] = p.error;
+      human += "  " + p.name + ": NOT TIMED: " + p.error + "\n";
+    }
+    peer_rows.push_back(row);
+  }
+#endif
   // Per-layer times and the distance to the bounds.
   human += "\nper layer (batch 1, median ns):";
   for (size_t i = 0; i < layers.size(); ++i) {
@@ -304,25 +375,47 @@ void RunBench(const BenchOptions& o) {
   const double compute_bound_ns = vnni_peak > 0 ? macs / vnni_peak : 0;
   const double read_bound_ns = weight_bytes / (64 * ghz);
   std::snprintf(line, sizeof(line),
-                "\nMAC/ns: int8 multiply-accumulates per ns at batch 1 and at the best batch size; "
-                "peak: the target's multiply-accumulate instruction alone, best of one "
-                "measurement per round (best target: %.1f MAC/cycle at %.2f GHz)\n"
-                "bounds: compute at that peak %.0f ns/image = %.2f M images/s; batch-1 weight "
-                "read (%.0f bytes from %s at 64 B/cycle) %.0f ns; weight bytes per image at batch b: "
-                "%.0f / b\n",
-                vnni_peak / ghz, ghz, compute_bound_ns,
-                compute_bound_ns > 0 ? 1e3 / compute_bound_ns : 0, weight_bytes,
-                weight_level.c_str(), read_bound_ns, weight_bytes);
+                "\nMAC/ns: multiply-accumulates per ns at batch 1 and at the best batch size (int8; "
+                "f32 for eigen-f32); peak: the best instruction the engine can use, registers only, "
+                "best of one measurement per round\n"
+                "peaks at %.2f GHz (instructions/cycle, MAC/cycle):",
+                ghz);
+  human += line;
+  Json peak_rows = Json::array();
+  for (const PeakInstruction& p : peaks.instructions()) {
+    const double per_cycle = p.instructions_per_ns / ghz;
+    std::snprintf(line, sizeof(line), "  %s %.2f, %.0f;", p.name, per_cycle,
+                  p.macs_per_ns() / ghz);
+    human += line;
+    peak_rows.push_back({{"instruction", p.name},
+                         {"kind", p.kind},
+                         {"width_bits", p.width_bits},
+                         {"macs_per_instruction", p.macs_per_instruction},
+                         {"instructions_per_cycle", per_cycle},
+                         {"macs_per_cycle", p.macs_per_ns() / ghz},
+                         {"macs_per_ns", p.macs_per_ns()}});
+  }
+  std::snprintf(line, sizeof(line),
+                "\nbounds: int8 compute at %.1f MAC/cycle %.0f ns/image = %.2f M images/s; batch-1 "
+                "weight read (%.0f bytes from %s at 64 B/cycle) %.0f ns; weight bytes per image at "
+                "batch b: %.0f / b; f32 FMA peak %.1f MAC/cycle, so int8 / f32 <= %.1fx here\n",
+                vnni_peak / ghz, compute_bound_ns, compute_bound_ns > 0 ? 1e3 / compute_bound_ns : 0,
+                weight_bytes, weight_level.c_str(), read_bound_ns, weight_bytes, f32_peak / ghz,
+                int8_over_f32_peak);
   human += line;
 
   Json caches = Json::object();
   for (const auto& [name, size] : Caches()) caches[name] = size;
-  Emit(o.json,
-       {{"model", o.blob},
+  Json report = {{"model", o.blob},
         {"cpu", CpuInfo("model name")},
         {"cpu_mhz_nominal", std::atof(CpuInfo("cpu MHz").c_str())},
         {"cpu_ghz_measured", ghz},
         {"vnni_peak_macs_per_ns", vnni_peak},
+        {"vnni_peak_macs_per_cycle", vnni_peak / ghz},
+        {"f32_peak_macs_per_ns", f32_peak},
+        {"f32_peak_macs_per_cycle", f32_peak / ghz},
+        {"int8_over_f32_peak_ratio", int8_over_f32_peak},
+        {"peaks", peak_rows},
         {"compiler", __VERSION__},
         {"highway_version", std::to_string(HWY_MAJOR) + "." + std::to_string(HWY_MINOR) + "." +
                                 std::to_string(HWY_PATCH)},
@@ -344,8 +437,11 @@ void RunBench(const BenchOptions& o) {
         {"eigen_f32_images_per_s", eigen_ips},
         {"eigen_f32_agreement", eigen_agreement},
         {"compute_bound_ns", compute_bound_ns},
-        {"weight_read_bound_ns", read_bound_ns}},
-       human);
+        {"weight_read_bound_ns", read_bound_ns}};
+#ifdef EDGEMLP_BENCH_PEERS
+  report["peers"] = peer_rows;
+#endif
+  Emit(o.json, report, human);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages edgemlp needs, only those missing.
 # Usage: tools/install-deps.sh [extra packages...]
+#        EDGEMLP_PEERS=1 also installs the bench peers (oneDNN, XNNPACK)
 set -euo pipefail
 
 packages=(
@@ -14,6 +15,10 @@ packages=(
   clang-14 libclang-rt-14-dev              # fuzz targets (tools/fuzz.sh)
   "$@"
 )
+# Opt-in: the peers of `edgemlp bench` (-Dbench_peers=enabled); CI goes without.
+if [ "${EDGEMLP_PEERS:-0}" = 1 ]; then
+  packages+=(libdnnl-dev libxnnpack-dev libpthreadpool-dev)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
