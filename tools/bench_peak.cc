@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -135,6 +136,50 @@ double MeasuredGhz() {
     g_sink = static_cast<int>(x);
   });
   return adds / ns;
+}
+
+namespace {
+
+#if defined(__x86_64__)
+// 32-byte loads, four independent chains: the loads, not the xors, limit it.
+__attribute__((target("avx2"))) uint64_t ReadAvx2(const uint8_t* p, size_t bytes) {
+  __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+  for (size_t i = 0; i + 128 <= bytes; i += 128) {
+    a0 = _mm256_xor_si256(a0, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i)));
+    a1 = _mm256_xor_si256(a1, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i + 32)));
+    a2 = _mm256_xor_si256(a2, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i + 64)));
+    a3 = _mm256_xor_si256(a3, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i + 96)));
+  }
+  const __m256i a = _mm256_xor_si256(_mm256_xor_si256(a0, a1), _mm256_xor_si256(a2, a3));
+  return static_cast<uint64_t>(_mm256_extract_epi64(a, 0));
+}
+#endif
+
+uint64_t ReadWords(const uint8_t* p, size_t bytes) {
+  uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, w[4];
+  for (size_t i = 0; i + 32 <= bytes; i += 32) {
+    std::memcpy(w, p + i, 32);
+    a0 ^= w[0];
+    a1 ^= w[1];
+    a2 ^= w[2];
+    a3 ^= w[3];
+  }
+  return a0 ^ a1 ^ a2 ^ a3;
+}
+
+}  // namespace
+
+double MeasuredReadBytesPerNs(size_t bytes) {
+  bytes = std::max<size_t>(bytes / 128 * 128, 128);
+  std::vector<uint8_t> storage(bytes + 64);
+  uint8_t* p = storage.data() + (64 - reinterpret_cast<uintptr_t>(storage.data()) % 64) % 64;
+  for (size_t i = 0; i < bytes; ++i) p[i] = static_cast<uint8_t>(i * 131u);
+  uint64_t (*read)(const uint8_t*, size_t) = ReadWords;
+#if defined(__x86_64__)
+  if (__builtin_cpu_supports("avx2")) read = ReadAvx2;
+#endif
+  const double ns = BestNs([&] { g_sink = static_cast<int>(read(p, bytes)); });
+  return static_cast<double>(bytes) / ns;
 }
 
 PeakTable::PeakTable() {

@@ -6,6 +6,7 @@
 #ifndef EDGEMLP_TOOLS_BENCH_PEAK_H_
 #define EDGEMLP_TOOLS_BENCH_PEAK_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -13,6 +14,13 @@ namespace edgemlp::cli {
 
 // Cycles per ns from a chain of dependent integer adds (1 cycle each).
 double MeasuredGhz();
+
+// Bytes per ns one core streams from a buffer of `bytes`, re-read after a
+// warm-up so it sits in the cache level it fits (best of many runs): the
+// batch-1 bound of a kernel that reads every weight byte once per image.
+// A data sheet's figure (e.g. 64 B/cycle from L2) can be twice what a VM's
+// core sustains.
+double MeasuredReadBytesPerNs(size_t bytes);
 
 // One multiply-accumulate instruction at one register width.
 struct PeakInstruction {
