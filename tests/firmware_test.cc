@@ -20,6 +20,8 @@
 #include <vector>
 
 #include "blob_writer.h"
+#include "camera_formats.h"
+#include "camera_frames.h"
 #include "edgemlp/runtime.h"
 #include "image.h"
 #include "sha256.h"
@@ -372,6 +374,65 @@ TEST_CASE("the watch loop classifies dropped files, skips bad ones, stops on a s
     std::remove((std::string(dir) + "/" + name).c_str());
   }
   rmdir(dir);
+}
+
+TEST_CASE("camera luma: every format, padded lines, exact; bad layouts are errors") {
+  constexpr int kW = 37 * 2, kH = 23;  // packed 4:2:2 needs an even width
+  std::vector<uint8_t> luma(size_t{kW} * kH);
+  std::mt19937_64 rng(3);
+  for (uint8_t& v : luma) v = static_cast<uint8_t>(rng());
+  std::vector<uint8_t> gray(luma.size());
+  for (const uint32_t fourcc : kLumaFormats) {
+    char name[5];
+    INFO(FourCcName(fourcc, name));
+    CHECK(IsLumaFormat(fourcc));
+    for (const int padding : {0, 12}) {
+      const EncodedFrame f = EncodeCameraFrame(fourcc, luma, kW, kH, padding, 99);
+      std::fill(gray.begin(), gray.end(), 0);
+      REQUIRE(ExtractLuma(f.layout, f.bytes.data(), f.bytes.size(), gray.data()) == nullptr);
+      CHECK(gray == luma);
+      // Exactly the luma's bytes are enough; one fewer is a short frame.
+      const size_t need = LumaBytesNeeded(f.layout);
+      CHECK(ExtractLuma(f.layout, f.bytes.data(), need, gray.data()) == nullptr);
+      CHECK(std::string(ExtractLuma(f.layout, f.bytes.data(), need - 1, gray.data()))
+                .find("short frame") != std::string::npos);
+    }
+  }
+  const EncodedFrame yuyv = EncodeCameraFrame(FourCc('Y', 'U', 'Y', 'V'), luma, kW, kH, 0, 1);
+  FrameLayout layout = yuyv.layout;
+  layout.bytes_per_line = kW;  // a YUYV line holds 2 bytes per pixel
+  CHECK(ExtractLuma(layout, yuyv.bytes.data(), yuyv.bytes.size(), gray.data()) != nullptr);
+  layout = yuyv.layout;
+  layout.fourcc = FourCc('M', 'J', 'P', 'G');
+  CHECK(!IsLumaFormat(layout.fourcc));
+  CHECK(ExtractLuma(layout, yuyv.bytes.data(), yuyv.bytes.size(), gray.data()) != nullptr);
+  layout = yuyv.layout;
+  layout.height = 0;
+  CHECK(ExtractLuma(layout, yuyv.bytes.data(), yuyv.bytes.size(), gray.data()) != nullptr);
+  char name[5];
+  CHECK(std::string(FourCcName(FourCc('N', 'V', '1', '2'), name)) == "NV12");
+}
+
+TEST_CASE("camera frames: luma, preprocessing and prediction allocate nothing per frame") {
+  LoadedNet loaded(14);
+  constexpr int kW = 640, kH = 480;
+  const std::vector<uint8_t> photo = Photo(kW, kH);
+  const EncodedFrame f = EncodeCameraFrame(FourCc('Y', 'U', 'Y', 'V'), photo, kW, kH, 0, 2);
+  std::vector<uint8_t> gray(photo.size());
+  FrameClassifier classifier(&loaded.net);
+  std::FILE* out = std::fopen("/dev/null", "w");
+  REQUIRE(out != nullptr);
+  std::fputs("warm up the stream's buffer\n", out);
+  uint8_t frame[kFrameBytes];
+  const long before = g_allocations.load();
+  for (int i = 0; i < 200; ++i) {
+    REQUIRE(ExtractLuma(f.layout, f.bytes.data(), f.bytes.size(), gray.data()) == nullptr);
+    PreprocessLikeMnist(GrayImage{gray.data(), kW, kH}, frame);
+    EmitPrediction(classifier.Classify(frame), nullptr, LoopOptions{}, classifier, out);
+  }
+  CHECK(g_allocations.load() - before == 0);
+  std::fclose(out);
+  CHECK(gray == photo);
 }
 
 }  // namespace
