@@ -278,6 +278,20 @@ TEST_CASE("preprocessing: crop, fit 20x20, centre of mass at the centre, invert"
   CHECK(x1 - x0 + 1 <= 20);
   CHECK(frame[0] == 0);  // light background became black
 
+  // A grey page (200) with a dark (40) "L": the page inside the ink's box
+  // becomes 0, as MNIST's background is, and the ink 255 (levelling).
+  std::vector<uint8_t> page(100 * 100, 200);
+  for (int y = 10; y < 90; ++y) {
+    for (int x = 20; x < 80; ++x) {
+      if (x < 30 || y >= 80) page[y * 100 + x] = 40;
+    }
+  }
+  PreprocessLikeMnist(GrayImage{page.data(), 100, 100}, frame);
+  CHECK(*std::max_element(frame, frame + kFrameBytes) == 255);
+  const auto unlevelled_page =
+      std::count_if(frame, frame + kFrameBytes, [](uint8_t v) { return v >= 45 && v <= 65; });
+  CHECK(unlevelled_page < 10);  // 255 - 200 = 55 without levelling: ~200 pixels
+
   // A 28x28 white-on-black frame is already MNIST: unchanged.
   std::vector<uint8_t> mnist(kFrameBytes, 0);
   for (size_t i = 200; i < 500; i += 3) mnist[i] = static_cast<uint8_t>(i);
