@@ -96,7 +96,7 @@ int main(int argc, char** argv) {
   const char* watch = nullptr;
   const char* labels_path = nullptr;
   const char* camera = nullptr;
-  int camera_width = 640, camera_height = 480;
+  [[maybe_unused]] int camera_width = 640, camera_height = 480;  // unused without -Dcamera
   LoopOptions options;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
