@@ -6,12 +6,22 @@
 #define EDGEMLP_TESTS_CAMERA_FRAMES_H_
 
 #include <cstdint>
-#include <random>
 #include <vector>
 
 #include "camera_formats.h"
 
 namespace edgemlp::firmware {
+
+// xorshift32: noise for synthetic frames, cheap enough for debug builds.
+struct FastNoise {
+  uint32_t state;
+  uint32_t Next() {
+    state ^= state << 13;
+    state ^= state >> 17;
+    state ^= state << 5;
+    return state;
+  }
+};
 
 struct EncodedFrame {
   FrameLayout layout;
@@ -20,8 +30,7 @@ struct EncodedFrame {
 
 inline EncodedFrame EncodeCameraFrame(uint32_t fourcc, const std::vector<uint8_t>& luma, int width,
                                       int height, int line_padding, uint64_t chroma_seed) {
-  std::mt19937_64 rng(chroma_seed);
-  auto chroma = [&] { return static_cast<uint8_t>(rng()); };
+  FastNoise chroma{static_cast<uint32_t>(chroma_seed * 2654435761u) | 1};
   const bool packed = fourcc == FourCc('Y', 'U', 'Y', 'V') ||
                       fourcc == FourCc('Y', 'V', 'Y', 'U') ||
                       fourcc == FourCc('U', 'Y', 'V', 'Y') || fourcc == FourCc('V', 'Y', 'U', 'Y');
@@ -37,7 +46,7 @@ inline EncodedFrame EncodeCameraFrame(uint32_t fourcc, const std::vector<uint8_t
     total = 2 * plane;  // 4:2:2 chroma plane
   }
   f.bytes.resize(total);
-  for (uint8_t& b : f.bytes) b = chroma();  // chroma and padding: noise
+  for (uint8_t& b : f.bytes) b = static_cast<uint8_t>(chroma.Next() >> 24);  // chroma, padding
   const bool y_first = fourcc == FourCc('Y', 'U', 'Y', 'V') || fourcc == FourCc('Y', 'V', 'Y', 'U');
   for (int y = 0; y < height; ++y) {
     for (int x = 0; x < width; ++x) {
