@@ -14,8 +14,6 @@ namespace edgemlp::firmware {
 
 namespace {
 
-bool Stopped(const LoopOptions& o) { return o.stop != nullptr && *o.stop != 0; }
-
 // Reads up to `size` bytes, retrying short reads; stops early on EOF, an
 // error or a stop request (a signal interrupts read() with EINTR).
 size_t ReadFull(int fd, uint8_t* buf, size_t size, const LoopOptions& o) {
@@ -56,45 +54,39 @@ size_t Clamp(int written, size_t size) {
   return static_cast<size_t>(written) < size ? static_cast<size_t>(written) : size - 1;
 }
 
-// Fixed-rate pacing: frame k owns the slot [start + k/hz, start + (k+1)/hz).
-class Pacer {
- public:
-  explicit Pacer(double hz) : period_ns_(hz > 0 ? static_cast<int64_t>(1e9 / hz) : 0) {}
-  bool active() const { return period_ns_ > 0; }
-  // Sleeps until the current slot begins.
-  void WaitForSlot(const LoopOptions& o) {
-    if (!active()) return;
-    if (start_ns_ == 0) start_ns_ = NowNs();
-    const int64_t begin = start_ns_ + slot_ * period_ns_;
-    timespec ts{static_cast<time_t>(begin / 1000000000), static_cast<long>(begin % 1000000000)};
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR && !Stopped(o)) {
-    }
-  }
-  // After a frame: true if it ended after its slot; moves to the next slot
-  // (skipping slots already over, so a late frame does not start a backlog).
-  bool FinishSlot() {
-    if (!active()) return false;
-    const int64_t now = NowNs();
-    const bool missed = now > start_ns_ + (slot_ + 1) * period_ns_;
-    ++slot_;
-    const int64_t behind = (now - start_ns_) / period_ns_;
-    if (behind > slot_) slot_ = behind;
-    return missed;
-  }
+}  // namespace
 
- private:
-  static int64_t NowNs() {
-    timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
-  }
-  int64_t period_ns_;
-  int64_t start_ns_ = 0;
-  int64_t slot_ = 0;
-};
+bool Stopped(const LoopOptions& o) { return o.stop != nullptr && *o.stop != 0; }
 
-void Emit(const Prediction& p, const char* source, const LoopOptions& o, const FrameClassifier& c,
-          std::FILE* out) {
+Pacer::Pacer(double hz) : period_ns_(hz > 0 ? static_cast<int64_t>(1e9 / hz) : 0) {}
+
+void Pacer::WaitForSlot(const LoopOptions& o) {
+  if (!active()) return;
+  if (start_ns_ == 0) start_ns_ = NowNs();
+  const int64_t begin = start_ns_ + slot_ * period_ns_;
+  timespec ts{static_cast<time_t>(begin / 1000000000), static_cast<long>(begin % 1000000000)};
+  while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR && !Stopped(o)) {
+  }
+}
+
+bool Pacer::FinishSlot() {
+  if (!active()) return false;
+  const int64_t now = NowNs();
+  const bool missed = now > start_ns_ + (slot_ + 1) * period_ns_;
+  ++slot_;
+  const int64_t behind = (now - start_ns_) / period_ns_;
+  if (behind > slot_) slot_ = behind;
+  return missed;
+}
+
+int64_t Pacer::NowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
+}
+
+void EmitPrediction(const Prediction& p, const char* source, const LoopOptions& o,
+                    const FrameClassifier& c, std::FILE* out) {
   char line[1024];
   c.FormatPrediction(p, source, o.json, line, sizeof(line));
   std::fputs(line, out);
@@ -103,8 +95,6 @@ void Emit(const Prediction& p, const char* source, const LoopOptions& o, const F
     std::fputs(line, stderr);
   }
 }
-
-}  // namespace
 
 LatencyStats::LatencyStats() : buckets_(1000001, 0) {}
 
@@ -257,7 +247,7 @@ void RunRawLoop(int fd, const char* reopen_path, const LoopOptions& o, FrameClas
     }
     const Prediction p = classifier->Classify(frame);
     if (pacer.FinishSlot()) classifier->CountMissedDeadline();
-    Emit(p, nullptr, o, *classifier, out);
+    EmitPrediction(p, nullptr, o, *classifier, out);
   }
   if (reopen_path != nullptr && fd >= 0) close(fd);
 }
@@ -310,7 +300,7 @@ void RunWatchLoop(int watch, const char* dir, const LoopOptions& o, FrameClassif
         std::fprintf(stderr, "edgemlp-firmware: malformed frame %s: %s; skipped\n", path, error);
         continue;
       }
-      Emit(classifier->Classify(frame), name, o, *classifier, out);
+      EmitPrediction(classifier->Classify(frame), name, o, *classifier, out);
     }
   }
   close(watch);

@@ -89,6 +89,32 @@ struct LoopOptions {
   volatile std::sig_atomic_t* stop = nullptr;  // set by a signal handler
 };
 
+// Whether the loop was asked to stop (a signal set *options.stop).
+bool Stopped(const LoopOptions& options);
+
+// Fixed-rate pacing (--hz): frame k owns the slot [start + k/hz, start + (k+1)/hz).
+class Pacer {
+ public:
+  explicit Pacer(double hz);  // hz <= 0: no pacing
+  bool active() const { return period_ns_ > 0; }
+  // Sleeps until the current slot begins.
+  void WaitForSlot(const LoopOptions& options);
+  // After a frame: true if it ended after its slot; moves to the next slot
+  // (skipping slots already over, so a late frame does not start a backlog).
+  bool FinishSlot();
+
+ private:
+  static int64_t NowNs();
+  int64_t period_ns_;
+  int64_t start_ns_ = 0;
+  int64_t slot_ = 0;
+};
+
+// Prints one frame's line on `out` (and every stats_every frames the
+// statistics line on stderr). `source` names the frame, or nullptr.
+void EmitPrediction(const Prediction& p, const char* source, const LoopOptions& options,
+                    const FrameClassifier& classifier, std::FILE* out);
+
 // Reads raw kFrameBytes frames from fd until EOF or stop. A short final
 // frame is reported and skipped. When `reopen_path` is set (a FIFO), EOF
 // reopens it and waits for the next writer instead of ending.

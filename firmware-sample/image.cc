@@ -152,12 +152,24 @@ void PreprocessLikeMnist(const GrayImage& image, uint8_t frame[kFrameBytes]) {
   for (int x = 0; x < w; ++x) border_sum += at(x, 0) + at(x, h - 1), border_count += 2;
   for (int y = 0; y < h; ++y) border_sum += at(0, y) + at(w - 1, y), border_count += 2;
   const bool invert = border_sum > 127 * border_count;
-  auto ink = [&](int x, int y) { return invert ? 255 - at(x, y) : at(x, y); };
+  auto raw_ink = [&](int x, int y) { return invert ? 255 - at(x, y) : at(x, y); };
 
   if (w == kSide && h == kSide && !invert) {
     std::memcpy(frame, image.pixels, kFrameBytes);
     return;
   }
+  // Levels, as MNIST has them: the paper (the border's mean) becomes 0 and
+  // the darkest ink 255, so a photo's grey page is not read as faint ink.
+  const int paper =
+      static_cast<int>(invert ? 255 - border_sum / border_count : border_sum / border_count);
+  int peak = 0;
+  for (int y = 0; y < h; ++y) {
+    for (int x = 0; x < w; ++x) peak = std::max(peak, raw_ink(x, y));
+  }
+  const int range = std::max(1, peak - paper);
+  auto ink = [&](int x, int y) {
+    return std::max(0, std::min(255, (raw_ink(x, y) - paper) * 255 / range));
+  };
   // Bounding box of the ink (pixels clearly above the background).
   constexpr int kInkThreshold = 64;
   int x0 = w, y0 = h, x1 = -1, y1 = -1;

@@ -1,7 +1,8 @@
 // edgemlp-firmware: the inference loop a board runs. Loads and verifies an
 // int8 model once, then classifies frames until EOF or SIGINT/SIGTERM:
 //   raw 784-byte frames on stdin (default) or a FIFO (--fifo PATH), or
-//   PGM/PNG/raw files dropped into a directory (--watch DIR).
+//   PGM/PNG/raw files dropped into a directory (--watch DIR), or a V4L2
+//   camera (--camera DEV, when built with -Dcamera).
 // One line per frame, "digit probability latency_us" (or --json), and a
 // final statistics line. No heap allocation after start-up (firmware.h).
 #include <fcntl.h>
@@ -16,7 +17,11 @@
 #include <string>
 #include <vector>
 
+#include "camera_formats.h"
 #include "firmware.h"
+#if EDGEMLP_HAVE_CAMERA
+#include "camera_v4l2.h"
+#endif
 #include "hwy/detect_targets.h"  // HWY_NEON
 
 #ifdef EDGEMLP_FIRMWARE_MODEL_HEADER
@@ -30,13 +35,24 @@ using namespace edgemlp::firmware;
 volatile std::sig_atomic_t g_stop = 0;
 void OnSignal(int) { g_stop = 1; }
 
+#if EDGEMLP_HAVE_CAMERA
+constexpr char kCameraNote[] = "";
+#else
+constexpr char kCameraNote[] = " (not in this build: -Dcamera=enabled)";
+#endif
+
 constexpr char kUsage[] =
-    "usage: edgemlp-firmware [--model BLOB] [--fifo PATH | --watch DIR] [--json]\n"
-    "                        [--hz N] [--labels IDX] [--stats-every N]\n"
+    "usage: edgemlp-firmware [--model BLOB] [--fifo PATH | --watch DIR | --camera DEV]\n"
+    "                        [--camera-size WxH] [--json] [--hz N] [--labels IDX]\n"
+    "                        [--stats-every N]\n"
     "  --model BLOB     int8 blob (edgemlp export); optional if one is compiled in\n"
     "  (no source)      raw 784-byte frames (MNIST layout) on stdin\n"
     "  --fifo PATH      raw frames from a FIFO, reopened when its writer leaves\n"
     "  --watch DIR      classify .pgm/.png/.raw files written into DIR\n"
+    "  --camera DEV     V4L2 camera, e.g. /dev/video0: the newest frame's luma\n"
+    "                   (GREY, YUYV, UYVY, NV12, YU12... no MJPEG), preprocessed\n"
+    "                   like MNIST%s\n"
+    "  --camera-size WxH  frame size to ask the camera for (default 640x480)\n"
     "  --json           one JSON object per line\n"
     "  --hz N           fixed rate: one frame per 1/N s, count missed deadlines\n"
     "  --labels IDX     IDX label file for the frames (reports accuracy)\n"
@@ -79,6 +95,8 @@ int main(int argc, char** argv) {
   const char* fifo = nullptr;
   const char* watch = nullptr;
   const char* labels_path = nullptr;
+  const char* camera = nullptr;
+  [[maybe_unused]] int camera_width = 640, camera_height = 480;  // unused without -Dcamera
   LoopOptions options;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -86,7 +104,7 @@ int main(int argc, char** argv) {
     if (arg == "--json") {
       options.json = true;
     } else if (arg == "--help" || arg == "-h") {
-      std::fputs(kUsage, stdout);
+      std::printf(kUsage, kCameraNote);
       return 0;
     } else if (has_value && arg == "--model") {
       model = argv[++i];
@@ -94,6 +112,19 @@ int main(int argc, char** argv) {
       fifo = argv[++i];
     } else if (has_value && arg == "--watch") {
       watch = argv[++i];
+    } else if (has_value && arg == "--camera") {
+      camera = argv[++i];
+    } else if (has_value && arg == "--camera-size") {
+      // strtol, not sscanf: scanf would add ~40 KB to the static Pi binaries.
+      char* x = nullptr;
+      char* end = nullptr;
+      const long w = std::strtol(argv[++i], &x, 10);
+      const long h = *x == 'x' ? std::strtol(x + 1, &end, 10) : 0;
+      camera_width = static_cast<int>(w), camera_height = static_cast<int>(h);
+      if (end == nullptr || end == x + 1 || *end != '\0' || w < 1 || h < 1 ||
+          w > kMaxCameraSide || h > kMaxCameraSide) {
+        return Fail(arg + " " + argv[i] + ": expected WIDTHxHEIGHT, e.g. 640x480, up to 4096", 2);
+      }
     } else if (has_value && arg == "--labels") {
       labels_path = argv[++i];
     } else if (has_value && (arg == "--hz" || arg == "--stats-every")) {
@@ -108,11 +139,21 @@ int main(int argc, char** argv) {
         options.stats_every = static_cast<uint64_t>(v);
       }
     } else {
-      std::fputs(kUsage, stderr);
+      std::fprintf(stderr, kUsage, kCameraNote);
       return Fail("unknown or incomplete argument: " + arg, 2);
     }
   }
-  if (fifo != nullptr && watch != nullptr) return Fail("--fifo and --watch exclude each other", 2);
+  if ((fifo != nullptr) + (watch != nullptr) + (camera != nullptr) > 1) {
+    return Fail("--fifo, --watch and --camera exclude each other", 2);
+  }
+#if !EDGEMLP_HAVE_CAMERA
+  if (camera != nullptr) {
+    return Fail(std::string("--camera ") + camera +
+                    ": this edgemlp-firmware was built without camera support "
+                    "(meson -Dcamera=enabled needs <linux/videodev2.h>)",
+                2);
+  }
+#endif
 
   edgemlp::Network net;
   edgemlp::LoadResult loaded;
@@ -125,7 +166,7 @@ int main(int argc, char** argv) {
     loaded = edgemlp::Network::Load(edgemlp_model, sizeof(edgemlp_model), &net);
     model_name = "compiled-in model";
 #else
-    std::fputs(kUsage, stderr);
+    std::fprintf(stderr, kUsage, kCameraNote);
     return Fail("--model BLOB is required (no model is compiled in)", 2);
 #endif
   }
@@ -164,7 +205,16 @@ int main(int argc, char** argv) {
                edgemlp::TargetName(edgemlp::ChosenTarget()), dot_product, net.blob().size,
                net.arena_bytes());
 
-  if (watch != nullptr) {
+  bool stream_failed = false;
+  if (camera != nullptr) {
+#if EDGEMLP_HAVE_CAMERA
+    V4l2Camera source;
+    if (!source.Open(camera, camera_width, camera_height)) return Fail(source.error(), 1);
+    std::fprintf(stderr, "edgemlp-firmware: camera %s\n", source.description());
+    stream_failed = !RunCameraLoop(&source, options, &classifier, stdout);
+    source.Close();  // STREAMOFF, unmap, close
+#endif
+  } else if (watch != nullptr) {
     const int watch_fd = WatchDirectory(watch);
     if (watch_fd < 0) return 1;
     RunWatchLoop(watch_fd, watch, options, &classifier, stdout);
@@ -182,6 +232,9 @@ int main(int argc, char** argv) {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   std::fprintf(stderr, "edgemlp-firmware: %s, peak resident memory %ld KiB\n",
-               g_stop ? "stopped by signal" : "end of input", usage.ru_maxrss);
-  return 0;
+               g_stop          ? "stopped by signal"
+               : stream_failed ? "camera stream failed"
+                               : "end of input",
+               usage.ru_maxrss);
+  return stream_failed ? 1 : 0;
 }
