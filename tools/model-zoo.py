@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Trains the model zoo and writes its results table.
 
-For each model: train (`--preset tiny`, `--preset fast --arch A`, or
-`--preset best`), export int8, evaluate the int8 blob on the runtime
+For each model: train (`--preset tiny`, `--preset fast --arch A`,
+`--preset no-aug` or `--preset best`), export int8, evaluate the int8 blob on the runtime
 (`edgemlp eval BLOB --json`) and time batch-1 inference on the chosen SIMD
 target (`edgemlp bench BLOB --json`). Writes docs/models.md and the table
 between the zoo markers in README.md.
