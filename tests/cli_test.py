@@ -247,6 +247,13 @@ class CliTest(unittest.TestCase):
                      "--epochs", "1", "--threads", "1", "--out", out)
         self.assertEqual((t["schedule"], t["regularization"]["elastic_alpha"]), ("one-cycle", 0))
         self.assertAlmostEqual(t["regularization"]["label_smoothing"], 0.1, places=6)
+        # no-aug: AdamW and no augmentation of any kind.
+        t = run_json("train", "--data", DATA, "--preset", "no-aug", "--arch", "784-16-10",
+                     "--epochs", "1", "--threads", "1", "--out", out)
+        reg = t["regularization"]
+        self.assertEqual((t["optimizer"], t["schedule"]), ("adamw", "one-cycle"))
+        self.assertEqual([reg[k] for k in ("shift", "rotate", "scale", "shear", "elastic_alpha",
+                                           "input_dropout")], [0] * 6)
         p = run("train", "--preset", "nope", "--out", out, expect=3)
         self.assertIn("nope", p.stderr)
 
