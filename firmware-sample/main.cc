@@ -40,7 +40,9 @@ constexpr char kUsage[] =
     "  --json           one JSON object per line\n"
     "  --hz N           fixed rate: one frame per 1/N s, count missed deadlines\n"
     "  --labels IDX     IDX label file for the frames (reports accuracy)\n"
-    "  --stats-every N  a statistics line on stderr every N frames\n";
+    "  --stats-every N  a statistics line on stderr every N frames\n"
+    "exit codes: 0 end of input or stopped by a signal, 1 system error (FIFO,\n"
+    "  watch), 2 usage error, 3 bad model or labels file\n";
 
 int Fail(const std::string& message, int code) {
   std::fprintf(stderr, "edgemlp-firmware: %s\n", message.c_str());
@@ -139,7 +141,7 @@ int main(int argc, char** argv) {
   if (labels_path != nullptr) {
     std::vector<uint8_t> labels;
     std::string error;
-    if (!ReadLabels(labels_path, &labels, &error)) return Fail(error, 2);
+    if (!ReadLabels(labels_path, &labels, &error)) return Fail(error, 3);
     classifier.SetLabels(std::move(labels));
   }
   static char stdout_buffer[1 << 16];  // line-buffered, allocated up front
