@@ -3,7 +3,7 @@
 # address+undefined sanitizers, all with -Werror) and runs every test suite,
 # then runs each fuzz target for a bounded time. Exits non-zero on any failure.
 # Usage: tools/test.sh        MNIST from $EDGEMLP_DATA, else data/mnist;
-#                             EDGEMLP_FUZZ_SECONDS per fuzz target (30)
+#                             EDGEMLP_FUZZ_SECONDS per fuzz target (15)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
