@@ -468,12 +468,10 @@ class DiagnosticsCliTest(unittest.TestCase):
         self.assertIn("10 x H_b(0.1)", top)
         self.assertIn("11.35%", top)
 
+    @unittest.skipUnless(FULL_DATA, "needs all 60,000 images (D3 counts the updates)")
     def test_known_good_run_has_no_false_alarms(self):
         t = run_json("train", "--data", DATA, "--epochs", "3",
                      "--out", os.path.join(self.dir, "good.f32"))
-        self.assertGreater(len(t["diagnostics"]), 0)
-        if not FULL_DATA:
-            return  # a few thousand images: too few updates (D3) and a lower accuracy
         bad = [d for d in t["diagnostics"] if d["severity"] in ("WARN", "FAIL")]
         self.assertEqual(bad, [])
         for line in t["verdict"]:  # at most NOTEs (3 epochs: D3 notes 1,290 updates)
