@@ -46,10 +46,10 @@ echo "== sanitizer build (address + undefined, -Werror), every suite"
 asan_start=$SECONDS
 setup build-asan --buildtype=debugoptimized -Dwerror=true -Db_sanitize=address,undefined
 meson compile -C build-asan
-# The CLI contract trains a dozen models on all 60,000 images: about 5 minutes
-# under the sanitizers, more than CI's 25-minute budget holds. Here every
-# training run uses 3,000 images and the kill test kills 40 writers: every
-# command, option and file path still runs. EDGEMLP_ASAN_ALL=1: full size.
+# The CLI contract trains a dozen models on all 60,000 images: 333 s under the
+# sanitizers (kill test 36 s), more than CI's 25-minute budget holds. Here every
+# training run uses 3,000 images and the kill test kills 40 writers (75 s + 7 s):
+# every command, option and file path still runs. EDGEMLP_ASAN_ALL=1: full size.
 cli_images=3000 kill_runs=40
 [ "${EDGEMLP_ASAN_ALL:-0}" = 1 ] && cli_images="" kill_runs=200
 EDGEMLP_CLI_TRAIN_COUNT=$cli_images KILL_TEST_RUNS=$kill_runs \
