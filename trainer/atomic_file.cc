@@ -39,9 +39,8 @@ pid_t TempFileOwner(const std::string& name, const std::string& base) {
   char* end = nullptr;
   errno = 0;
   const long pid = std::strtol(digits, &end, 10);
-  if (end == digits || *digits < '0' || *digits > '9' || errno != 0 ||
-      pid <= 0 || pid != static_cast<pid_t>(pid) || *end != '.' ||
-      std::strlen(end + 1) != 6) {
+  if (end == digits || *digits < '0' || *digits > '9' || errno != 0 || pid <= 0 ||
+      pid != static_cast<pid_t>(pid) || *end != '.' || std::strlen(end + 1) != 6) {
     return 0;
   }
   return static_cast<pid_t>(pid);
@@ -65,8 +64,7 @@ void RemoveStaleTempFiles(const std::string& path) {
 }
 
 [[noreturn]] void Fail(const std::string& path, const char* what, int err) {
-  throw InputError(path + ": cannot write (" + what + ": " +
-                   std::strerror(err) + ")");
+  throw InputError(path + ": cannot write (" + what + ": " + std::strerror(err) + ")");
 }
 
 }  // namespace
