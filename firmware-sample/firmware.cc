@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -304,6 +305,34 @@ void RunWatchLoop(int watch, const char* dir, const LoopOptions& o, FrameClassif
     }
   }
   close(watch);
+}
+
+bool ReadLabelFile(const char* path, std::vector<uint8_t>* labels, std::string* error) {
+  std::FILE* f = std::fopen(path, "rb");
+  if (f == nullptr) {
+    *error = std::string(path) + ": cannot open: " + std::strerror(errno);
+    return false;
+  }
+  uint8_t header[8];
+  const bool ok_header = std::fread(header, 1, 8, f) == 8 && header[0] == 0 && header[1] == 0 &&
+                         header[2] == 8 && header[3] == 1;
+  const size_t count =
+      size_t{header[4]} << 24 | size_t{header[5]} << 16 | size_t{header[6]} << 8 | header[7];
+  // The declared count must fit in the file before anything is allocated.
+  struct stat st {};
+  const bool fits = fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= 8 &&
+                    count <= static_cast<size_t>(st.st_size) - 8;
+  if (ok_header && fits) {
+    labels->resize(count);
+    if (std::fread(labels->data(), 1, count, f) != count) labels->clear();
+  }
+  std::fclose(f);
+  if (!ok_header || !fits || labels->size() != count) {
+    *error = std::string(path) + ": expected an uncompressed IDX label file (magic 2049) with " +
+             "all its labels (gunzip it first)";
+    return false;
+  }
+  return true;
 }
 
 }  // namespace edgemlp::firmware

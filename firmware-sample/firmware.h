@@ -131,6 +131,11 @@ int WatchDirectory(const char* dir);
 void RunWatchLoop(int watch, const char* dir, const LoopOptions& options,
                   FrameClassifier* classifier, std::FILE* out);
 
+// An uncompressed IDX1 label file (magic 2049, big-endian count) for
+// --labels: false with a message naming the file if it is not one, or holds
+// fewer labels than it declares (checked before anything is allocated).
+bool ReadLabelFile(const char* path, std::vector<uint8_t>* labels, std::string* error);
+
 }  // namespace edgemlp::firmware
 
 #endif  // EDGEMLP_FIRMWARE_FIRMWARE_H_

@@ -56,36 +56,13 @@ constexpr char kUsage[] =
     "  --json           one JSON object per line\n"
     "  --hz N           fixed rate: one frame per 1/N s, count missed deadlines\n"
     "  --labels IDX     IDX label file for the frames (reports accuracy)\n"
-    "  --stats-every N  a statistics line on stderr every N frames\n";
+    "  --stats-every N  a statistics line on stderr every N frames\n"
+    "exit codes: 0 end of input or stopped by a signal, 1 system error (FIFO,\n"
+    "  watch), 2 usage error, 3 bad model or labels file\n";
 
 int Fail(const std::string& message, int code) {
   std::fprintf(stderr, "edgemlp-firmware: %s\n", message.c_str());
   return code;
-}
-
-// IDX1 labels (magic 2049), big-endian count; decompress .gz on the host.
-bool ReadLabels(const char* path, std::vector<uint8_t>* labels, std::string* error) {
-  std::FILE* f = std::fopen(path, "rb");
-  if (f == nullptr) {
-    *error = std::string(path) + ": cannot open: " + std::strerror(errno);
-    return false;
-  }
-  uint8_t header[8];
-  const bool ok_header = std::fread(header, 1, 8, f) == 8 && header[0] == 0 && header[1] == 0 &&
-                         header[2] == 8 && header[3] == 1;
-  const size_t count =
-      size_t{header[4]} << 24 | size_t{header[5]} << 16 | size_t{header[6]} << 8 | header[7];
-  if (ok_header) {
-    labels->resize(count);
-    if (std::fread(labels->data(), 1, count, f) != count) labels->clear();
-  }
-  std::fclose(f);
-  if (!ok_header || labels->size() != count) {
-    *error = std::string(path) + ": expected an uncompressed IDX label file (magic 2049) with " +
-             "all its labels (gunzip it first)";
-    return false;
-  }
-  return true;
 }
 
 }  // namespace
@@ -180,7 +157,7 @@ int main(int argc, char** argv) {
   if (labels_path != nullptr) {
     std::vector<uint8_t> labels;
     std::string error;
-    if (!ReadLabels(labels_path, &labels, &error)) return Fail(error, 2);
+    if (!ReadLabelFile(labels_path, &labels, &error)) return Fail(error, 3);
     classifier.SetLabels(std::move(labels));
   }
   static char stdout_buffer[1 << 16];  // line-buffered, allocated up front

@@ -2,7 +2,12 @@
 """The edgemlp CLI contract: subcommands, --json keys, exit codes, errors.
 
 Usage: cli_test.py PATH/TO/edgemlp   (MNIST from $EDGEMLP_DATA or
-<source>/data/mnist). Trains a tiny model, so it takes a few seconds.
+<source>/data/mnist). Trains a dozen small models: a few minutes.
+
+EDGEMLP_CLI_TRAIN_COUNT=N (tools/test.sh sets it for the sanitizer build, where
+training is several times slower): every training run uses the first N
+training images, so every command and option path still runs; the checks of
+what a model learns from all 60,000 images are skipped.
 """
 import gzip
 import hashlib
@@ -19,10 +24,23 @@ import zlib
 
 EDGEMLP = None
 DATA = None
+TRAIN_COUNT = os.environ.get("EDGEMLP_CLI_TRAIN_COUNT", "")
+FULL_DATA = not TRAIN_COUNT
+
+
+def with_train_count(args):
+    """Adds --train-count TRAIN_COUNT to a command that trains from scratch.
+    Not to `train --preset stuck-3.25`: five full-batch steps on its own 30,000
+    images are cheap, and its plateau needs exactly those."""
+    args = list(args)
+    if (TRAIN_COUNT and args[0] in ("train", "doctor") and "--train-count" not in args
+            and "--resume" not in args and not (args[0] == "train" and "stuck-3.25" in args)):
+        args += ["--train-count", TRAIN_COUNT]
+    return args
 
 
 def run(*args, expect=0):
-    p = subprocess.run([EDGEMLP, *args], capture_output=True, text=True)
+    p = subprocess.run([EDGEMLP, *with_train_count(args)], capture_output=True, text=True)
     if p.returncode != expect:
         raise AssertionError(
             f"edgemlp {' '.join(args)}: exit {p.returncode}, expected {expect}\n"
@@ -85,7 +103,7 @@ class CliTest(unittest.TestCase):
 
     def test_train_json(self):
         t = self.train
-        self.assertGreater(t["test_accuracy"], 0.9)
+        self.assertGreater(t["test_accuracy"], 0.9 if FULL_DATA else 0.5)
         self.assertLessEqual(t["test_accuracy"], 1.0)
         self.assertGreater(t["seconds"], 0)
         self.assertEqual(len(t["history"]), 2)
@@ -360,9 +378,10 @@ class CliTest(unittest.TestCase):
         self.assertIn("--qat", p.stderr)
     def interrupted_run(self, sig, ckpt, out, *extra):
         """Starts a 3-epoch training run, sends `sig` once epoch 1 is logged."""
-        p = subprocess.Popen([EDGEMLP, "train", "--data", DATA, "--arch", "784-32-10",
-                              "--epochs", "3", "--seed", "4", "--threads", "1",
-                              "--checkpoint", ckpt, "--out", out, *extra],
+        p = subprocess.Popen([EDGEMLP, *with_train_count([
+                                  "train", "--data", DATA, "--arch", "784-32-10", "--epochs",
+                                  "3", "--seed", "4", "--threads", "1", "--checkpoint", ckpt,
+                                  "--out", out, *extra])],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         log = ""
         for line in p.stderr:
@@ -480,6 +499,7 @@ class DiagnosticsCliTest(unittest.TestCase):
         self.assertIn("10 x H_b(0.1)", top)
         self.assertIn("11.35%", top)
 
+    @unittest.skipUnless(FULL_DATA, "needs all 60,000 images (D3 counts the updates)")
     def test_known_good_run_has_no_false_alarms(self):
         t = run_json("train", "--data", DATA, "--epochs", "3",
                      "--out", os.path.join(self.dir, "good.f32"))
@@ -504,7 +524,7 @@ class DiagnosticsCliTest(unittest.TestCase):
         for fix in ("--batch 128", "--init he", "--input standardize", "--arch 784-256-128-10"):
             self.assertIn(fix, cmd)
         self.assertEqual(j["suggested_epochs_run"], 1)
-        self.assertGreater(j["suggested_accuracy"], 0.9)
+        self.assertGreater(j["suggested_accuracy"], 0.9 if FULL_DATA else 0.5)
 
     def test_plots_and_metrics(self):
         for name in ("loss.svg", "accuracy.svg", "confusion.svg"):

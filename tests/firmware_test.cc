@@ -335,6 +335,38 @@ TEST_CASE("image files: PGM decodes, damaged files are errors, raw needs 784 byt
   CHECK(FrameFromFileBytes("f.raw", px.data(), 784, &arena, frame) == nullptr);
 }
 
+TEST_CASE("--labels: an IDX1 label file; a count the file cannot hold is refused unallocated") {
+  char path[] = "/tmp/edgemlp-labels-XXXXXX";
+  const int fd = mkstemp(path);
+  REQUIRE(fd >= 0);
+  const auto write_file = [&](std::vector<uint8_t> bytes) {
+    REQUIRE(ftruncate(fd, 0) == 0);
+    REQUIRE(pwrite(fd, bytes.data(), bytes.size(), 0) == static_cast<ssize_t>(bytes.size()));
+  };
+  std::vector<uint8_t> labels;
+  std::string error;
+  write_file({0, 0, 8, 1, 0, 0, 0, 3, 7, 2, 1});
+  REQUIRE(ReadLabelFile(path, &labels, &error));
+  CHECK(labels == std::vector<uint8_t>{7, 2, 1});
+  // 4,294,967,295 labels declared in a 12-byte file: refused before allocating.
+  labels.clear();
+  labels.shrink_to_fit();
+  write_file({0, 0, 8, 1, 0xff, 0xff, 0xff, 0xff, 1, 2, 3, 4});
+  CHECK_FALSE(ReadLabelFile(path, &labels, &error));
+  CHECK(labels.capacity() < 1024);
+  CHECK(error.find(path) != std::string::npos);
+  CHECK(error.find("all its labels") != std::string::npos);
+  write_file({0, 0, 8, 1, 0, 0, 0, 4, 7, 2, 1});  // one label short
+  CHECK_FALSE(ReadLabelFile(path, &labels, &error));
+  write_file({0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3});  // gzip, not IDX
+  CHECK_FALSE(ReadLabelFile(path, &labels, &error));
+  CHECK(error.find("magic 2049") != std::string::npos);
+  close(fd);
+  unlink(path);
+  CHECK_FALSE(ReadLabelFile(path, &labels, &error));
+  CHECK(error.find("cannot open") != std::string::npos);
+}
+
 volatile std::sig_atomic_t g_stop = 0;
 void OnAlarm(int) { g_stop = 1; }
 
