@@ -302,7 +302,7 @@ TEST_CASE("hostile blobs: no allocation beyond the file's size") {
   CHECK(peak < kSmallFileBudget);
 }
 
-TEST_CASE("the runtime does not allocate after load, over many predictions") {
+TEST_CASE("the runtime does not allocate after load, over many predictions and batches") {
   const std::vector<uint8_t> blob = QuantizeInt8(test::RandomModel({784, 64, 32, 10}, 5));
   std::vector<uint64_t> storage(blob.size() / 8 + 1);
   std::memcpy(storage.data(), blob.data(), blob.size());
@@ -310,6 +310,11 @@ TEST_CASE("the runtime does not allocate after load, over many predictions") {
   REQUIRE(Network::Load(reinterpret_cast<const uint8_t*>(storage.data()), blob.size(), &net).ok());
   std::vector<uint8_t> pixels(784);
   std::vector<int32_t> logits(10);
+  // Batches of 21: panels of 16 and 8 images on AVX3_DL, then batch 1.
+  constexpr size_t kBatch = 21;
+  std::vector<uint8_t> batch(kBatch * 784, 7);
+  std::vector<int32_t> batch_logits(kBatch * 10);
+  std::vector<int> classes(kBatch);
   int checksum = 0;
 #if EDGEMLP_COUNTING_MALLOC
   const size_t calls_before = g_calls.load();
@@ -318,6 +323,11 @@ TEST_CASE("the runtime does not allocate after load, over many predictions") {
     pixels[static_cast<size_t>(i) % 784] = static_cast<uint8_t>(i);
     checksum += net.Predict(pixels.data(), logits.data());
     checksum += net.PredictRef(pixels.data(), logits.data());
+    if (i % 100 == 0) {
+      batch[static_cast<size_t>(i) % batch.size()] = static_cast<uint8_t>(i);
+      net.PredictBatch(batch.data(), kBatch, batch_logits.data(), classes.data());
+      checksum += classes[static_cast<size_t>(i) % kBatch];
+    }
   }
 #if EDGEMLP_COUNTING_MALLOC
   CHECK(g_calls.load() == calls_before);

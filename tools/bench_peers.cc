@@ -34,6 +34,22 @@ std::vector<PeerLayer> PeerLayers(const Network& net) {
   return out;
 }
 
+namespace {
+// Runs the reference `layer` over `count` images (each copied into a
+// zero-padded row, as the kernels expect): out_size results per image.
+template <class T, class Kernel>
+std::vector<T> ReferenceLayer(const DenseI8& layer, const uint8_t* pixels, size_t count,
+                              Kernel kernel) {
+  std::vector<T> out(count * layer.out_size);
+  std::vector<uint8_t> in(layer.stride, 0);
+  for (size_t n = 0; n < count; ++n) {
+    std::copy(pixels + n * layer.in_size, pixels + (n + 1) * layer.in_size, in.begin());
+    kernel(layer, in.data(), out.data() + n * layer.out_size);
+  }
+  return out;
+}
+}  // namespace
+
 std::vector<int32_t> ReferenceAccumulators(const DenseI8& layer, const uint8_t* pixels,
                                            size_t count) {
   // The reference's last-layer path with M = 2^30 * 2^-30 = 1 and no ReLU
@@ -46,24 +62,12 @@ std::vector<int32_t> ReferenceAccumulators(const DenseI8& layer, const uint8_t* 
   DenseI8 raw = layer;
   raw.requant = identity.data();
   raw.relu = false;
-  std::vector<int32_t> acc(count * layer.out_size);
-  std::vector<uint8_t> in(layer.stride, 0);
-  for (size_t n = 0; n < count; ++n) {
-    std::copy(pixels + n * layer.in_size, pixels + (n + 1) * layer.in_size, in.begin());
-    internal::DenseI8ToI32Ref(raw, in.data(), acc.data() + n * layer.out_size);
-  }
-  return acc;
+  return ReferenceLayer<int32_t>(raw, pixels, count, internal::DenseI8ToI32Ref);
 }
 
 std::vector<uint8_t> ReferenceFirstLayer(const DenseI8& layer, const uint8_t* pixels,
                                          size_t count) {
-  std::vector<uint8_t> out(count * layer.out_size);
-  std::vector<uint8_t> in(layer.stride, 0);
-  for (size_t n = 0; n < count; ++n) {
-    std::copy(pixels + n * layer.in_size, pixels + (n + 1) * layer.in_size, in.begin());
-    internal::DenseI8ToU8Ref(layer, in.data(), out.data() + n * layer.out_size);
-  }
-  return out;
+  return ReferenceLayer<uint8_t>(layer, pixels, count, internal::DenseI8ToU8Ref);
 }
 
 std::vector<PeerSlot> MakePeers(const Network& net, size_t max_batch, float max_abs_logit) {

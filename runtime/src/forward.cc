@@ -17,8 +17,6 @@ namespace edgemlp {
 HWY_EXPORT(DenseI8ToU8Impl);
 HWY_EXPORT(DenseI8ToI32Impl);
 HWY_EXPORT(ForwardI8Impl);
-HWY_EXPORT(DenseI8ToU8BatchImpl);
-HWY_EXPORT(DenseI8ToI32BatchImpl);
 HWY_EXPORT(ForwardI8BatchImpl);
 HWY_EXPORT(CurrentTargetImpl);
 
@@ -52,16 +50,6 @@ void ForwardI8(const DenseI8* layers, size_t count, const uint8_t* pixels,
                uint8_t* act_a, uint8_t* act_b, int32_t* logits) {
   HWY_DYNAMIC_DISPATCH(ForwardI8Impl)(layers, count, pixels, act_a, act_b,
                                       logits);
-  CleanUpperState();
-}
-void DenseI8ToU8Batch(const DenseI8& layer, const uint8_t* in, size_t pitch,
-                      size_t images, uint8_t* out) {
-  HWY_DYNAMIC_DISPATCH(DenseI8ToU8BatchImpl)(layer, in, pitch, images, out);
-  CleanUpperState();
-}
-void DenseI8ToI32Batch(const DenseI8& layer, const uint8_t* in, size_t pitch,
-                       size_t images, int32_t* out) {
-  HWY_DYNAMIC_DISPATCH(DenseI8ToI32BatchImpl)(layer, in, pitch, images, out);
   CleanUpperState();
 }
 void ForwardI8Batch(const DenseI8* layers, size_t count, const uint8_t* pixels,

@@ -22,13 +22,6 @@ void DenseI8ToI32Ref(const DenseI8& layer, const uint8_t* in, int32_t* out);
 void DenseI8ToU8(const DenseI8& layer, const uint8_t* in, uint8_t* out);
 void DenseI8ToI32(const DenseI8& layer, const uint8_t* in, int32_t* out);
 
-// Batched layer kernels: `images` input vectors at in + n * pitch; u8
-// outputs at out + n * pitch, int32 outputs at out + n * out_size.
-void DenseI8ToU8Batch(const DenseI8& layer, const uint8_t* in, size_t pitch,
-                      size_t images, uint8_t* out);
-void DenseI8ToI32Batch(const DenseI8& layer, const uint8_t* in, size_t pitch,
-                       size_t images, int32_t* out);
-
 // Packed int4 (WeightType::kI4): the signed low and high nibble of a byte.
 inline int32_t LowNibble(int8_t b) {
   return static_cast<int32_t>(static_cast<int8_t>(static_cast<uint8_t>(b) << 4)) >> 4;
@@ -45,8 +38,8 @@ void ForwardI8Ref(const DenseI8* layers, size_t count, const uint8_t* pixels,
 void ForwardI8(const DenseI8* layers, size_t count, const uint8_t* pixels,
                uint8_t* act_a, uint8_t* act_b, int32_t* logits);
 // Batched: pixels holds `images` inputs back to back, logits gets
-// images x out_size; act_a/act_b hold `images` vectors of `pitch` bytes
-// (pitch >= max stride, a multiple of 64).
+// images x out_size; act_a/act_b hold BatchScratchVectors(images) vectors of
+// `pitch` bytes (pitch >= max stride, a multiple of 64).
 void ForwardI8Batch(const DenseI8* layers, size_t count, const uint8_t* pixels,
                     size_t images, uint8_t* act_a, uint8_t* act_b, size_t pitch,
                     int32_t* logits);
@@ -61,13 +54,22 @@ inline void ComputeSignedInputCompensation(const DenseI8& layer, int32_t* out) {
   }
 }
 
+// Vectors in each batched scratch buffer: `images` rounded up to a multiple
+// of 8, because AVX3_DL runs the last 4 to 7 images of a batch as a panel of
+// 8 (forward-inl.h), whose scratch is 8 vectors.
+inline constexpr size_t kBatchScratchMultiple = 8;
+inline constexpr size_t BatchScratchVectors(size_t images) {
+  return (images + kBatchScratchMultiple - 1) / kBatchScratchMultiple * kBatchScratchMultiple;
+}
+
 // The one forward loop, shared by the reference and every SIMD target so
 // they differ only in their layer kernels. Zeroes each activation vector's
 // padding, so stale bytes from a wider earlier layer never reach a kernel.
+// Always inlined: the kernels it calls carry their target's attributes.
 template <class ToU8, class ToI32>
-inline void RunForward(const DenseI8* layers, size_t count,
-                       const uint8_t* pixels, uint8_t* act_a, uint8_t* act_b,
-                       int32_t* logits, ToU8 to_u8, ToI32 to_i32) {
+[[gnu::always_inline]] inline void RunForward(const DenseI8* layers, size_t count,
+                                              const uint8_t* pixels, uint8_t* act_a, uint8_t* act_b,
+                                              int32_t* logits, ToU8 to_u8, ToI32 to_i32) {
   std::memcpy(act_a, pixels, layers[0].in_size);
   std::memset(act_a + layers[0].in_size, 0,
               layers[0].stride - layers[0].in_size);
@@ -87,10 +89,10 @@ inline void RunForward(const DenseI8* layers, size_t count,
 
 // The batched forward loop: RunForward for `images` vectors per layer.
 template <class ToU8, class ToI32>
-inline void RunForwardBatch(const DenseI8* layers, size_t count,
-                            const uint8_t* pixels, size_t images,
-                            uint8_t* act_a, uint8_t* act_b, size_t pitch,
-                            int32_t* logits, ToU8 to_u8, ToI32 to_i32) {
+[[gnu::always_inline]] inline void RunForwardBatch(const DenseI8* layers, size_t count,
+                                                   const uint8_t* pixels, size_t images,
+                                                   uint8_t* act_a, uint8_t* act_b, size_t pitch,
+                                                   int32_t* logits, ToU8 to_u8, ToI32 to_i32) {
   const size_t in_size = layers[0].in_size;
   for (size_t n = 0; n < images; ++n) {
     std::memcpy(act_a + n * pitch, pixels + n * in_size, in_size);

@@ -64,6 +64,8 @@ LoadResult Network::Load(const uint8_t* bytes, size_t size, Network* out) {
   // Two activation buffers of kMaxBatch vectors, each padded to a 64-byte
   // multiple, plus slack to align the first one.
   net.pitch_ = (max_stride + kBlobAlign - 1) / kBlobAlign * kBlobAlign;
+  static_assert(internal::BatchScratchVectors(kMaxBatch) == kMaxBatch,
+                "PredictBatch's chunks need no scratch past kMaxBatch vectors");
   const size_t buffer_bytes = kMaxBatch * net.pitch_;
   net.arena_bytes_ = 2 * buffer_bytes;
   net.arena_storage_.reset(new uint8_t[net.arena_bytes_ + kBlobAlign]());

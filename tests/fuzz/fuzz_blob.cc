@@ -1,6 +1,7 @@
 // libFuzzer target: the blob loader (ParseBlob, Network::Load, the float
 // model reader). Any crash, sanitizer report or oversized allocation is a
 // finding; a refused blob is the expected outcome for most inputs.
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -35,6 +36,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (net.Predict(pixels.data(), logits.data()) !=
               net.PredictRef(pixels.data(), ref.data()) ||
           logits != ref) {
+        __builtin_trap();
+      }
+    }
+    // And the batched path: 21 images are a 16-image panel and a padded
+    // 8-image one on AVX3_DL.
+    constexpr size_t kBatch = 21;
+    std::vector<uint8_t> batch(kBatch * net.input_size());
+    for (size_t i = 0; i < batch.size(); ++i) batch[i] = static_cast<uint8_t>(i * 131 + (i >> 7));
+    std::vector<int32_t> got(kBatch * net.output_size());
+    net.PredictBatch(batch.data(), kBatch, got.data(), nullptr);
+    for (size_t n = 0; n < kBatch; ++n) {
+      net.PredictRef(batch.data() + n * net.input_size(), ref.data());
+      if (!std::equal(ref.begin(), ref.end(), got.begin() + n * net.output_size())) {
         __builtin_trap();
       }
     }
