@@ -146,8 +146,9 @@ TEST_CASE("whole forward pass: Predict == PredictRef on every target") {
 
 TEST_CASE("batched forward == reference bit for bit on every target, any shape and batch") {
   // in-hidden-out networks with widths around 4, 16 and 64 bytes and the real
-  // sizes; batches around AVX3_DL's 16-image panels and the 8 images below
-  // which it runs batch 1; junk in the scratch, inputs off alignment.
+  // sizes; batches that take every AVX3_DL path (16-image panels, 8-image
+  // panels full or padded for the last 4 to 15 images, batch 1 for the last 1
+  // to 3); junk in the scratch, inputs off alignment.
   struct Case {
     std::unique_ptr<TestLayer> l0, l1;
     size_t skew;
@@ -187,7 +188,7 @@ TEST_CASE("batched forward == reference bit for bit on every target, any shape a
       const uint32_t in = layers[0].in_size, out = layers[1].out_size;
       // A spare 64 bytes between scratch vectors.
       const size_t pitch = std::max(layers[0].stride, layers[1].stride) + kBlobAlign;
-      for (size_t images : {1u, 2u, 7u, 8u, 9u, 15u, 16u, 17u, 24u, 31u, 33u}) {
+      for (size_t images : {1u, 2u, 3u, 4u, 7u, 8u, 9u, 15u, 16u, 17u, 20u, 24u, 31u, 33u}) {
         INFO("in ", in, " hidden ", layers[0].out_size, " out ", out, " images ", images);
         std::vector<uint8_t> a(internal::BatchScratchVectors(images) * pitch, 0x5A);
         std::vector<uint8_t> b(a.size(), 0xA5);
@@ -205,7 +206,7 @@ TEST_CASE("whole forward pass: batched == Predict == PredictRef on every target"
   std::mt19937_64 rng(5);
   TestLayer l0(784, 100, true, 0, rng, 0), l1(100, 37, true, 0, rng, 0), l2(37, 10, false, 0, rng, 0);
   const DenseI8 layers[3] = {l0.view, l1.view, l2.view};
-  constexpr size_t kImages = 21;  // a 16-image panel, then 5 at batch 1
+  constexpr size_t kImages = 21;  // a 16-image panel, then an 8-image panel holding 5
   constexpr size_t kPitch = 832;
   std::vector<uint8_t> pixels;
   for (size_t n = 0; n < kImages; ++n) {
