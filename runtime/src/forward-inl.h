@@ -253,8 +253,11 @@ inline constexpr uint32_t kRowBlock = 16;
 // than row-major 4 x 4 register blocks, which sum across lanes.)
 // 16 lanes (zmm) by default; the last 4 to 15 images of a batch go in 8-lane
 // (ymm) panels, which on Zen 4 run at 0.89x the 16-lane rate per image.
+// Panel vectors: one int32 lane per image.
 template <size_t kLanes>
-struct PanelOps;
+using PanelTag = hn::FixedTag<int32_t, kLanes>;
+template <size_t kLanes>
+using PanelVec = hn::Vec<PanelTag<kLanes>>;
 
 // Fewer images than this run batch 1: an 8-image panel costs about as much
 // as 4 images at batch 1.
@@ -265,135 +268,90 @@ struct Weights4 {
   int8_t w[4];
 };
 
-template <>
-struct PanelOps<16> {
-  using V = __m512i;
-  using Half = __m256i;  // kLanes / 2 int32
-  static HWY_INLINE V Zero() { return _mm512_setzero_si512(); }
-  static HWY_INLINE V Load(const void* p) { return _mm512_loadu_si512(p); }
-  static HWY_INLINE void Store(void* p, V v) { _mm512_storeu_si512(p, v); }
-  // acc += a x (the four s8 weights at w, broadcast to every lane).
-  static HWY_INLINE V Dpbusd(V acc, V a, const int8_t* w) {
-    asm("vpdpbusd %2%{1to16%}, %1, %0"
-        : "+v"(acc)
-        : "v"(a), "m"(*reinterpret_cast<const Weights4*>(w)));
-    return acc;
+// acc += a x (the four s8 weights at w, broadcast to every lane).
+template <size_t kLanes>
+HWY_INLINE PanelVec<kLanes> DpbusdBroadcast(PanelVec<kLanes> acc, PanelVec<kLanes> a,
+                                            const int8_t* w) {
+  const Weights4& w4 = *reinterpret_cast<const Weights4*>(w);
+  if constexpr (kLanes == 16) {
+    asm("vpdpbusd %2%{1to16%}, %1, %0" : "+v"(acc.raw) : "v"(a.raw), "m"(w4));
+  } else {
+    static_assert(kLanes == 8, "zmm or ymm panels");
+    asm("vpdpbusd %2%{1to8%}, %1, %0" : "+v"(acc.raw) : "v"(a.raw), "m"(w4));
   }
-  static HWY_INLINE V Set32(int32_t x) { return _mm512_set1_epi32(x); }
-  static HWY_INLINE V Set64(int64_t x) { return _mm512_set1_epi64(x); }
-  static HWY_INLINE V Add32(V a, V b) { return _mm512_add_epi32(a, b); }
-  static HWY_INLINE V Add64(V a, V b) { return _mm512_add_epi64(a, b); }
-  static HWY_INLINE V MulEven32(V a, V b) { return _mm512_mul_epi32(a, b); }
-  static HWY_INLINE V OddToEven(V a) { return _mm512_srli_epi64(a, 32); }
-  static HWY_INLINE V Sra64(V a, __m128i count) { return _mm512_sra_epi64(a, count); }
-  static HWY_INLINE V Max64(V a, V b) { return _mm512_max_epi64(a, b); }
-  static HWY_INLINE V Min64(V a, V b) { return _mm512_min_epi64(a, b); }
-  static HWY_INLINE V Shl64(V a, unsigned bits) { return _mm512_slli_epi64(a, bits); }
-  static HWY_INLINE V Or(V a, V b) { return _mm512_or_si512(a, b); }
-  static HWY_INLINE Half SaturateTo32(V a) { return _mm512_cvtsepi64_epi32(a); }
-  static HWY_INLINE void StoreHalf(int32_t* p, Half v) {
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v);
-  }
+  return acc;
+}
 
-  // 16 vectors of 16 4-byte groups (images) -> 16 vectors of 16 images
-  // (groups): interleave pairs, then quads, then transpose 128-bit lanes.
-  static HWY_INLINE void Transpose(const V* rows, V* groups) {
-    V t[16], u[16];
-    for (size_t i = 0; i < 8; ++i) {  // 128-bit lane L: groups 4L..4L+3
-      t[2 * i] = _mm512_unpacklo_epi32(rows[2 * i], rows[2 * i + 1]);
-      t[2 * i + 1] = _mm512_unpackhi_epi32(rows[2 * i], rows[2 * i + 1]);
-    }
-    for (size_t i = 0; i < 4; ++i) {  // u[4i + c] lane L: group 4L + c, images 4i..4i+3
-      u[4 * i + 0] = _mm512_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
-      u[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
-      u[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
-      u[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
-    }
-    for (size_t c = 0; c < 4; ++c) {  // group 4L + c = lane L of u[c], u[4+c], u[8+c], u[12+c]
-      const V t0 = _mm512_shuffle_i32x4(u[c], u[4 + c], _MM_SHUFFLE(1, 0, 1, 0));
-      const V t1 = _mm512_shuffle_i32x4(u[c], u[4 + c], _MM_SHUFFLE(3, 2, 3, 2));
-      const V t2 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], _MM_SHUFFLE(1, 0, 1, 0));
-      const V t3 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], _MM_SHUFFLE(3, 2, 3, 2));
-      groups[c] = _mm512_shuffle_i32x4(t0, t2, _MM_SHUFFLE(2, 0, 2, 0));
-      groups[4 + c] = _mm512_shuffle_i32x4(t0, t2, _MM_SHUFFLE(3, 1, 3, 1));
-      groups[8 + c] = _mm512_shuffle_i32x4(t1, t3, _MM_SHUFFLE(2, 0, 2, 0));
-      groups[12 + c] = _mm512_shuffle_i32x4(t1, t3, _MM_SHUFFLE(3, 1, 3, 1));
-    }
+// Highway 1.0.3 has neither a block transpose nor an int64 -> int32
+// saturating demote: both widths, in intrinsics.
+// rows[n] = image n's 4-byte groups -> groups[g] = group g of every image:
+// interleave pairs, then quads (per 128-bit lane), then move 128-bit lanes.
+HWY_INLINE void TransposeGroups(const __m512i* rows, __m512i* groups) {  // 16 x 16
+  __m512i t[16], u[16];
+  for (size_t i = 0; i < 8; ++i) {  // 128-bit lane L: groups 4L..4L+3
+    t[2 * i] = _mm512_unpacklo_epi32(rows[2 * i], rows[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_epi32(rows[2 * i], rows[2 * i + 1]);
   }
-  static HWY_INLINE V LoadBytes(const uint8_t* p, size_t bytes) {
-    return _mm512_maskz_loadu_epi8(bytes >= 64 ? ~uint64_t{0} : (uint64_t{1} << bytes) - 1, p);
+  for (size_t i = 0; i < 4; ++i) {  // u[4i + c] lane L: group 4L + c, images 4i..4i+3
+    u[4 * i + 0] = _mm512_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
+    u[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
+    u[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
+    u[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
   }
-};
-
-template <>
-struct PanelOps<8> {
-  using V = __m256i;
-  using Half = __m128i;
-  static HWY_INLINE V Zero() { return _mm256_setzero_si256(); }
-  static HWY_INLINE V Load(const void* p) {
-    return _mm256_loadu_si256(static_cast<const __m256i*>(p));
+  for (size_t c = 0; c < 4; ++c) {  // group 4L + c = lane L of u[c], u[4+c], u[8+c], u[12+c]
+    const __m512i t0 = _mm512_shuffle_i32x4(u[c], u[4 + c], _MM_SHUFFLE(1, 0, 1, 0));
+    const __m512i t1 = _mm512_shuffle_i32x4(u[c], u[4 + c], _MM_SHUFFLE(3, 2, 3, 2));
+    const __m512i t2 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], _MM_SHUFFLE(1, 0, 1, 0));
+    const __m512i t3 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], _MM_SHUFFLE(3, 2, 3, 2));
+    groups[c] = _mm512_shuffle_i32x4(t0, t2, _MM_SHUFFLE(2, 0, 2, 0));
+    groups[4 + c] = _mm512_shuffle_i32x4(t0, t2, _MM_SHUFFLE(3, 1, 3, 1));
+    groups[8 + c] = _mm512_shuffle_i32x4(t1, t3, _MM_SHUFFLE(2, 0, 2, 0));
+    groups[12 + c] = _mm512_shuffle_i32x4(t1, t3, _MM_SHUFFLE(3, 1, 3, 1));
   }
-  static HWY_INLINE void Store(void* p, V v) { _mm256_storeu_si256(static_cast<__m256i*>(p), v); }
-  static HWY_INLINE V Dpbusd(V acc, V a, const int8_t* w) {
-    asm("vpdpbusd %2%{1to8%}, %1, %0"
-        : "+v"(acc)
-        : "v"(a), "m"(*reinterpret_cast<const Weights4*>(w)));
-    return acc;
+}
+HWY_INLINE void TransposeGroups(const __m256i* rows, __m256i* groups) {  // 8 x 8, as above
+  __m256i t[8], u[8];
+  for (size_t i = 0; i < 4; ++i) {
+    t[2 * i] = _mm256_unpacklo_epi32(rows[2 * i], rows[2 * i + 1]);
+    t[2 * i + 1] = _mm256_unpackhi_epi32(rows[2 * i], rows[2 * i + 1]);
   }
-  static HWY_INLINE V Set32(int32_t x) { return _mm256_set1_epi32(x); }
-  static HWY_INLINE V Set64(int64_t x) { return _mm256_set1_epi64x(x); }
-  static HWY_INLINE V Add32(V a, V b) { return _mm256_add_epi32(a, b); }
-  static HWY_INLINE V Add64(V a, V b) { return _mm256_add_epi64(a, b); }
-  static HWY_INLINE V MulEven32(V a, V b) { return _mm256_mul_epi32(a, b); }
-  static HWY_INLINE V OddToEven(V a) { return _mm256_srli_epi64(a, 32); }
-  static HWY_INLINE V Sra64(V a, __m128i count) { return _mm256_sra_epi64(a, count); }
-  static HWY_INLINE V Max64(V a, V b) { return _mm256_max_epi64(a, b); }
-  static HWY_INLINE V Min64(V a, V b) { return _mm256_min_epi64(a, b); }
-  static HWY_INLINE V Shl64(V a, unsigned bits) { return _mm256_slli_epi64(a, bits); }
-  static HWY_INLINE V Or(V a, V b) { return _mm256_or_si256(a, b); }
-  static HWY_INLINE Half SaturateTo32(V a) { return _mm256_cvtsepi64_epi32(a); }
-  static HWY_INLINE void StoreHalf(int32_t* p, Half v) {
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(p), v);
+  for (size_t i = 0; i < 2; ++i) {
+    u[4 * i + 0] = _mm256_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
+    u[4 * i + 1] = _mm256_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
+    u[4 * i + 2] = _mm256_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
+    u[4 * i + 3] = _mm256_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
   }
-
-  static HWY_INLINE void Transpose(const V* rows, V* groups) {  // 8 x 8, as above
-    V t[8], u[8];
-    for (size_t i = 0; i < 4; ++i) {
-      t[2 * i] = _mm256_unpacklo_epi32(rows[2 * i], rows[2 * i + 1]);
-      t[2 * i + 1] = _mm256_unpackhi_epi32(rows[2 * i], rows[2 * i + 1]);
-    }
-    for (size_t i = 0; i < 2; ++i) {
-      u[4 * i + 0] = _mm256_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
-      u[4 * i + 1] = _mm256_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
-      u[4 * i + 2] = _mm256_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
-      u[4 * i + 3] = _mm256_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
-    }
-    for (size_t c = 0; c < 4; ++c) {  // group 4L + c = lane L of u[c], u[4+c]
-      groups[c] = _mm256_permute2x128_si256(u[c], u[4 + c], 0x20);
-      groups[4 + c] = _mm256_permute2x128_si256(u[c], u[4 + c], 0x31);
-    }
+  for (size_t c = 0; c < 4; ++c) {  // group 4L + c = lane L of u[c], u[4+c]
+    groups[c] = _mm256_permute2x128_si256(u[c], u[4 + c], 0x20);
+    groups[4 + c] = _mm256_permute2x128_si256(u[c], u[4 + c], 0x31);
   }
-  static HWY_INLINE V LoadBytes(const uint8_t* p, size_t bytes) {
-    return _mm256_maskz_loadu_epi8(bytes >= 32 ? ~uint32_t{0} : (uint32_t{1} << bytes) - 1, p);
-  }
-};
+}
+HWY_INLINE __m256i SaturateTo32(__m512i v) { return _mm512_cvtsepi64_epi32(v); }
+HWY_INLINE __m128i SaturateTo32(__m256i v) { return _mm256_cvtsepi64_epi32(v); }
 
 // The panel of `count` (<= kLanes) vectors of `size` bytes at src + n * size,
 // zero-padded to `stride` bytes and to kLanes images: a kLanes x kLanes
 // transpose of 4-byte groups per 4 * kLanes bytes (masked loads pad).
 template <size_t kLanes>
-HWY_INLINE void PackPanel(const uint8_t* HWY_RESTRICT src, size_t size, size_t count, size_t stride,
-                          uint8_t* HWY_RESTRICT panel) {
-  using Ops = PanelOps<kLanes>;
+HWY_INLINE void PackPanel(const uint8_t* HWY_RESTRICT src, size_t size, size_t count,
+                          size_t stride, uint8_t* HWY_RESTRICT panel) {
+  const PanelTag<kLanes> d;
+  const hn::Repartition<uint8_t, decltype(d)> du8;
+  using Raw = decltype(hn::Zero(d).raw);
   constexpr size_t kBlock = 4 * kLanes;  // bytes of an image per transpose
   for (size_t k = 0; k < stride; k += kBlock) {
-    const size_t bytes = size > k ? size - k : 0;
-    typename Ops::V rows[kLanes], groups[kLanes];
+    const auto valid = hn::FirstN(du8, size > k ? size - k : 0);
+    Raw rows[kLanes], groups[kLanes];
     for (size_t n = 0; n < kLanes; ++n) {
-      rows[n] = n < count ? Ops::LoadBytes(src + n * size + k, bytes) : Ops::Zero();
+      rows[n] = hn::BitCast(d, n < count ? hn::MaskedLoad(valid, du8, src + n * size + k)
+                                         : hn::Zero(du8))
+                    .raw;
     }
-    Ops::Transpose(rows, groups);
-    for (size_t g = 0; g < kLanes; ++g) Ops::Store(panel + kLanes * k + kBlock * g, groups[g]);
+    TransposeGroups(rows, groups);
+    for (size_t g = 0; g < kLanes; ++g) {
+      hn::StoreU(PanelVec<kLanes>{groups[g]}, d,
+                 reinterpret_cast<int32_t*>(panel + kLanes * k + kBlock * g));
+    }
   }
 }
 
@@ -406,63 +364,66 @@ HWY_INLINE void PackPanel(const uint8_t* HWY_RESTRICT src, size_t size, size_t c
 template <size_t kLanes, bool kFullBlock>
 HWY_INLINE void PanelDot16(const uint8_t* HWY_RESTRICT panel, const int8_t* HWY_RESTRICT w,
                            size_t stride, size_t length, size_t rows,
-                           typename PanelOps<kLanes>::V* HWY_RESTRICT sums) {
-  using Ops = PanelOps<kLanes>;
-  typename Ops::V acc[16];  // local, so the accumulators stay in registers
-  for (size_t r = 0; r < 16; ++r) acc[r] = Ops::Zero();
+                           PanelVec<kLanes>* HWY_RESTRICT sums) {
+  const PanelTag<kLanes> d;
+  const auto load = [&](const uint8_t* p) {
+    return hn::LoadU(d, reinterpret_cast<const int32_t*>(p));
+  };
+  PanelVec<kLanes> acc[16];  // local, so the accumulators stay in registers
+  for (size_t r = 0; r < 16; ++r) acc[r] = hn::Zero(d);
   if (kFullBlock) {
     const size_t s1 = stride, s3 = 3 * stride, s5 = 5 * stride, s7 = 7 * stride;
     const int8_t* p = w;
     const int8_t* q = w + 8 * stride;
     for (const int8_t* end = w + length; p < end; p += 4, q += 4, panel += 4 * kLanes) {
-      const auto a = Ops::Load(panel);
-      acc[0] = Ops::Dpbusd(acc[0], a, p);
-      acc[1] = Ops::Dpbusd(acc[1], a, p + s1);
-      acc[2] = Ops::Dpbusd(acc[2], a, p + 2 * s1);
-      acc[3] = Ops::Dpbusd(acc[3], a, p + s3);
-      acc[4] = Ops::Dpbusd(acc[4], a, p + 4 * s1);
-      acc[5] = Ops::Dpbusd(acc[5], a, p + s5);
-      acc[6] = Ops::Dpbusd(acc[6], a, p + 2 * s3);
-      acc[7] = Ops::Dpbusd(acc[7], a, p + s7);
-      acc[8] = Ops::Dpbusd(acc[8], a, q);
-      acc[9] = Ops::Dpbusd(acc[9], a, q + s1);
-      acc[10] = Ops::Dpbusd(acc[10], a, q + 2 * s1);
-      acc[11] = Ops::Dpbusd(acc[11], a, q + s3);
-      acc[12] = Ops::Dpbusd(acc[12], a, q + 4 * s1);
-      acc[13] = Ops::Dpbusd(acc[13], a, q + s5);
-      acc[14] = Ops::Dpbusd(acc[14], a, q + 2 * s3);
-      acc[15] = Ops::Dpbusd(acc[15], a, q + s7);
+      const auto a = load(panel);
+      // Rows 0..7 from p, 8..15 from q: base + {0, 1, 2, 3, 4, 5, 6, 7} x stride.
+      const auto eight_rows = [&](PanelVec<kLanes>* acc8, const int8_t* base) {
+        acc8[0] = DpbusdBroadcast<kLanes>(acc8[0], a, base);
+        acc8[1] = DpbusdBroadcast<kLanes>(acc8[1], a, base + s1);
+        acc8[2] = DpbusdBroadcast<kLanes>(acc8[2], a, base + 2 * s1);
+        acc8[3] = DpbusdBroadcast<kLanes>(acc8[3], a, base + s3);
+        acc8[4] = DpbusdBroadcast<kLanes>(acc8[4], a, base + 4 * s1);
+        acc8[5] = DpbusdBroadcast<kLanes>(acc8[5], a, base + s5);
+        acc8[6] = DpbusdBroadcast<kLanes>(acc8[6], a, base + 2 * s3);
+        acc8[7] = DpbusdBroadcast<kLanes>(acc8[7], a, base + s7);
+      };
+      eight_rows(acc, p);
+      eight_rows(acc + 8, q);
     }
   } else {
     size_t row[16];
     for (size_t r = 0; r < 16; ++r) row[r] = (r < rows ? r : rows - 1) * stride;
     for (size_t k = 0; k < length; k += 4) {
-      const auto a = Ops::Load(panel + kLanes * k);
-      for (size_t r = 0; r < 16; ++r) acc[r] = Ops::Dpbusd(acc[r], a, w + row[r] + k);
+      const auto a = load(panel + kLanes * k);
+      for (size_t r = 0; r < 16; ++r) acc[r] = DpbusdBroadcast<kLanes>(acc[r], a, w + row[r] + k);
     }
   }
   for (size_t r = 0; r < 16; ++r) sums[r] = acc[r];
 }
 
 // The Requantize of one row for kLanes images in int64 lanes: even holds
-// images 0, 2, 4, .. and odd images 1, 3, 5, ... vpmuldq multiplies the low
-// 32 bits of each lane: (dot + bias) x multiplier, exact.
+// images 0, 2, 4, .. and odd images 1, 3, 5, ... MulEven (vpmuldq)
+// multiplies the low 32 bits of each lane: (dot + bias) x multiplier, exact.
+template <size_t kLanes>
+using PanelTag64 = hn::Repartition<int64_t, PanelTag<kLanes>>;
 template <size_t kLanes>
 struct ImagePairs {
-  typename PanelOps<kLanes>::V even, odd;
+  hn::Vec<PanelTag64<kLanes>> even, odd;
 };
 template <size_t kLanes>
-HWY_INLINE ImagePairs<kLanes> RequantizeImages(typename PanelOps<kLanes>::V dots,
-                                               const DenseI8& layer, uint32_t row) {
-  using Ops = PanelOps<kLanes>;
-  const auto acc = Ops::Add32(dots, Ops::Set32(layer.bias[row]));
-  const auto multiplier = Ops::Set64(layer.requant[2 * row]);
-  const int32_t shift = layer.requant[2 * row + 1];
-  const auto half = Ops::Set64(int64_t{1} << (shift - 1));
-  const __m128i count = _mm_cvtsi32_si128(shift);
+HWY_INLINE ImagePairs<kLanes> RequantizeImages(PanelVec<kLanes> dots, const DenseI8& layer,
+                                               uint32_t row) {
+  const PanelTag<kLanes> d;
+  const PanelTag64<kLanes> d64;
+  const auto acc = hn::Add(dots, hn::Set(d, layer.bias[row]));
+  const auto multiplier = hn::Set(d, layer.requant[2 * row]);
+  const int shift = layer.requant[2 * row + 1];
+  const auto half = hn::Set(d64, int64_t{1} << (shift - 1));
+  const auto odd_lanes = hn::BitCast(d, hn::ShiftRight<32>(hn::BitCast(d64, acc)));
   ImagePairs<kLanes> q;
-  q.even = Ops::Sra64(Ops::Add64(Ops::MulEven32(acc, multiplier), half), count);
-  q.odd = Ops::Sra64(Ops::Add64(Ops::MulEven32(Ops::OddToEven(acc), multiplier), half), count);
+  q.even = hn::ShiftRightSame(hn::Add(hn::MulEven(acc, multiplier), half), shift);
+  q.odd = hn::ShiftRightSame(hn::Add(hn::MulEven(odd_lanes, multiplier), half), shift);
   return q;
 }
 
@@ -471,18 +432,20 @@ HWY_INLINE ImagePairs<kLanes> RequantizeImages(typename PanelOps<kLanes>::V dots
 // Rows past `rows` are written as zeros (the next layer's padding).
 template <size_t kLanes>
 HWY_INLINE void StorePanelU8(const DenseI8& layer, uint32_t j, uint32_t rows,
-                             const typename PanelOps<kLanes>::V* acc,
-                             uint8_t* HWY_RESTRICT out_panel) {
-  using Ops = PanelOps<kLanes>;
-  const auto zero = Ops::Zero(), max_u8 = Ops::Set64(255);
+                             const PanelVec<kLanes>* acc, uint8_t* HWY_RESTRICT out_panel) {
+  const PanelTag<kLanes> d;
+  const PanelTag64<kLanes> d64;
+  const auto zero = hn::Zero(d64), max_u8 = hn::Set(d64, 255);
   for (uint32_t q = 0; q < 4; ++q) {
     auto even = zero, odd = zero;  // four rows' bytes in the low half of each lane
     for (uint32_t b = 0; b < 4 && 4 * q + b < rows; ++b) {
       const ImagePairs<kLanes> v = RequantizeImages<kLanes>(acc[4 * q + b], layer, j + 4 * q + b);
-      even = Ops::Or(even, Ops::Shl64(Ops::Min64(Ops::Max64(v.even, zero), max_u8), 8 * b));
-      odd = Ops::Or(odd, Ops::Shl64(Ops::Min64(Ops::Max64(v.odd, zero), max_u8), 8 * b));
+      const int bits = static_cast<int>(8 * b);
+      even = hn::Or(even, hn::ShiftLeftSame(hn::Min(hn::Max(v.even, zero), max_u8), bits));
+      odd = hn::Or(odd, hn::ShiftLeftSame(hn::Min(hn::Max(v.odd, zero), max_u8), bits));
     }
-    Ops::Store(out_panel + kLanes * j + 4 * kLanes * q, Ops::Or(even, Ops::Shl64(odd, 32)));
+    hn::StoreU(hn::BitCast(d, hn::Or(even, hn::ShiftLeft<32>(odd))), d,
+               reinterpret_cast<int32_t*>(out_panel + kLanes * j + 4 * kLanes * q));
   }
 }
 
@@ -490,18 +453,19 @@ HWY_INLINE void StorePanelU8(const DenseI8& layer, uint32_t j, uint32_t rows,
 // row-major logits (images x out_size).
 template <size_t kLanes>
 HWY_INLINE void StoreLogits(const DenseI8& layer, uint32_t j, uint32_t rows,
-                            const typename PanelOps<kLanes>::V* acc, size_t count,
+                            const PanelVec<kLanes>* acc, size_t count,
                             int32_t* HWY_RESTRICT logits) {
-  using Ops = PanelOps<kLanes>;
+  const PanelTag64<kLanes> d64;
   int32_t even[16][kLanes / 2], odd[16][kLanes / 2];
   for (uint32_t r = 0; r < rows; ++r) {
     ImagePairs<kLanes> v = RequantizeImages<kLanes>(acc[r], layer, j + r);
     if (layer.relu) {
-      v.even = Ops::Max64(v.even, Ops::Zero());
-      v.odd = Ops::Max64(v.odd, Ops::Zero());
+      v.even = hn::Max(v.even, hn::Zero(d64));
+      v.odd = hn::Max(v.odd, hn::Zero(d64));
     }
-    Ops::StoreHalf(even[r], Ops::SaturateTo32(v.even));
-    Ops::StoreHalf(odd[r], Ops::SaturateTo32(v.odd));
+    const auto even32 = SaturateTo32(v.even.raw), odd32 = SaturateTo32(v.odd.raw);
+    std::memcpy(even[r], &even32, sizeof(even[r]));
+    std::memcpy(odd[r], &odd32, sizeof(odd[r]));
   }
   for (size_t n = 0; n < count; ++n) {
     for (uint32_t r = 0; r < rows; ++r) {
@@ -514,7 +478,7 @@ HWY_INLINE void StoreLogits(const DenseI8& layer, uint32_t j, uint32_t rows,
 template <size_t kLanes, class Epilogue>
 HWY_INLINE void PanelDense(const DenseI8& layer, const uint8_t* HWY_RESTRICT in,
                            Epilogue epilogue) {
-  typename PanelOps<kLanes>::V acc[16];
+  PanelVec<kLanes> acc[16];
   const size_t length = (layer.in_size + 3) / 4 * 4;
   for (uint32_t j = 0; j < layer.out_size; j += 16) {
     const uint32_t rows = layer.out_size - j < 16 ? layer.out_size - j : 16;
@@ -533,7 +497,7 @@ HWY_INLINE void PanelDense(const DenseI8& layer, const uint8_t* HWY_RESTRICT in,
 template <size_t kLanes>
 HWY_INLINE void ForwardPanel(const DenseI8* layers, size_t layer_count, const uint8_t* pixels,
                              size_t count, uint8_t* act_a, uint8_t* act_b, int32_t* logits) {
-  using V = typename PanelOps<kLanes>::V;
+  using V = PanelVec<kLanes>;
   uint8_t* cur = act_a;
   uint8_t* next = act_b;
   PackPanel<kLanes>(pixels, layers[0].in_size, count, layers[0].stride, cur);
