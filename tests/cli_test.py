@@ -204,7 +204,7 @@ class CliTest(unittest.TestCase):
                              max(p["macs_per_cycle"] for p in b["peaks"] if p["kind"] == "f32"))
             self.assertAlmostEqual(b["int8_over_f32_peak_ratio"],
                                    b["vnni_peak_macs_per_ns"] / b["f32_peak_macs_per_ns"])
-        # -Dbench_peers=enabled (tools/check-bench-peers.sh): oneDNN and
+        # -Dbench_peers=enabled (tools/scripts/check-bench-peers.sh): oneDNN and
         # XNNPACK verified against the reference, then timed.
         self.assertEqual("peers" in b, os.environ.get("EDGEMLP_EXPECT_PEERS") == "1")
         for p in b.get("peers", []):

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-tools/install-deps.sh
+tools/scripts/install-deps.sh
 if [ -f build/build.ninja ]; then
   meson setup --reconfigure build --buildtype=release >/dev/null
 else
@@ -14,7 +14,7 @@ else
 fi
 meson compile -C build >/dev/null
 export EDGEMLP_DATA=${EDGEMLP_DATA:-data/mnist}
-tools/fetch-mnist.sh "$EDGEMLP_DATA"
+tools/scripts/fetch-mnist.sh "$EDGEMLP_DATA"
 
 edgemlp=build/tools/edgemlp
 out=runs/default

@@ -13,7 +13,7 @@
 #define STB_IMAGE_RESIZE_IMPLEMENTATION
 #include <stb/stb_image_resize.h>
 
-// PNG writing (plots.cc: the sheet of misclassified digits).
+// PNG writing (cli/plots.cc: the sheet of misclassified digits).
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #define STBI_WRITE_NO_STDIO
 #include <stb/stb_image_write.h>

@@ -8,9 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
-tools/install-deps.sh
+tools/scripts/install-deps.sh
 export EDGEMLP_DATA=${EDGEMLP_DATA:-$root/data/mnist}
-tools/fetch-mnist.sh "$EDGEMLP_DATA"
+tools/scripts/fetch-mnist.sh "$EDGEMLP_DATA"
 EDGEMLP_DATA=$(cd "$EDGEMLP_DATA" && pwd)
 
 setup() {  # setup DIR [meson options...]
@@ -62,11 +62,11 @@ UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 echo "   sanitizer stage: $((SECONDS - asan_start)) s"
 
 echo "== fuzz targets (clang, libFuzzer + ASan/UBSan), ${EDGEMLP_FUZZ_SECONDS:-15} s each"
-tools/fuzz.sh "${EDGEMLP_FUZZ_SECONDS:-15}" || failed=1
+tools/scripts/fuzz.sh "${EDGEMLP_FUZZ_SECONDS:-15}" || failed=1
 
 echo "== Raspberry Pi: cross builds, runtime suites and the MNIST digests under qemu"
 arm_start=$SECONDS
-tools/test-arm.sh build-test || failed=1
+tools/scripts/test-arm.sh build-test || failed=1
 echo "   Raspberry Pi part: $((SECONDS - arm_start)) s"
 for log in build-{aarch64,pi5,aarch64-sve,aarch64-sve2,armhf}/meson-logs/testlog-*.json; do
   [ -f "$log" ] && results+=("$log")

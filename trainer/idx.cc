@@ -156,7 +156,7 @@ Mnist LoadMnist(const std::string& dir) {
     const std::string plain = dir + "/" + name;
     if (Exists(plain)) return plain;
     if (Exists(plain + ".gz")) return plain + ".gz";
-    throw InputError(plain + "(.gz): missing; get MNIST with tools/fetch-mnist.sh " +
+    throw InputError(plain + "(.gz): missing; get MNIST with tools/scripts/fetch-mnist.sh " +
                      dir + " or point --data / EDGEMLP_DATA at it");
   };
   Mnist m;

@@ -1,0 +1,158 @@
+// edgemlp eval: accuracy of a float model or an int8 blob on the MNIST test
+// set, with the digests that prove two machines computed the same thing.
+#include <chrono>
+#include <memory>
+
+#include "cli/cli.h"
+#include "edgemlp/runtime.h"
+#include "error.h"
+#include "idx.h"
+#include "cli/model_file.h"
+#include "train.h"
+
+namespace edgemlp::cli {
+
+namespace {
+
+struct EvalOptions {
+  std::string model;
+  std::string data;
+  std::string target;  // force a SIMD target by name
+  bool reference = false;
+  bool json = false;
+};
+
+int64_t FindTarget(const std::string& name) {
+  std::string known;
+  for (int64_t t : AvailableTargets()) {
+    if (name == TargetName(t)) return t;
+    known += std::string(known.empty() ? "" : ", ") + TargetName(t);
+  }
+  throw InputError("--target " + name + ": not available here (available: " + known + ")");
+}
+
+struct Outcome {
+  std::vector<uint8_t> predictions;
+  std::vector<uint8_t> outputs;  // little-endian int32 or float32, per image
+  std::string engine;
+  double seconds = 0;
+};
+
+Outcome RunInt8(const ModelFile& file, const Dataset& test, const EvalOptions& o) {
+  Network net;
+  const LoadResult r = Network::Load(file.bytes(), file.size, &net);
+  if (!r.ok()) throw InputError(file.path + ": " + r.message);
+  if (!o.target.empty()) ForceTarget(FindTarget(o.target));
+  Outcome out;
+  out.engine = o.reference ? "scalar-reference" : TargetName(ChosenTarget());
+  const size_t n_out = net.output_size();
+  out.predictions.resize(test.size());
+  out.outputs.resize(test.size() * n_out * 4);
+  std::vector<int32_t> logits(n_out);
+  const auto start = std::chrono::steady_clock::now();
+  for (size_t i = 0; i < test.size(); ++i) {
+    const uint8_t* pixels = test.images.image(i);
+    out.predictions[i] = static_cast<uint8_t>(
+        o.reference ? net.PredictRef(pixels, logits.data()) : net.Predict(pixels, logits.data()));
+    std::memcpy(out.outputs.data() + i * n_out * 4, logits.data(), n_out * 4);
+  }
+  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ForceTarget(0);
+  return out;
+}
+
+Outcome RunFloat(const ModelFile& file, const Dataset& test) {
+  const FloatModel model = DeserializeFloatModel(file.bytes(), file.size, file.path);
+  Outcome out;
+  out.engine = "eigen-f32";
+  Eigen::MatrixXf logits;
+  const auto start = std::chrono::steady_clock::now();
+  out.predictions = PredictFloat(model, test, 0, test.size(), &logits);
+  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  // Column-major: image i's outputs are contiguous, in test-set order.
+  out.outputs.resize(logits.size() * 4);
+  std::memcpy(out.outputs.data(), logits.data(), out.outputs.size());
+  return out;
+}
+
+void RunEval(const EvalOptions& o) {
+  const ModelFile file = ReadModelFile(o.model);
+  if ((o.reference || !o.target.empty()) && !file.is_int8()) {
+    throw InputError(o.model + ": --target and --reference apply to int8 blobs");
+  }
+  const std::string dir = ResolveDataDir(o.data);
+  const Mnist mnist = LoadMnist(dir);
+  const Dataset& test = mnist.test;
+  if (file.view.header.input_size != test.images.image_size()) {
+    throw InputError(o.model + ": expects " + std::to_string(file.view.header.input_size) +
+                     " inputs but the images in " + dir + " have " +
+                     std::to_string(test.images.image_size()) + " pixels");
+  }
+  const Outcome out = file.is_int8() ? RunInt8(file, test, o) : RunFloat(file, test);
+
+  std::vector<std::vector<int>> confusion(10, std::vector<int>(10, 0));
+  size_t correct = 0;
+  for (size_t i = 0; i < test.size(); ++i) {
+    const int p = out.predictions[i] < 10 ? out.predictions[i] : 9;
+    confusion[test.labels[i]][p]++;
+    correct += out.predictions[i] == test.labels[i];
+  }
+  Json per_class = Json::array();
+  std::string table = "digit  accuracy  count\n";
+  for (int c = 0; c < 10; ++c) {
+    int total = 0;
+    for (int v : confusion[c]) total += v;
+    const double acc = total ? static_cast<double>(confusion[c][c]) / total : 0.0;
+    per_class.push_back(acc);
+    char line[64];
+    std::snprintf(line, sizeof(line), "%5d  %7.2f%%  %5d\n", c, 100 * acc, total);
+    table += line;
+  }
+  const double accuracy = static_cast<double>(correct) / test.size();
+  const double us_per_image = 1e6 * out.seconds / test.size();
+  const Json j = {{"model", o.model},
+                  {"kind", file.is_int8() ? "int8" : "float32"},
+                  {"engine", out.engine},
+                  {"accuracy", accuracy},
+                  {"count", test.size()},
+                  {"correct", correct},
+                  {"per_class", per_class},
+                  {"confusion", confusion},
+                  {"predictions_sha256", Sha256Hex(out.predictions.data(), out.predictions.size())},
+                  {"outputs_sha256", Sha256Hex(out.outputs.data(), out.outputs.size())},
+                  {"us_per_image", us_per_image},
+                  {"model_bytes", file.size}};
+  std::string human;
+  char head[256];
+  std::snprintf(head, sizeof(head),
+                "%s (%s, %zu bytes): accuracy %.2f%% (%zu/%zu), %.2f us per image on %s%s\n",
+                o.model.c_str(), file.is_int8() ? "int8" : "float32", file.size,
+                100 * accuracy, correct, test.size(), us_per_image, out.engine.c_str(),
+                file.is_int8() ? " (batch 1)" : " (batched)");
+  human += head + table + "confusion (rows: true digit, columns: predicted)\n      ";
+  for (int c = 0; c < 10; ++c) human += "     " + std::to_string(c);
+  human += "\n";
+  for (int r = 0; r < 10; ++r) {
+    char line[128];
+    int n = std::snprintf(line, sizeof(line), "%6d", r);
+    for (int c = 0; c < 10; ++c) n += std::snprintf(line + n, sizeof(line) - n, "%6d", confusion[r][c]);
+    human += std::string(line) + "\n";
+  }
+  Emit(o.json, j, human);
+}
+
+}  // namespace
+
+void AddEval(CLI::App& app) {
+  auto o = std::make_shared<EvalOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "eval", "Test accuracy, per-class accuracy, confusion matrix and time per image");
+  cmd->add_option("model", o->model, "Float model or int8 blob")->required();
+  cmd->add_option("--data", o->data, "MNIST directory (else $EDGEMLP_DATA, else ./data/mnist)");
+  cmd->add_option("--target", o->target, "int8: force a SIMD target (e.g. AVX2; see `edgemlp bench`)");
+  cmd->add_flag("--reference", o->reference, "int8: use the scalar reference forward pass");
+  cmd->add_flag("--json", o->json, "Print one JSON object on stdout");
+  cmd->callback([o] { RunEval(*o); });
+}
+
+}  // namespace edgemlp::cli

@@ -1,0 +1,217 @@
+// edgemlp inspect: everything in a blob's header and layer records.
+#include <algorithm>
+#include <cstring>
+#include <memory>
+
+#include "cli/cli.h"
+#include "edgemlp/runtime.h"
+#include "error.h"
+#include "cli/model_file.h"
+#include "cli/provenance.h"
+
+namespace edgemlp::cli {
+
+namespace {
+
+struct InspectOptions {
+  std::string blob;
+  bool verify = false;
+  bool json = false;
+};
+
+const char* WeightTypeString(uint8_t t) {
+  switch (t) {
+    case 1: return "float32";
+    case 2: return "int8";
+    case 3: return "int16";
+    case 4: return "int4";
+  }
+  return "unknown";
+}
+
+// Runs the known-answer vector on every SIMD target and the reference.
+// Returns {"ok", "targets": {name: bool}, "reference", "message"}.
+Json Verify(const ModelFile& f, std::string* human) {
+  Json j = {{"ok", false}};
+  Network net;
+  LoadResult r = Network::Load(f.bytes(), f.size, &net);
+  if (r.ok() && !net.blob().has_test_vector()) r = net.SelfTest();
+  if (!r.ok()) {
+    j["message"] = r.message;
+    *human += "verify: FAILED: " + r.message + "\n";
+    return j;
+  }
+  bool ok = true;
+  Json targets = Json::object();
+  std::string failures;
+  const std::vector<int64_t> available = AvailableTargets();
+  for (int64_t t : available) {
+    ForceTarget(t);
+    const LoadResult t_r = net.SelfTest();
+    targets[TargetName(t)] = t_r.ok();
+    if (!t_r.ok()) failures += t_r.message + "; ";
+    ok = ok && t_r.ok();
+  }
+  ForceTarget(0);
+  // The reference, the same way SelfTest compares.
+  std::vector<int32_t> logits(net.output_size());
+  const FileHeader& h = f.view.header;
+  net.PredictRef(f.bytes() + f.view.ext.kat_input_offset, logits.data());
+  const bool ref_ok = std::memcmp(logits.data(), f.bytes() + f.view.ext.kat_output_offset,
+                                  4 * h.output_size) == 0;
+  ok = ok && ref_ok && !available.empty();
+  j = {{"ok", ok}, {"targets", targets}, {"reference", ref_ok}};
+  if (!failures.empty()) j["message"] = failures;
+  *human += std::string("verify: known-answer vector ") + (ok ? "matches" : "MISMATCH") +
+            " on the scalar reference" + (ref_ok ? "" : " (FAILED)") + " and " +
+            std::to_string(available.size()) + " SIMD targets:";
+  for (auto it = targets.begin(); it != targets.end(); ++it) {
+    *human += " " + it.key() + (it.value().get<bool>() ? "" : " (FAILED)");
+  }
+  *human += "\n";
+  return j;
+}
+
+template <typename T>
+T ReadAt(const uint8_t* bytes, uint64_t offset) {
+  T v;
+  std::memcpy(&v, bytes + offset, sizeof(T));
+  return v;
+}
+
+const char* ActivationName(uint8_t a) {
+  switch (static_cast<Activation>(a)) {
+    case Activation::kRelu: return "relu";
+    case Activation::kSigmoid: return "sigmoid";
+    case Activation::kTanh: return "tanh";
+    default: return "none";
+  }
+}
+
+void RunInspect(const InspectOptions& o) {
+  const ModelFile f = ReadModelFile(o.blob, /*verify_crc=*/false);
+  const FileHeader& h = f.view.header;
+  char crc[16];
+  std::snprintf(crc, sizeof(crc), "0x%08x", h.crc32);
+  Json layers = Json::array();
+  std::string human;
+  char line[320];
+  std::snprintf(line, sizeof(line),
+                "%s: edgemlp blob v%u.%u, %s, %u bytes, CRC32 %s (%s)\n"
+                "input %u (%ux%u) real = pixel * %g + %g, output %u, %u layers\n",
+                o.blob.c_str(), h.version_major, h.version_minor,
+                f.is_int8() ? "int8" : "float32", h.file_size, crc,
+                f.checksum_ok ? "ok" : "MISMATCH", h.input_size, h.input_rows, h.input_cols,
+                h.input_scale, h.input_offset, h.output_size, h.layer_count);
+  human += line;
+  for (size_t i = 0; i < f.view.layers.size(); ++i) {
+    const LayerRecord& l = f.view.layers[i];
+    Json layer = {{"in_size", l.in_size}, {"out_size", l.out_size}, {"stride", l.stride},
+                  {"activation", ActivationName(l.activation)},
+                  {"weight_type", WeightTypeString(l.weight_type)},
+                  {"weights_offset", l.weights_offset}, {"bias_offset", l.bias_offset},
+                  {"calib_max", l.calib_max}};
+    std::snprintf(line, sizeof(line),
+                  "  layer %zu: %u -> %u, %s weights, stride %u, %s, weights @%u, bias @%u", i,
+                  l.in_size, l.out_size, WeightTypeString(l.weight_type), l.stride,
+                  ActivationName(l.activation), l.weights_offset, l.bias_offset);
+    human += line;
+    if (f.is_int8()) {
+      float smin = 1e30f, smax = 0;
+      int32_t shift_min = 99, shift_max = 0;
+      for (uint32_t r = 0; r < l.out_size; ++r) {
+        const float s = ReadAt<float>(f.bytes(), l.weight_scale_offset + 4ull * r);
+        smin = std::min(smin, s);
+        smax = std::max(smax, s);
+        const int32_t shift = ReadAt<int32_t>(f.bytes(), l.requant_offset + 8ull * r + 4);
+        shift_min = std::min(shift_min, shift);
+        shift_max = std::max(shift_max, shift);
+      }
+      layer["weight_scale_offset"] = l.weight_scale_offset;
+      layer["requant_offset"] = l.requant_offset;
+      layer["in_scale"] = l.in_scale;
+      layer["out_scale"] = l.out_scale;
+      layer["weight_scale_min"] = smin;
+      layer["weight_scale_max"] = smax;
+      layer["requant_shift_min"] = shift_min;
+      layer["requant_shift_max"] = shift_max;
+      std::snprintf(line, sizeof(line),
+                    "\n           in_scale %.6g out_scale %.6g, weight scales %.3g..%.3g, "
+                    "requant shifts %d..%d",
+                    l.in_scale, l.out_scale, smin, smax, shift_min, shift_max);
+      human += line;
+    }
+    human += "\n";
+    layers.push_back(layer);
+  }
+  const HeaderExtension& ext = f.view.ext;
+  const Json provenance = ParseProvenance(f.view.metadata());
+  if (ext.metadata_size != 0) {
+    human += "provenance @" + std::to_string(ext.metadata_offset) + " (" +
+             std::to_string(ext.metadata_size) + " bytes): " + provenance.dump(2) + "\n";
+  } else {
+    human += "provenance: none (format 1.0)\n";
+  }
+  human += f.view.has_test_vector()
+               ? "known-answer vector: input @" + std::to_string(ext.kat_input_offset) +
+                     ", expected logits @" + std::to_string(ext.kat_output_offset) + "\n"
+               : "known-answer vector: none\n";
+  Json j = {{"file", o.blob},
+                  {"magic", "EMLP"},
+                  {"version_major", h.version_major},
+                  {"version_minor", h.version_minor},
+                  {"kind", f.is_int8() ? "int8" : "float32"},
+                  {"file_size", h.file_size},
+                  {"header_size", h.header_size},
+                  {"layer_record_size", h.layer_record_size},
+                  {"layer_count", h.layer_count},
+                  {"input_size", h.input_size},
+                  {"input_rows", h.input_rows},
+                  {"input_cols", h.input_cols},
+                  {"input_scale", h.input_scale},
+                  {"input_offset", h.input_offset},
+                  {"output_size", h.output_size},
+                  {"flags", h.flags},
+                  {"crc32", crc},
+                  {"checksum_ok", f.checksum_ok},
+                  {"layers", layers},
+                  {"metadata_offset", ext.metadata_offset},
+                  {"metadata_size", ext.metadata_size},
+                  {"provenance", provenance},
+                  {"test_vector", f.view.has_test_vector()},
+                  {"test_vector_input_offset", ext.kat_input_offset},
+                  {"test_vector_output_offset", ext.kat_output_offset}};
+  bool verified = true;
+  if (o.verify) {
+    if (!f.is_int8()) throw InputError(o.blob + ": --verify applies to integer blobs");
+    if (!f.checksum_ok) {
+      j["verify"] = {{"ok", false}, {"message", "CRC32 mismatch"}};
+      verified = false;
+    } else {
+      j["verify"] = Verify(f, &human);
+      verified = j["verify"]["ok"].get<bool>();
+    }
+  }
+  Emit(o.json, j, human);
+  if (!f.checksum_ok) {
+    throw InputError(o.blob + ": CRC32 mismatch: the file is damaged");
+  }
+  if (!verified) {
+    throw InputError(o.blob + ": known-answer test failed: " +
+                     j["verify"].value("message", std::string("wrong logits")));
+  }
+}
+
+}  // namespace
+
+void AddInspect(CLI::App& app) {
+  auto o = std::make_shared<InspectOptions>();
+  CLI::App* cmd = app.add_subcommand("inspect", "Show a blob's header, layers, quantization and checksum");
+  cmd->add_option("blob", o->blob, "int8 blob or float model")->required();
+  cmd->add_flag("--verify", o->verify,
+                "Run the blob's known-answer vector on every SIMD target and the reference");
+  cmd->add_flag("--json", o->json, "Print one JSON object on stdout");
+  cmd->callback([o] { RunInspect(*o); });
+}
+
+}  // namespace edgemlp::cli
