@@ -177,7 +177,7 @@ int main(int argc, char** argv) {
   std::fprintf(stderr,
                "edgemlp-firmware: %s: %zu layers, %zu -> %zu, verified (CRC, %sSIMD == reference); "
                "target %s%s; memory: model %zu bytes, arena %zu bytes\n",
-               model_name.c_str(), net.layers().size(), net.input_size(), net.output_size(),
+               model_name.c_str(), net.layer_count(), net.input_size(), net.output_size(),
                has_known_answer ? "known answer, " : "",
                edgemlp::TargetName(edgemlp::ChosenTarget()), dot_product, net.blob().size,
                net.arena_bytes());

@@ -9,6 +9,7 @@
 
 #include "atomic_file.h"
 #include "edgemlp/blob.h"
+#include "edgemlp/introspect.h"
 #include "edgemlp/runtime.h"
 #include "error.h"
 #include "model.h"
@@ -56,8 +57,8 @@ TEST_CASE("int8 blob: write, read back, load: identical and valid") {
   REQUIRE_MESSAGE(r.ok(), r.message);
   CHECK(net.input_size() == 784);
   CHECK(net.output_size() == 10);
-  CHECK(net.layers().size() == 3);
-  CHECK(net.layers()[0].stride % kBlobAlign == 0);
+  CHECK(net.layer_count() == 3);
+  CHECK(GetLayer(net, 0).stride % kBlobAlign == 0);
   CHECK(net.arena_bytes() > 0);
   CHECK(BlobCrc32(blob.data(), blob.size()) == Buffer(blob).Get<uint32_t>(offsetof(FileHeader, crc32)));
 }
@@ -282,8 +283,8 @@ TEST_CASE("every scheme: write, read back, load, self-test on every target") {
     Network net;
     const LoadResult r = Network::LoadFile(dir.File("m.bin"), &net);
     REQUIRE_MESSAGE(r.ok(), r.message);
-    REQUIRE(net.layers().size() == 3);
-    for (size_t i = 0; i < 3; ++i) CHECK(net.layers()[i].weight_type == types[i]);
+    REQUIRE(net.layer_count() == 3);
+    for (size_t i = 0; i < 3; ++i) CHECK(GetLayer(net, i).weight_type == types[i]);
     CHECK(net.blob().metadata() == "{\"architecture\": \"784-70-33-10\"}");
     int ran = 0;
     for (int64_t target : AvailableTargets()) {

@@ -3,6 +3,8 @@
 #include <Eigen/Dense>
 #include <vector>
 
+#include "edgemlp/introspect.h"
+
 namespace edgemlp::cli {
 
 using RowMajor = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
@@ -21,19 +23,16 @@ struct EigenBaseline::Impl {
 
 EigenBaseline::EigenBaseline(const Network& net, size_t max_batch) : impl_(new Impl) {
   Eigen::setNbThreads(1);  // one core, like the runtime
-  const BlobView& view = net.blob();
   impl_->input_size = net.input_size();
-  for (size_t i = 0; i < net.layers().size(); ++i) {
-    const DenseI8& q = net.layers()[i];
-    const LayerRecord& rec = view.layers[i];
-    const float* scale = reinterpret_cast<const float*>(view.bytes + rec.weight_scale_offset);
+  for (size_t i = 0; i < net.layer_count(); ++i) {
+    const LayerInfo q = GetLayer(net, i);
     Impl::Layer l{RowMajor(q.out_size, q.in_size), Eigen::VectorXf(q.out_size),
-                  i + 1 < net.layers().size() || q.relu};
+                  i + 1 < net.layer_count() || q.relu};
     for (uint32_t r = 0; r < q.out_size; ++r) {
       for (uint32_t k = 0; k < q.in_size; ++k) {
-        l.w(r, k) = static_cast<float>(q.weights[size_t{r} * q.stride + k]) * scale[r];
+        l.w(r, k) = static_cast<float>(q.weights[size_t{r} * q.stride + k]) * q.weight_scale[r];
       }
-      l.b(r) = static_cast<float>(q.bias[r]) * rec.in_scale * scale[r];
+      l.b(r) = static_cast<float>(q.bias[r]) * q.in_scale * q.weight_scale[r];
     }
     impl_->acts.emplace_back(q.in_size, max_batch);
     impl_->layers.push_back(std::move(l));

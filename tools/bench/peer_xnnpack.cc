@@ -79,7 +79,8 @@ class XnnpackPeer : public Peer {
     // XNNPACK outputs requantized activations only: they must equal the
     // reference's u8 outputs within 1 (fp32 vs fixed-point rounding).
     Predict(pixels, count);
-    const std::vector<uint8_t> want = ReferenceFirstLayer(net.layers()[0], pixels, count);
+    std::vector<uint8_t> want(count * layers_[0].out_size);
+    ReferenceLayerU8(net, 0, pixels, count, want.data());
     const int8_t* got = last_->acts[1].data();
     for (size_t i = 0; i < want.size(); ++i) {
       const int v = got[i] + 128;

@@ -4,70 +4,30 @@
 #include <exception>
 
 #include "error.h"
-#include "kernels.h"
 
 namespace edgemlp::cli {
 
 std::vector<PeerLayer> PeerLayers(const Network& net) {
   std::vector<PeerLayer> out;
-  const BlobView& view = net.blob();
-  for (size_t i = 0; i < net.layers().size(); ++i) {
-    const DenseI8& q = net.layers()[i];
-    const LayerRecord& rec = view.layers[i];
+  for (size_t i = 0; i < net.layer_count(); ++i) {
+    const LayerInfo q = GetLayer(net, i);
     if (q.weight_type != WeightType::kI8) {
       throw InputError("bench peers: layer " + std::to_string(i) +
                        " is not int8; oneDNN and XNNPACK run int8 blobs only");
     }
-    const float* scale = reinterpret_cast<const float*>(view.bytes + rec.weight_scale_offset);
-    PeerLayer l{q.in_size, q.out_size,   q.relu,       i + 1 == net.layers().size(), {}, {}, {},
-                {},        rec.in_scale, rec.out_scale};
+    PeerLayer l{q.in_size, q.out_size, q.relu, i + 1 == net.layer_count(), {}, {}, {}, {},
+                q.in_scale, q.out_scale};
     for (uint32_t r = 0; r < q.out_size; ++r) {
       const int8_t* row = q.weights + size_t{r} * q.stride;
       l.weights.insert(l.weights.end(), row, row + q.in_size);
       l.bias.push_back(q.bias[r]);
-      l.weight_scale.push_back(scale[r]);
+      l.weight_scale.push_back(q.weight_scale[r]);
       l.multiplier.push_back(static_cast<float>(
           std::ldexp(static_cast<double>(q.requant[2 * r]), -q.requant[2 * r + 1])));
     }
     out.push_back(std::move(l));
   }
   return out;
-}
-
-namespace {
-// Runs the reference `layer` over `count` images (each copied into a
-// zero-padded row, as the kernels expect): out_size results per image.
-template <class T, class Kernel>
-std::vector<T> ReferenceLayer(const DenseI8& layer, const uint8_t* pixels, size_t count,
-                              Kernel kernel) {
-  std::vector<T> out(count * layer.out_size);
-  std::vector<uint8_t> in(layer.stride, 0);
-  for (size_t n = 0; n < count; ++n) {
-    std::copy(pixels + n * layer.in_size, pixels + (n + 1) * layer.in_size, in.begin());
-    kernel(layer, in.data(), out.data() + n * layer.out_size);
-  }
-  return out;
-}
-}  // namespace
-
-std::vector<int32_t> ReferenceAccumulators(const DenseI8& layer, const uint8_t* pixels,
-                                           size_t count) {
-  // The reference's last-layer path with M = 2^30 * 2^-30 = 1 and no ReLU
-  // returns the accumulator itself: (acc * 2^30 + 2^29) >> 30 == acc.
-  std::vector<int32_t> identity(2 * size_t{layer.out_size});
-  for (size_t r = 0; r < layer.out_size; ++r) {
-    identity[2 * r] = 1 << 30;
-    identity[2 * r + 1] = 30;
-  }
-  DenseI8 raw = layer;
-  raw.requant = identity.data();
-  raw.relu = false;
-  return ReferenceLayer<int32_t>(raw, pixels, count, internal::DenseI8ToI32Ref);
-}
-
-std::vector<uint8_t> ReferenceFirstLayer(const DenseI8& layer, const uint8_t* pixels,
-                                         size_t count) {
-  return ReferenceLayer<uint8_t>(layer, pixels, count, internal::DenseI8ToU8Ref);
 }
 
 std::vector<PeerSlot> MakePeers(const Network& net, size_t max_batch, float max_abs_logit) {

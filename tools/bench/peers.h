@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "edgemlp/introspect.h"
 #include "edgemlp/runtime.h"
 
 namespace edgemlp::cli {
@@ -74,13 +75,6 @@ std::vector<PeerSlot> MakePeers(const Network& net, size_t max_batch, float max_
 std::unique_ptr<Peer> MakeOneDnnPeer(const std::vector<PeerLayer>& layers, size_t max_batch);
 std::unique_ptr<Peer> MakeXnnpackPeer(const std::vector<PeerLayer>& layers, size_t max_batch,
                                       float max_abs_logit);
-
-// The reference's layer-1 accumulators (bias + dot, before requantization)
-// of `count` images: count x out_size.
-std::vector<int32_t> ReferenceAccumulators(const DenseI8& layer, const uint8_t* pixels,
-                                           size_t count);
-// The reference's layer-1 u8 outputs of `count` images: count x out_size.
-std::vector<uint8_t> ReferenceFirstLayer(const DenseI8& layer, const uint8_t* pixels, size_t count);
 
 template <class T>
 int ArgMax(const T* v, size_t n) {

@@ -17,10 +17,10 @@
 #include "bench/peers.h"
 #endif
 #include "cli/cli.h"
+#include "edgemlp/introspect.h"
 #include "edgemlp/runtime.h"
 #include "error.h"
 #include "idx.h"
-#include "kernels.h"
 
 namespace edgemlp::cli {
 
@@ -118,10 +118,8 @@ void RunBench(const BenchOptions& o) {
   EigenBaseline eigen(net, max_batch);
   std::vector<int32_t> logits(max_batch * out_size);
   std::vector<float> float_logits(max_batch * out_size);
-  const std::vector<DenseI8>& layers = net.layers();
-  std::vector<uint8_t> act_storage(2 * 32768 + 64);
-  uint8_t* act_a = act_storage.data() + (64 - reinterpret_cast<uintptr_t>(act_storage.data()) % 64) % 64;
-  uint8_t* act_b = act_a + 32768;
+  std::vector<LayerInfo> layers;
+  for (size_t i = 0; i < net.layer_count(); ++i) layers.push_back(GetLayer(net, i));
 
   // The f32 baseline must be the same network: its classes must agree with
   // the int8 reference on nearly every image.
@@ -140,7 +138,7 @@ void RunBench(const BenchOptions& o) {
 #ifdef EDGEMLP_BENCH_PEERS
   // Peers on the same weights, timed only once they match the reference.
   std::vector<PeerSlot> peers = MakePeers(
-      net, max_batch, static_cast<float>(max_abs_logit) * net.blob().layers[layers.size() - 1].out_scale);
+      net, max_batch, static_cast<float>(max_abs_logit) * layers.back().out_scale);
   VerifyPeers(net, all_pixels, test_count, reference_class, max_batch, &peers);
   for (PeerSlot& p : peers) {
     if (!p.peer) continue;
@@ -212,20 +210,11 @@ void RunBench(const BenchOptions& o) {
       // forward loop the runtime uses.
       if (e.target > 0) {
         e.layer_ns.resize(layers.size());
+        std::vector<double> ns(layers.size());
         for (int i = 0; i < per_round / 10 + 1; ++i) {
           const uint8_t* px = test.images.image((first + i) % test_count);
-          internal::RunForward(
-              layers.data(), layers.size(), px, act_a, act_b, logits.data(),
-              [&](const DenseI8& l, const uint8_t* in, uint8_t* out) {
-                const auto t0 = Clock::now();
-                internal::DenseI8ToU8(l, in, out);
-                e.layer_ns[&l - layers.data()].push_back(NsSince(t0));
-              },
-              [&](const DenseI8& l, const uint8_t* in, int32_t* out) {
-                const auto t0 = Clock::now();
-                internal::DenseI8ToI32(l, in, out);
-                e.layer_ns[&l - layers.data()].push_back(NsSince(t0));
-              });
+          PredictTimingLayers(net, px, logits.data(), ns.data());
+          for (size_t l = 0; l < layers.size(); ++l) e.layer_ns[l].push_back(ns[l]);
         }
       }
     }
@@ -243,9 +232,9 @@ void RunBench(const BenchOptions& o) {
   const double timer_overhead_ns = Median(timer_ns);
   // Work and bytes per image.
   double macs = 0, weight_bytes = 0;
-  for (const DenseI8& l : layers) {
-    macs += static_cast<double>(l.in_size) * l.out_size;
-    weight_bytes += static_cast<double>(l.stride) * l.out_size;
+  for (const LayerInfo& l : layers) {
+    macs += l.macs();
+    weight_bytes += l.weight_bytes();
   }
   std::vector<double> peak;
   for (const Engine& e : engines) peak.push_back(e.target > 0 ? peaks.TargetMacsPerNs(e.target) : 0);

@@ -17,7 +17,12 @@
 
 namespace edgemlp {
 
-// One integer dense layer as the kernels see it; pointers into the blob.
+namespace internal {
+struct NetworkAccess;  // introspect.cc (edgemlp/introspect.h)
+}  // namespace internal
+
+// Internal: one integer dense layer as the kernels see it, pointers into the
+// blob. Not for tools: they read layers through edgemlp/introspect.h.
 struct DenseI8 {
   // out_size rows of stride elements of weight_type, zero-padded: int8 as
   // is, int16 reinterpreted (64-byte aligned), int4 packed two per byte.
@@ -67,7 +72,7 @@ class Network {
   // two activation buffers of kMaxBatch vectors of the widest stride.
   size_t arena_bytes() const { return arena_bytes_; }
   const BlobView& blob() const { return view_; }
-  const std::vector<DenseI8>& layers() const { return layers_; }
+  size_t layer_count() const { return layers_.size(); }
 
   // pixels: input_size() bytes (any alignment). logits: output_size() int32.
   // Returns the predicted class (argmax, lowest index on ties).
@@ -81,6 +86,7 @@ class Network {
   int PredictRef(const uint8_t* pixels, int32_t* logits);
 
  private:
+  friend struct internal::NetworkAccess;
   BlobView view_;
   std::vector<DenseI8> layers_;
   std::vector<int32_t> compensation_;  // DenseI8::signed_input_compensation
