@@ -134,6 +134,208 @@ Comparison Compare(const FloatModel& model, const std::vector<uint8_t>& blob, co
   return c;
 }
 
+// One integer layer as exported: the quantizer's report and, with --data,
+// the fraction of held-out activations its range clips (-1: not measured).
+struct ExportedLayer {
+  long in = 0, out = 0;
+  bool hidden = false;
+  QuantLayerReport report;
+  double clipping = -1;
+};
+
+// What an integer export made and measured; the reports only read it.
+struct ExportResult {
+  std::string calibration;  // "recorded" (the trainer's ranges), minmax, percentile...
+  std::vector<ExportedLayer> layers;
+  bool compared = false;  // with --data: float vs quantized on the test set
+  Comparison comparison;
+  size_t test_count = 0;
+  double drop_points = 0;
+  std::string warning;
+  std::vector<uint8_t> blob;  // with the provenance
+};
+
+Json LayersJson(const ExportResult& r) {
+  Json layers = Json::array();
+  for (const ExportedLayer& l : r.layers) {
+    Json layer = {{"in", l.in},
+                  {"out", l.out},
+                  {"weight_type", WeightTypeName(l.report.weight_type)},
+                  {"max_weight_error", l.report.max_weight_error},
+                  {"mean_weight_error", l.report.mean_weight_error},
+                  {"clamped_biases", l.report.clamped_biases}};
+    if (l.hidden) {
+      layer["activation_max"] = l.report.activation_max;
+      if (l.clipping >= 0) layer["clipping_rate"] = l.clipping;
+    }
+    layers.push_back(layer);
+  }
+  return layers;
+}
+
+Json ReportJson(const ExportResult& r) {
+  Json report = {{"calibration", r.calibration}};
+  if (r.compared) {
+    const Comparison& c = r.comparison;
+    report["float_accuracy"] = c.float_accuracy;
+    report["quantized_accuracy"] = c.quantized_accuracy;
+    report["accuracy_drop_points"] = r.drop_points;
+    report["changed_count"] = c.changed.size();
+    report["changed"] = c.changed;
+    if (!r.warning.empty()) report["warning"] = r.warning;
+  }
+  return report;
+}
+
+std::string Text(const ExportOptions& o, const ExportResult& r) {
+  char line[320];
+  std::snprintf(line, sizeof(line), "%s -> %s (%s, %s, %zu-byte blob, calibration %s)\n",
+                o.model.c_str(), o.out.c_str(), o.quant.c_str(), o.format.c_str(), r.blob.size(),
+                r.calibration.c_str());
+  std::string text = line;
+  for (size_t i = 0; i < r.layers.size(); ++i) {
+    const ExportedLayer& l = r.layers[i];
+    std::snprintf(line, sizeof(line), "  layer %zu %ldx%ld %-5s weight error max %.3g mean %.3g", i,
+                  l.out, l.in, WeightTypeName(l.report.weight_type), l.report.max_weight_error,
+                  l.report.mean_weight_error);
+    text += line;
+    if (l.hidden) {
+      std::snprintf(line, sizeof(line), ", activations 0..%.3g", l.report.activation_max);
+      text += line;
+      if (l.clipping >= 0) {
+        std::snprintf(line, sizeof(line), " (%.4f%% clipped on held-out images)", 100 * l.clipping);
+        text += line;
+      }
+    }
+    if (l.report.clamped_biases) text += " (some biases clamped to 2^30)";
+    text += "\n";
+  }
+  if (!r.compared) {
+    return text + "no --data: calibration ranges recorded at training time; no accuracy report\n";
+  }
+  const Comparison& c = r.comparison;
+  std::snprintf(line, sizeof(line),
+                "test accuracy: float %.2f%%, quantized %.2f%% (%+.2f points); %zu of %zu "
+                "test digits changed prediction",
+                100 * c.float_accuracy, 100 * c.quantized_accuracy, -r.drop_points, c.changed.size(),
+                r.test_count);
+  text += line;
+  for (size_t k = 0; k < c.changed.size() && k < 20; ++k) {
+    text += (k ? ", #" : ": #") + std::to_string(c.changed[k]["index"].get<size_t>()) + " (" +
+            std::to_string(c.changed[k]["label"].get<int>()) + ": " +
+            std::to_string(c.changed[k]["float"].get<int>()) + "->" +
+            std::to_string(c.changed[k]["quantized"].get<int>()) + ")";
+  }
+  text += c.changed.size() > 20 ? ", ...\n" : "\n";
+  if (!r.warning.empty()) text += "WARNING: " + r.warning + "\n";
+  return text;
+}
+
+// --quant f32: the float reference, the trained model as is with this
+// provenance.
+void ExportFloat(const ExportOptions& o, const FloatModel& model, Json provenance) {
+  if (o.format != "blob" || !o.layer_quant.empty() || !o.calibration.empty()) {
+    throw InputError(
+        "--quant f32 writes the float reference blob: no --format c-header, "
+        "--layer-quant or --calibration");
+  }
+  FloatModel copy = model;
+  provenance["quantization"] = {{"weights", "float32"}};
+  copy.provenance = provenance.dump();
+  const std::vector<uint8_t> bytes = SerializeFloatModel(copy);
+  WriteFileAtomic(o.out, bytes.data(), bytes.size());
+  Emit(o.json,
+       {{"model", o.model},
+        {"out", o.out},
+        {"quant", o.quant},
+        {"format", o.format},
+        {"blob_bytes", bytes.size()},
+        {"arch", model.ArchString()},
+        {"layers", Json::array()}},
+       o.model + " -> " + o.out + " (float32 reference, " + std::to_string(bytes.size()) +
+           "-byte blob)\n");
+}
+
+// Quantizes (calibrating on held-out training images with --data), measures
+// clipping and the test-set change, and records all of it in the blob's
+// provenance.
+ExportResult QuantizeAndMeasure(const ExportOptions& o, const FloatModel& model, Json provenance) {
+  ExportResult r;
+  QuantOptions q;
+  q.weight_type = ParseWeightType(o.quant);
+  for (const std::string& spec : o.layer_quant) q.layer_types.insert(ParseLayerQuant(spec));
+  std::unique_ptr<Mnist> mnist;
+  r.calibration = "recorded";  // the trainer's calib_max
+  size_t calib_begin = 0;
+  if (!o.data.empty()) {
+    const std::string dir = ResolveDataDir(o.data);
+    mnist = std::make_unique<Mnist>(LoadMnist(dir));
+    if (mnist->train.size() < kHeldOut || mnist->test.size() == 0 ||
+        mnist->train.images.image_size() != model.input_size()) {
+      throw InputError(dir + ": expected >= " + std::to_string(kHeldOut) + " training images of " +
+                       std::to_string(model.input_size()) + " pixels and a test set");
+    }
+    r.calibration = o.calibration.empty() ? kDefaultCalibration : o.calibration;
+    calib_begin = mnist->train.size() - kHeldOut;
+    q.activation_max = CalibrateActivationMax(model, mnist->train, calib_begin, kCalibrationImages,
+                                              ParseCalibration(r.calibration));
+    q.test_input.assign(mnist->train.images.image(calib_begin),
+                        mnist->train.images.image(calib_begin) + model.input_size());
+    provenance["dataset"] = {{"train_sha256", DatasetDigest(mnist->train)},
+                             {"test_sha256", DatasetDigest(mnist->test)}};
+  } else {
+    q.test_input = SyntheticTestInput(model.input_size());
+  }
+  std::vector<QuantLayerReport> report;
+  const std::vector<uint8_t> blob = Quantize(model, q, &report);
+
+  std::vector<double> clipping;
+  if (mnist) {
+    std::vector<float> ranges;
+    for (size_t i = 0; i + 1 < report.size(); ++i) ranges.push_back(report[i].activation_max);
+    clipping = ClippingRates(model, mnist->train, calib_begin + kCalibrationImages,
+                             kHeldOut - kCalibrationImages, ranges);
+  }
+  for (size_t i = 0; i < report.size(); ++i) {
+    const DenseLayer& l = model.layers[i];
+    const bool hidden = i + 1 < report.size();
+    r.layers.push_back(ExportedLayer{static_cast<long>(l.weights.cols()),
+                                     static_cast<long>(l.weights.rows()), hidden, report[i],
+                                     hidden && !clipping.empty() ? clipping[i] : -1});
+  }
+  if (mnist) {
+    r.compared = true;
+    r.comparison = Compare(model, blob, mnist->test);
+    r.test_count = mnist->test.size();
+    r.drop_points = 100 * (r.comparison.float_accuracy - r.comparison.quantized_accuracy);
+    if (q.weight_type == WeightType::kI8 && q.layer_types.empty() &&
+        r.drop_points > kMaxInt8DropPoints) {
+      char drop_text[64];
+      std::snprintf(drop_text, sizeof(drop_text), "int8 costs %.2f points (more than %.1f): try ",
+                    r.drop_points, kMaxInt8DropPoints);
+      r.warning = drop_text +
+                  std::string(r.calibration == "percentile" ? "--calibration minmax"
+                                                            : "--calibration percentile") +
+                  ", --layer-quant 0=int16 (the first layer), or quantization-aware fine-tuning "
+                  "(`edgemlp finetune --qat`, then export again)";
+    }
+  }
+  Json quant = {{"weights", o.quant}, {"calibration", r.calibration}, {"layers", Json::array()}};
+  for (const QuantLayerReport& l : report) quant["layers"].push_back(WeightTypeName(l.weight_type));
+  provenance["quantization"] = quant;
+  // The recorded report names changed test digits by index only (small).
+  provenance["report"] = ReportJson(r);
+  provenance["report"]["layers"] = LayersJson(r);
+  if (r.compared) {
+    Json indices = Json::array();
+    for (const Json& c : r.comparison.changed) indices.push_back(c["index"]);
+    provenance["report"]["changed"] = indices;
+  }
+  q.metadata = provenance.dump();
+  r.blob = Quantize(model, q);  // the same weights, now with the provenance
+  return r;
+}
+
 void RunExport(const ExportOptions& o) {
   CheckOverwrite(o.out, o.format == "c-header" ? FileKind::kCHeader : FileKind::kInt8Blob,
                  o.force);
@@ -149,167 +351,20 @@ void RunExport(const ExportOptions& o) {
     return Sha256Hex(bytes.data(), bytes.size());
   }();
   provenance["training"] = ParseProvenance(model.provenance);
+  if (o.quant == "f32") return ExportFloat(o, model, provenance);
 
-  if (o.quant == "f32") {
-    // The float reference: the trained model as is, with this provenance.
-    if (o.format != "blob" || !o.layer_quant.empty() || !o.calibration.empty()) {
-      throw InputError(
-          "--quant f32 writes the float reference blob: no --format c-header, "
-          "--layer-quant or --calibration");
-    }
-    FloatModel copy = model;
-    provenance["quantization"] = {{"weights", "float32"}};
-    copy.provenance = provenance.dump();
-    const std::vector<uint8_t> bytes = SerializeFloatModel(copy);
-    WriteFileAtomic(o.out, bytes.data(), bytes.size());
-    Emit(o.json,
-         {{"model", o.model},
-          {"out", o.out},
-          {"quant", o.quant},
-          {"format", o.format},
-          {"blob_bytes", bytes.size()},
-          {"arch", model.ArchString()},
-          {"layers", Json::array()}},
-         o.model + " -> " + o.out + " (float32 reference, " + std::to_string(bytes.size()) +
-             "-byte blob)\n");
-    return;
-  }
-
-  QuantOptions q;
-  q.weight_type = ParseWeightType(o.quant);
-  for (const std::string& spec : o.layer_quant) q.layer_types.insert(ParseLayerQuant(spec));
-  std::unique_ptr<Mnist> mnist;
-  std::string calibration = "recorded";  // the trainer's calib_max
-  size_t calib_begin = 0;
-  if (!o.data.empty()) {
-    const std::string dir = ResolveDataDir(o.data);
-    mnist = std::make_unique<Mnist>(LoadMnist(dir));
-    if (mnist->train.size() < kHeldOut || mnist->test.size() == 0 ||
-        mnist->train.images.image_size() != model.input_size()) {
-      throw InputError(dir + ": expected >= " + std::to_string(kHeldOut) + " training images of " +
-                       std::to_string(model.input_size()) + " pixels and a test set");
-    }
-    calibration = o.calibration.empty() ? kDefaultCalibration : o.calibration;
-    calib_begin = mnist->train.size() - kHeldOut;
-    q.activation_max = CalibrateActivationMax(model, mnist->train, calib_begin, kCalibrationImages,
-                                              ParseCalibration(calibration));
-    q.test_input.assign(mnist->train.images.image(calib_begin),
-                        mnist->train.images.image(calib_begin) + model.input_size());
-    provenance["dataset"] = {{"train_sha256", DatasetDigest(mnist->train)},
-                             {"test_sha256", DatasetDigest(mnist->test)}};
-  } else {
-    q.test_input = SyntheticTestInput(model.input_size());
-  }
-  std::vector<QuantLayerReport> report;
-  std::vector<uint8_t> blob = Quantize(model, q, &report);
-
-  // The report.
-  std::vector<double> clipping;
-  if (mnist) {
-    std::vector<float> ranges;
-    for (size_t i = 0; i + 1 < report.size(); ++i) ranges.push_back(report[i].activation_max);
-    clipping = ClippingRates(model, mnist->train, calib_begin + kCalibrationImages,
-                             kHeldOut - kCalibrationImages, ranges);
-  }
-  Json layers = Json::array();
-  std::string human;
-  char line[320];
-  for (size_t i = 0; i < report.size(); ++i) {
-    const DenseLayer& l = model.layers[i];
-    Json layer = {{"in", l.weights.cols()},
-                  {"out", l.weights.rows()},
-                  {"weight_type", WeightTypeName(report[i].weight_type)},
-                  {"max_weight_error", report[i].max_weight_error},
-                  {"mean_weight_error", report[i].mean_weight_error},
-                  {"clamped_biases", report[i].clamped_biases}};
-    std::snprintf(line, sizeof(line), "  layer %zu %ldx%ld %-5s weight error max %.3g mean %.3g", i,
-                  static_cast<long>(l.weights.rows()), static_cast<long>(l.weights.cols()),
-                  WeightTypeName(report[i].weight_type), report[i].max_weight_error,
-                  report[i].mean_weight_error);
-    human += line;
-    if (i + 1 < report.size()) {
-      layer["activation_max"] = report[i].activation_max;
-      std::snprintf(line, sizeof(line), ", activations 0..%.3g", report[i].activation_max);
-      human += line;
-      if (!clipping.empty()) {
-        layer["clipping_rate"] = clipping[i];
-        std::snprintf(line, sizeof(line), " (%.4f%% clipped on held-out images)",
-                      100 * clipping[i]);
-        human += line;
-      }
-    }
-    if (report[i].clamped_biases) human += " (some biases clamped to 2^30)";
-    human += "\n";
-    layers.push_back(layer);
-  }
-  Json result_report = {{"calibration", calibration}};
-  std::string summary;
-  if (mnist) {
-    const Comparison c = Compare(model, blob, mnist->test);
-    const double drop = 100 * (c.float_accuracy - c.quantized_accuracy);
-    result_report["float_accuracy"] = c.float_accuracy;
-    result_report["quantized_accuracy"] = c.quantized_accuracy;
-    result_report["accuracy_drop_points"] = drop;
-    result_report["changed_count"] = c.changed.size();
-    result_report["changed"] = c.changed;
-    std::snprintf(line, sizeof(line),
-                  "test accuracy: float %.2f%%, quantized %.2f%% (%+.2f points); %zu of %zu "
-                  "test digits changed prediction",
-                  100 * c.float_accuracy, 100 * c.quantized_accuracy, -drop, c.changed.size(),
-                  mnist->test.size());
-    summary += line;
-    std::string shown;
-    for (size_t k = 0; k < c.changed.size() && k < 20; ++k) {
-      shown += (k ? ", #" : ": #") + std::to_string(c.changed[k]["index"].get<size_t>()) + " (" +
-               std::to_string(c.changed[k]["label"].get<int>()) + ": " +
-               std::to_string(c.changed[k]["float"].get<int>()) + "->" +
-               std::to_string(c.changed[k]["quantized"].get<int>()) + ")";
-    }
-    summary += shown + (c.changed.size() > 20 ? ", ...\n" : "\n");
-    if (q.weight_type == WeightType::kI8 && q.layer_types.empty() && drop > kMaxInt8DropPoints) {
-      char drop_text[64];
-      std::snprintf(drop_text, sizeof(drop_text), "int8 costs %.2f points (more than %.1f): try ",
-                    drop, kMaxInt8DropPoints);
-      const std::string better_calibration =
-          calibration == "percentile" ? "--calibration minmax" : "--calibration percentile";
-      const std::string warning =
-          drop_text + better_calibration +
-          ", --layer-quant 0=int16 (the first layer), or quantization-aware fine-tuning "
-          "(`edgemlp finetune --qat`, then export again)";
-      result_report["warning"] = warning;
-      summary += "WARNING: " + warning + "\n";
-    }
-  } else {
-    summary += "no --data: calibration ranges recorded at training time; no accuracy report\n";
-  }
-  Json quant = {{"weights", o.quant}, {"calibration", calibration}, {"layers", Json::array()}};
-  for (const QuantLayerReport& r : report) quant["layers"].push_back(WeightTypeName(r.weight_type));
-  provenance["quantization"] = quant;
-  // The recorded report names changed test digits by index only (small).
-  provenance["report"] = result_report;
-  provenance["report"]["layers"] = layers;
-  if (result_report.contains("changed")) {
-    Json indices = Json::array();
-    for (const Json& c : result_report["changed"]) indices.push_back(c["index"]);
-    provenance["report"]["changed"] = indices;
-  }
-  q.metadata = provenance.dump();
-  blob = Quantize(model, q);  // the same weights, now with the provenance
-
+  const ExportResult r = QuantizeAndMeasure(o, model, provenance);
   if (o.format == "c-header") {
-    WriteFileAtomic(o.out, CHeader(blob, model, o.name, o.model));
+    WriteFileAtomic(o.out, CHeader(r.blob, model, o.name, o.model));
   } else {
-    WriteFileAtomic(o.out, blob.data(), blob.size());
+    WriteFileAtomic(o.out, r.blob.data(), r.blob.size());
   }
-  std::snprintf(line, sizeof(line), "%s -> %s (%s, %s, %zu-byte blob, calibration %s)\n",
-                o.model.c_str(), o.out.c_str(), o.quant.c_str(), o.format.c_str(), blob.size(),
-                calibration.c_str());
-  Json j = {{"model", o.model},          {"out", o.out},
-            {"quant", o.quant},          {"format", o.format},
-            {"blob_bytes", blob.size()}, {"arch", model.ArchString()},
-            {"layers", layers},          {"layer_quant", o.layer_quant},
-            {"report", result_report}};
-  Emit(o.json, j, line + human + summary);
+  Json j = {{"model", o.model},            {"out", o.out},
+            {"quant", o.quant},            {"format", o.format},
+            {"blob_bytes", r.blob.size()}, {"arch", model.ArchString()},
+            {"layers", LayersJson(r)},     {"layer_quant", o.layer_quant},
+            {"report", ReportJson(r)}};
+  Emit(o.json, j, Text(o, r));
 }
 
 }  // namespace
