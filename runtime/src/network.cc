@@ -80,6 +80,14 @@ LoadResult Network::Load(const uint8_t* bytes, size_t size, Network* out) {
   return {};
 }
 
+// Load() with the file's name in front of any error message.
+static LoadResult LoadNamed(const std::string& path, const uint8_t* bytes, size_t size,
+                            Network* out) {
+  LoadResult r = Network::Load(bytes, size, out);
+  if (!r.ok()) r.message = path + ": " + r.message;
+  return r;
+}
+
 #ifdef EDGEMLP_HAVE_MMAP
 // Zero-copy: the kernels read the weights straight from the page cache.
 LoadResult Network::LoadFile(const std::string& path, Network* out) {
@@ -115,12 +123,8 @@ LoadResult Network::LoadFile(const std::string& path, Network* out) {
   }
   std::shared_ptr<const void> mapping(
       map, [size](const void* p) { ::munmap(const_cast<void*>(p), size); });
-  LoadResult r = Load(static_cast<const uint8_t*>(map), size, out);
-  if (!r.ok()) {
-    r.message = path + ": " + r.message;
-    return r;
-  }
-  out->mapping_ = std::move(mapping);
+  const LoadResult r = LoadNamed(path, static_cast<const uint8_t*>(map), size, out);
+  if (r.ok()) out->mapping_ = std::move(mapping);
   return r;
 }
 #else
@@ -151,12 +155,8 @@ LoadResult Network::LoadFile(const std::string& path, Network* out) {
   if (got != static_cast<size_t>(size)) {
     return LoadResult{Status::kIoError, path + ": read failed"};
   }
-  LoadResult r = Load(bytes, static_cast<size_t>(size), out);
-  if (!r.ok()) {
-    r.message = path + ": " + r.message;
-    return r;
-  }
-  out->owned_blob_ = std::move(storage);
+  const LoadResult r = LoadNamed(path, bytes, static_cast<size_t>(size), out);
+  if (r.ok()) out->owned_blob_ = std::move(storage);
   return r;
 }
 #endif
