@@ -1,5 +1,7 @@
 // edgemlp/introspect.h: what tools see of a loaded network, checked against
 // the blob's own records and arithmetic done here from the layer arrays.
+#include "edgemlp/introspect.h"
+
 #include <doctest/doctest.h>
 
 #include <map>
@@ -7,7 +9,6 @@
 #include <vector>
 
 #include "edgemlp/blob_format.h"
-#include "edgemlp/introspect.h"
 #include "edgemlp/runtime.h"
 #include "quantize.h"
 #include "test_util.h"

@@ -13,7 +13,6 @@
 #ifdef EDGEMLP_BENCH_PEERS
 #include "bench/peers.h"
 #endif
-#include "cli/cli.h"
 #include "edgemlp/introspect.h"
 #include "edgemlp/runtime.h"
 #include "error.h"
@@ -97,7 +96,8 @@ void Summarize(const std::vector<Samples>& samples, const PeakTable& peaks, Benc
     e.batched_macs_per_ns = e.best_images_per_s * r->macs * 1e-9;
     if (s.kind == Kind::kTarget) {
       e.peak_macs_per_ns = peaks.TargetMacsPerNs(s.target);
-      e.bound_ns = std::max(r->read_bound_ns, e.peak_macs_per_ns > 0 ? r->macs / e.peak_macs_per_ns : 0);
+      e.bound_ns =
+          std::max(r->read_bound_ns, e.peak_macs_per_ns > 0 ? r->macs / e.peak_macs_per_ns : 0);
     } else if (s.kind == Kind::kEigen) {
       e.peak_macs_per_ns = r->f32_peak;
       e.bound_ns = std::max(r->f32_read_bound_ns, r->f32_peak > 0 ? r->macs / r->f32_peak : 0);
@@ -124,7 +124,7 @@ const EngineResult& BenchResult::Engine(EngineResult::Kind kind) const {
   throw std::logic_error("bench: no engine of the requested kind");
 }
 
-BenchResult MeasureBench(const BenchOptions& o) {
+BenchResult MeasureBench(const BenchOptions& o, const std::function<void(double)>& on_round) {
   Network net;
   const LoadResult load = Network::LoadFile(o.blob, &net);
   if (!load.ok()) throw InputError(load.message);
@@ -175,7 +175,8 @@ BenchResult MeasureBench(const BenchOptions& o) {
       MakePeers(net, max_batch, static_cast<float>(max_abs_logit) * layers.back().out_scale);
   VerifyPeers(net, all_pixels, test_count, reference_class, max_batch, &peers);
   for (PeerSlot& p : peers) {
-    r.peers.push_back(PeerResult{p.name, p.peer ? p.peer->Isa() : "", p.checked, p.error, p.agreement});
+    r.peers.push_back(
+        PeerResult{p.name, p.peer ? p.peer->Isa() : "", p.checked, p.error, p.agreement});
     if (!p.peer) continue;
     engines.push_back(Samples{p.name, Kind::kPeer});
     engines.back().peer = p.peer.get();
@@ -214,7 +215,6 @@ BenchResult MeasureBench(const BenchOptions& o) {
   PeakTable peaks;
   const int per_round = std::max(1, o.calls / o.rounds);
   size_t next_image = 0;
-  Progress progress("bench");
   // Round-robin over engines, so drift on a shared machine hits all alike.
   for (int round = 0; round < o.rounds; ++round) {
     for (Samples& e : engines) {
@@ -254,9 +254,8 @@ BenchResult MeasureBench(const BenchOptions& o) {
     }
     peaks.Measure();
     next_image += per_round;
-    progress.Update(static_cast<double>(round + 1) / o.rounds);
+    on_round(static_cast<double>(round + 1) / o.rounds);
   }
-  progress.Done();
   ForceTarget(0);
 
   r.blob = o.blob;
@@ -290,7 +289,8 @@ BenchResult MeasureBench(const BenchOptions& o) {
   // matrix-vector products read 4 bytes per MAC.
   r.peaks = peaks.instructions();
   for (const Samples& e : engines) {
-    if (e.kind == Kind::kTarget) r.vnni_peak = std::max(r.vnni_peak, peaks.TargetMacsPerNs(e.target));
+    if (e.kind == Kind::kTarget)
+      r.vnni_peak = std::max(r.vnni_peak, peaks.TargetMacsPerNs(e.target));
   }
   r.f32_peak = peaks.F32MacsPerNs();
   r.compute_bound_ns = r.vnni_peak > 0 ? r.macs / r.vnni_peak : 0;

@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <iterator>
 #include <string>
 #include <utility>
@@ -39,7 +40,7 @@ struct EngineResult {
   std::vector<double> layer_ns;           // SIMD targets: per layer, batch 1
   double best_images_per_s = 0;
   double speedup_vs_reference = 0, speedup_vs_eigen_f32 = 0;
-  double batched_speedup_vs_eigen_f32 = 0;  // best batch vs eigen-f32 at batch 64
+  double batched_speedup_vs_eigen_f32 = 0;                 // best batch vs eigen-f32 at batch 64
   double batch1_macs_per_ns = 0, batched_macs_per_ns = 0;  // batched: best batch
   // The engine's own limits (SIMD targets: int8; eigen-f32: f32; else 0):
   // the measured peak of the best multiply-accumulate instruction it can
@@ -64,8 +65,8 @@ struct BenchResult {
   std::string blob;
   size_t model_bytes = 0, arena_bytes = 0, max_batch = 0;
   std::vector<std::pair<uint32_t, uint32_t>> layer_shapes;  // in, out
-  double macs = 0, weight_bytes = 0;  // per image
-  std::string weight_level;           // L1d, L2, L3 or DRAM
+  double macs = 0, weight_bytes = 0;                        // per image
+  std::string weight_level;                                 // L1d, L2, L3 or DRAM
   // The machine.
   std::string cpu, chosen_target;
   double cpu_mhz_nominal = 0, ghz = 0;
@@ -73,8 +74,8 @@ struct BenchResult {
   // The runs.
   int calls = 0, rounds = 0;
   size_t batched_images = 0, test_images = 0;
-  double timer_overhead_ns = 0;  // included in batch-1 and per-layer times
-  double eigen_agreement = 0;    // eigen-f32's classes vs the int8 reference
+  double timer_overhead_ns = 0;       // included in batch-1 and per-layer times
+  double eigen_agreement = 0;         // eigen-f32's classes vs the int8 reference
   std::vector<EngineResult> engines;  // targets, scalar-reference, eigen-f32, peers
   bool peers_compiled = false;
   std::vector<PeerResult> peers;
@@ -89,7 +90,8 @@ struct BenchResult {
   const EngineResult& Engine(EngineResult::Kind kind) const;  // the first of a kind
 };
 
-BenchResult MeasureBench(const BenchOptions& o);
+// on_round(fraction done) after each round, for a progress display.
+BenchResult MeasureBench(const BenchOptions& o, const std::function<void(double)>& on_round);
 
 }  // namespace edgemlp::cli
 

@@ -27,16 +27,18 @@ Json ImagesPerS(const EngineResult& e) {
 std::string Text(const BenchResult& r) {
   char line[640];
   std::string out;
-  std::snprintf(line, sizeof(line),
-                "model     %s: %zu bytes, %.0f int8 weight bytes (fit in %s), %.0f MACs per image, "
-                "arena %zu bytes (max batch %zu)\n"
-                "machine   %s, %.0f MHz nominal, %.2f GHz measured; %s; Highway %d.%d.%d; chosen target %s\n"
-                "timing    %d batch-1 calls per engine, %zu images per batched run, %d rounds, "
-                "interleaved; timer %.0f ns per call (included); eigen-f32 agrees with the int8 reference on %.2f%% of images\n\n",
-                r.blob.c_str(), r.model_bytes, r.weight_bytes, r.weight_level.c_str(), r.macs,
-                r.arena_bytes, r.max_batch, r.cpu.c_str(), r.cpu_mhz_nominal, r.ghz,
-                "compiler " __VERSION__, HWY_MAJOR, HWY_MINOR, HWY_PATCH, r.chosen_target.c_str(),
-                r.calls, r.batched_images, r.rounds, r.timer_overhead_ns, 100 * r.eigen_agreement);
+  std::snprintf(
+      line, sizeof(line),
+      "model     %s: %zu bytes, %.0f int8 weight bytes (fit in %s), %.0f MACs per image, "
+      "arena %zu bytes (max batch %zu)\n"
+      "machine   %s, %.0f MHz nominal, %.2f GHz measured; %s; Highway %d.%d.%d; chosen target %s\n"
+      "timing    %d batch-1 calls per engine, %zu images per batched run, %d rounds, "
+      "interleaved; timer %.0f ns per call (included); eigen-f32 agrees with the int8 reference on "
+      "%.2f%% of images\n\n",
+      r.blob.c_str(), r.model_bytes, r.weight_bytes, r.weight_level.c_str(), r.macs, r.arena_bytes,
+      r.max_batch, r.cpu.c_str(), r.cpu_mhz_nominal, r.ghz, "compiler " __VERSION__, HWY_MAJOR,
+      HWY_MINOR, HWY_PATCH, r.chosen_target.c_str(), r.calls, r.batched_images, r.rounds,
+      r.timer_overhead_ns, 100 * r.eigen_agreement);
   out += line;
   std::snprintf(line, sizeof(line), "%-17s %9s %9s %7s %7s %9s %9s %9s %9s %7s %7s %7s %9s %6s\n",
                 "engine", "b1 med", "b1 p90", "vs ref", "vs f32", "img/s b1", "b8", "b64", "b256",
@@ -45,12 +47,14 @@ std::string Text(const BenchResult& r) {
   for (const EngineResult& e : r.engines) {
     std::snprintf(line, sizeof(line),
                   "%-17s %7.2fus %7.2fus %6.1fx %6.2fx %9.0f %9.0f %9.0f %9.0f %7.1f %7.1f %7.1f",
-                  e.name.c_str(), e.batch1_ns / 1000, e.batch1_p90_ns / 1000, e.speedup_vs_reference,
-                  e.speedup_vs_eigen_f32, e.images_per_s[0], e.images_per_s[1], e.images_per_s[2],
-                  e.images_per_s[3], e.batch1_macs_per_ns, e.batched_macs_per_ns, e.peak_macs_per_ns);
+                  e.name.c_str(), e.batch1_ns / 1000, e.batch1_p90_ns / 1000,
+                  e.speedup_vs_reference, e.speedup_vs_eigen_f32, e.images_per_s[0],
+                  e.images_per_s[1], e.images_per_s[2], e.images_per_s[3], e.batch1_macs_per_ns,
+                  e.batched_macs_per_ns, e.peak_macs_per_ns);
     out += line;
     if (e.bound_ns > 0) {
-      std::snprintf(line, sizeof(line), " %7.2fus %5.0f%%\n", e.bound_ns / 1000, 100 * e.fraction_of_peak);
+      std::snprintf(line, sizeof(line), " %7.2fus %5.0f%%\n", e.bound_ns / 1000,
+                    100 * e.fraction_of_peak);
     } else {
       std::snprintf(line, sizeof(line), " %9s %6s\n", "-", "-");
     }
@@ -60,8 +64,8 @@ std::string Text(const BenchResult& r) {
     out += "\npeers (same int8 weights; verified against the scalar reference before timing):\n";
     for (const PeerResult& p : r.peers) {
       if (p.error.empty()) {
-        std::snprintf(line, sizeof(line), "classes agree on %.2f%% of %zu images", 100 * p.agreement,
-                      r.test_images);
+        std::snprintf(line, sizeof(line), "classes agree on %.2f%% of %zu images",
+                      100 * p.agreement, r.test_images);
         out += "  " + p.name + ": " + p.isa + "; " + p.checked + "; " + line + "\n";
       } else {
         out += "  " + p.name + ": NOT TIMED: " + p.error + "\n";
@@ -85,30 +89,33 @@ std::string Text(const BenchResult& r) {
     }
     out += "\n";
   }
-  std::snprintf(line, sizeof(line),
-                "\nMAC/ns: multiply-accumulates per ns at batch 1 and at the best batch size (int8; "
-                "f32 for eigen-f32); peak: the best instruction the engine can use, registers only, "
-                "best of one measurement per round; bound: the engine's batch-1 limit, the larger of "
-                "the weight read bound and MACs / its peak; %% peak: best batched MAC/ns / its peak\n"
-                "peaks at %.2f GHz (instructions/cycle, MAC/cycle):",
-                r.ghz);
+  std::snprintf(
+      line, sizeof(line),
+      "\nMAC/ns: multiply-accumulates per ns at batch 1 and at the best batch size (int8; "
+      "f32 for eigen-f32); peak: the best instruction the engine can use, registers only, "
+      "best of one measurement per round; bound: the engine's batch-1 limit, the larger of "
+      "the weight read bound and MACs / its peak; %% peak: best batched MAC/ns / its peak\n"
+      "peaks at %.2f GHz (instructions/cycle, MAC/cycle):",
+      r.ghz);
   out += line;
   for (const PeakInstruction& p : r.peaks) {
     std::snprintf(line, sizeof(line), "  %s %.2f, %.0f;", p.name, p.instructions_per_ns / r.ghz,
                   p.macs_per_ns() / r.ghz);
     out += line;
   }
-  std::snprintf(line, sizeof(line),
-                "\nbounds: int8 compute at %.1f MAC/cycle %.0f ns/image = %.2f M images/s; batch-1 "
-                "weight read (%.0f bytes from %s at %.1f B/cycle, measured) %.0f ns; weight bytes per image at "
-                "batch b: %.0f / b; f32 FMA peak %.1f MAC/cycle, so int8 / f32 <= %.1fx here batched; "
-                "Eigen f32 reads %.0f weight bytes per image (%s) in >= %.0f ns, so int8 / f32 <= "
-                "%.1fx at batch 1\n",
-                r.vnni_peak / r.ghz, r.compute_bound_ns,
-                r.compute_bound_ns > 0 ? 1e3 / r.compute_bound_ns : 0, r.weight_bytes,
-                r.weight_level.c_str(), r.read_bytes_per_ns / r.ghz, r.read_bound_ns, r.weight_bytes,
-                r.f32_peak / r.ghz, r.f32_peak > 0 ? r.vnni_peak / r.f32_peak : 0, r.f32_bytes,
-                r.f32_level.c_str(), r.f32_read_bound_ns, r.f32_read_bound_ns / r.read_bound_ns);
+  std::snprintf(
+      line, sizeof(line),
+      "\nbounds: int8 compute at %.1f MAC/cycle %.0f ns/image = %.2f M images/s; batch-1 "
+      "weight read (%.0f bytes from %s at %.1f B/cycle, measured) %.0f ns; weight bytes per image "
+      "at "
+      "batch b: %.0f / b; f32 FMA peak %.1f MAC/cycle, so int8 / f32 <= %.1fx here batched; "
+      "Eigen f32 reads %.0f weight bytes per image (%s) in >= %.0f ns, so int8 / f32 <= "
+      "%.1fx at batch 1\n",
+      r.vnni_peak / r.ghz, r.compute_bound_ns,
+      r.compute_bound_ns > 0 ? 1e3 / r.compute_bound_ns : 0, r.weight_bytes, r.weight_level.c_str(),
+      r.read_bytes_per_ns / r.ghz, r.read_bound_ns, r.weight_bytes, r.f32_peak / r.ghz,
+      r.f32_peak > 0 ? r.vnni_peak / r.f32_peak : 0, r.f32_bytes, r.f32_level.c_str(),
+      r.f32_read_bound_ns, r.f32_read_bound_ns / r.read_bound_ns);
   out += line;
   return out;
 }
@@ -223,14 +230,19 @@ void AddBench(CLI::App& app) {
   cmd->add_option("blob", o->blob, "int8 blob")->required();
   cmd->add_option("--data", o->data, "MNIST directory (test images are the inputs)");
   cmd->add_option("--calls", o->calls, "Timed batch-1 calls per engine (over all rounds)")
-      ->capture_default_str()->check(CLI::Range(10, 10000000));
+      ->capture_default_str()
+      ->check(CLI::Range(10, 10000000));
   cmd->add_option("--images", o->images, "Test images per batched throughput run")
-      ->capture_default_str()->check(CLI::Range(256, 10000));
-  cmd->add_option("--rounds", o->rounds, "Interleaved rounds")->capture_default_str()
+      ->capture_default_str()
+      ->check(CLI::Range(256, 10000));
+  cmd->add_option("--rounds", o->rounds, "Interleaved rounds")
+      ->capture_default_str()
       ->check(CLI::Range(1, 1000));
   cmd->add_flag("--json", *json, "Print one JSON object on stdout");
   cmd->callback([o, json] {
-    const BenchResult r = MeasureBench(*o);
+    Progress progress("bench");
+    const BenchResult r = MeasureBench(*o, [&](double done) { progress.Update(done); });
+    progress.Done();
     Emit(*json, JsonReport(r), Text(r));
   });
 }

@@ -23,12 +23,12 @@ struct LayerInfo {
   uint32_t stride;  // elements per stored weight row (zero-padded past in_size)
   bool relu;        // hidden layers always; the last layer if the blob says so
   WeightType weight_type;
-  const int8_t* weights;       // out_size rows of stride elements of weight_type
-  const int32_t* bias;         // out_size, at scale in_scale * weight_scale[row]
-  const float* weight_scale;   // out_size: real weight = stored * weight_scale[row]
-  const int32_t* requant;      // out_size x {multiplier, shift}
-  float in_scale;              // real input = u8 * in_scale
-  float out_scale;             // real output = u8 (hidden) or int32 (last) * out_scale
+  const int8_t* weights;      // out_size rows of stride elements of weight_type
+  const int32_t* bias;        // out_size, at scale in_scale * weight_scale[row]
+  const float* weight_scale;  // out_size: real weight = stored * weight_scale[row]
+  const int32_t* requant;     // out_size x {multiplier, shift}
+  float in_scale;             // real input = u8 * in_scale
+  float out_scale;            // real output = u8 (hidden) or int32 (last) * out_scale
   // Multiply-accumulates per image (in_size x out_size) and weight bytes
   // one image reads (padded rows, as the kernels read them).
   double macs() const { return static_cast<double>(in_size) * out_size; }
