@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "blob_writer.h"
+#include "edgemlp/blob_writer.h"
 #include "camera_formats.h"
 #include "camera_frames.h"
 #if EDGEMLP_HAVE_CAMERA
@@ -142,14 +142,10 @@ std::vector<uint8_t> RandomBlob(uint64_t seed) {
 }
 
 struct LoadedNet {
-  std::vector<uint64_t> storage;  // 8-byte aligned
   Network net;
   explicit LoadedNet(uint64_t seed) {
     const std::vector<uint8_t> blob = RandomBlob(seed);
-    storage.resize((blob.size() + 7) / 8);
-    std::memcpy(storage.data(), blob.data(), blob.size());
-    const LoadResult r =
-        Network::Load(reinterpret_cast<const uint8_t*>(storage.data()), blob.size(), &net);
+    const LoadResult r = Network::LoadCopy(blob.data(), blob.size(), &net);
     REQUIRE_MESSAGE(r.ok(), r.message);
   }
 };

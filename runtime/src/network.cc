@@ -80,6 +80,15 @@ LoadResult Network::Load(const uint8_t* bytes, size_t size, Network* out) {
   return {};
 }
 
+LoadResult Network::LoadCopy(const uint8_t* bytes, size_t size, Network* out) {
+  std::unique_ptr<uint8_t[]> storage(new uint8_t[size + kBlobAlign]);
+  uint8_t* aligned = AlignUp(storage.get());
+  if (size > 0) std::memcpy(aligned, bytes, size);
+  LoadResult r = Load(aligned, size, out);
+  if (r.ok()) out->owned_blob_ = std::move(storage);
+  return r;
+}
+
 #ifdef EDGEMLP_HAVE_MMAP
 // Zero-copy: the kernels read the weights straight from the page cache.
 LoadResult Network::LoadFile(const std::string& path, Network* out) {

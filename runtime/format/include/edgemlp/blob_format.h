@@ -52,6 +52,32 @@ enum class WeightType : uint8_t {
   kI4 = 4,
 };
 
+// The names the CLI, the JSON reports and the trainer's options use, one
+// spelling each: "float32", "int8", "int16", "int4"; "none", "relu",
+// "sigmoid", "tanh". "unknown" for a value outside the enum.
+inline constexpr const char* WeightTypeName(WeightType type) {
+  switch (type) {
+    case WeightType::kF32: return "float32";
+    case WeightType::kI8: return "int8";
+    case WeightType::kI16: return "int16";
+    case WeightType::kI4: return "int4";
+  }
+  return "unknown";
+}
+inline constexpr const char* ActivationName(Activation activation) {
+  switch (activation) {
+    case Activation::kNone: return "none";
+    case Activation::kRelu: return "relu";
+    case Activation::kSigmoid: return "sigmoid";
+    case Activation::kTanh: return "tanh";
+  }
+  return "unknown";
+}
+// A blob's kind as `inspect` reports it: the weight type of its name.
+inline constexpr const char* BlobKindName(BlobKind kind) {
+  return kind == BlobKind::kFloat32 ? "float32" : kind == BlobKind::kInt8 ? "int8" : "unknown";
+}
+
 // Bits per stored weight element, 0 for an unknown type.
 inline constexpr uint32_t WeightBits(uint8_t type) {
   return type == 1 ? 32 : type == 2 ? 8 : type == 3 ? 16 : type == 4 ? 4 : 0;
