@@ -27,7 +27,7 @@
 #include "fake_v4l2.h"
 #endif
 #include "edgemlp/runtime.h"
-#include "image.h"
+#include "edgemlp/mnist_frame.h"
 #include "sha256.h"
 
 // Counts every heap allocation: operator new is replaced here; malloc,
@@ -259,9 +259,9 @@ TEST_CASE("preprocessing: crop, fit 20x20, centre of mass at the centre, invert"
   PreprocessLikeMnist(GrayImage{px.data(), 200, 120}, frame);
   double mass = 0, mx = 0, my = 0;
   int x0 = 28, x1 = -1, y0 = 28, y1 = -1;
-  for (int y = 0; y < kSide; ++y) {
-    for (int x = 0; x < kSide; ++x) {
-      const int v = frame[y * kSide + x];
+  for (int y = 0; y < kFrameSide; ++y) {
+    for (int x = 0; x < kFrameSide; ++x) {
+      const int v = frame[y * kFrameSide + x];
       mass += v, mx += v * (x + 0.5), my += v * (y + 0.5);
       if (v > 0)
         x0 = std::min(x0, x), x1 = std::max(x1, x), y0 = std::min(y0, y), y1 = std::max(y1, y);
