@@ -53,27 +53,18 @@ enum class WeightType : uint8_t {
 };
 
 // The names the CLI, the JSON reports and the trainer's options use, one
-// spelling each: "float32", "int8", "int16", "int4"; "none", "relu",
-// "sigmoid", "tanh". "unknown" for a value outside the enum.
+// spelling each, indexed by the enum's value; "unknown" outside the enum.
+inline constexpr const char* kWeightTypeNames[] = {"unknown", "float32", "int8", "int16", "int4"};
+inline constexpr const char* kActivationNames[] = {"none", "relu", "sigmoid", "tanh"};
 inline constexpr const char* WeightTypeName(WeightType type) {
-  switch (type) {
-    case WeightType::kF32: return "float32";
-    case WeightType::kI8: return "int8";
-    case WeightType::kI16: return "int16";
-    case WeightType::kI4: return "int4";
-  }
-  return "unknown";
+  const auto i = static_cast<uint8_t>(type);
+  return i < 5 ? kWeightTypeNames[i] : "unknown";
 }
 inline constexpr const char* ActivationName(Activation activation) {
-  switch (activation) {
-    case Activation::kNone: return "none";
-    case Activation::kRelu: return "relu";
-    case Activation::kSigmoid: return "sigmoid";
-    case Activation::kTanh: return "tanh";
-  }
-  return "unknown";
+  const auto i = static_cast<uint8_t>(activation);
+  return i < 4 ? kActivationNames[i] : "unknown";
 }
-// A blob's kind as `inspect` reports it: the weight type of its name.
+// A blob's kind as `inspect` reports it: "float32" or "int8".
 inline constexpr const char* BlobKindName(BlobKind kind) {
   return kind == BlobKind::kFloat32 ? "float32" : kind == BlobKind::kInt8 ? "int8" : "unknown";
 }
