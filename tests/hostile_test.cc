@@ -107,15 +107,7 @@ size_t PeakBytesOf(const std::function<void()>& run) {
 #endif
 }
 
-// The InputError message `read` throws ("" if none).
-std::string ErrorOf(const std::function<void()>& read) {
-  try {
-    read();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "";
-}
+using test::ErrorOf;
 
 std::vector<uint8_t> BigEndian(std::initializer_list<uint32_t> words) {
   std::vector<uint8_t> out;
