@@ -123,7 +123,8 @@ const char* FrameFromFileBytes(const char* name, const uint8_t* data, size_t siz
 
 const char* ReadFrameFile(const char* path, uint8_t* file, DecodeArena* arena,
                           uint8_t frame[kFrameBytes]) {
-  const int fd = open(path, O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: a FIFO named like a frame must not block the caller's loop.
+  const int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return arena->Fail("cannot open (%s)", std::strerror(errno));
   struct stat st {};
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {

@@ -2,6 +2,7 @@
 // preprocessing every image path shares. No runtime, no data: it also runs
 // for the boards under qemu.
 #include <doctest/doctest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -127,6 +128,12 @@ TEST_CASE("ReadFrameFile reads what FrameFromFileBytes takes and names what is w
   CHECK(std::string(ReadFrameFile(path.c_str(), file.data(), &arena, from_file))
             .find("cannot open") == 0);
   CHECK(std::string(ReadFrameFile(dir, file.data(), &arena, from_file)) == "not a regular file");
+  // A FIFO without a writer is refused at once, not waited on.
+  const std::string fifo = std::string(dir) + "/fifo.png";
+  REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
+  CHECK(std::string(ReadFrameFile(fifo.c_str(), file.data(), &arena, from_file)) ==
+        "not a regular file");
+  std::remove(fifo.c_str());
   rmdir(dir);
 }
 
