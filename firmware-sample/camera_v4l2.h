@@ -13,7 +13,7 @@
 
 #include "camera_formats.h"
 #include "firmware.h"
-#include "image.h"
+#include "edgemlp/mnist_frame.h"
 
 namespace edgemlp::firmware {
 

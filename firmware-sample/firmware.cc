@@ -200,11 +200,11 @@ const char* VerifyPredictMatchesReference(Network* net) {
   std::vector<int32_t> simd(net->output_size()), ref(net->output_size());
   // A ring (a drawn "0") and a pattern that covers every pixel value.
   for (int pattern = 0; pattern < 2; ++pattern) {
-    for (int y = 0; y < kSide; ++y) {
-      for (int x = 0; x < kSide; ++x) {
+    for (int y = 0; y < kFrameSide; ++y) {
+      for (int x = 0; x < kFrameSide; ++x) {
         const double r = std::hypot(x - 13.5, (y - 13.5) * 0.8);
-        frame[y * kSide + x] =
-            pattern == 0 ? (r > 6 && r < 9 ? 255 : 0) : static_cast<uint8_t>((y * kSide + x) * 37);
+        frame[y * kFrameSide + x] =
+            pattern == 0 ? (r > 6 && r < 9 ? 255 : 0) : static_cast<uint8_t>((y * kFrameSide + x) * 37);
       }
     }
     const int a = net->Predict(frame.data(), simd.data());
@@ -286,17 +286,8 @@ void RunWatchLoop(int watch, const char* dir, const LoopOptions& o, FrameClassif
       if (!IsFrameFileName(name)) continue;  // e.g. a temporary file
       char path[4096];
       std::snprintf(path, sizeof(path), "%s/%s", dir, name);
-      const int fd = open(path, O_RDONLY | O_CLOEXEC);
-      size_t size = 0;
-      if (fd >= 0) {
-        size = ReadFull(fd, file.get(), kMaxImageFileBytes + 1, o);
-        close(fd);
-      }
-      const char* error = fd < 0 ? "cannot open"
-                          : size > kMaxImageFileBytes
-                              ? "file larger than 8 MiB"
-                              : FrameFromFileBytes(name, file.get(), size, &arena, frame);
-      if (error != nullptr) {
+      // The same reader and preprocessing as `edgemlp predict`.
+      if (const char* error = ReadFrameFile(path, file.get(), &arena, frame)) {
         classifier->CountMalformed();
         std::fprintf(stderr, "edgemlp-firmware: malformed frame %s: %s; skipped\n", path, error);
         continue;

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "edgemlp/runtime.h"
-#include "image.h"
+#include "edgemlp/mnist_frame.h"
 #include "sha256.h"
 
 namespace edgemlp::firmware {

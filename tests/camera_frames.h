@@ -9,19 +9,9 @@
 #include <vector>
 
 #include "camera_formats.h"
+#include "photo.h"
 
 namespace edgemlp::firmware {
-
-// xorshift32: noise for synthetic frames, cheap enough for debug builds.
-struct FastNoise {
-  uint32_t state;
-  uint32_t Next() {
-    state ^= state << 13;
-    state ^= state >> 17;
-    state ^= state << 5;
-    return state;
-  }
-};
 
 struct EncodedFrame {
   FrameLayout layout;

@@ -14,9 +14,10 @@
 
 #include "camera_formats.h"
 #include "camera_frames.h"
+#include "edgemlp/mnist_frame.h"
 #include "edgemlp/runtime.h"
 #include "idx.h"
-#include "image.h"
+#include "photo.h"
 #include "test_util.h"
 
 namespace edgemlp::firmware {
@@ -24,36 +25,7 @@ namespace {
 
 constexpr int kWidth = 640, kHeight = 480;
 
-// The 28x28 digit as a photo of a page: scaled by `scale` (bilinear) with
-// its top-left corner at (left, top), ink ~30, paper 215..240 lit from one
-// side, +-5 noise.
-std::vector<uint8_t> Photograph(const uint8_t* digit, double scale, int left, int top,
-                                FastNoise& noise) {
-  std::vector<uint8_t> px(size_t{kWidth} * kHeight);
-  const int side = static_cast<int>(28 * scale);
-  for (int y = 0; y < kHeight; ++y) {
-    for (int x = 0; x < kWidth; ++x) {
-      const double paper = 215 + 25.0 * x / kWidth;
-      double ink = 0;  // 0..1
-      if (x >= left && x < left + side && y >= top && y < top + side) {
-        const double sx = std::min(27.0, std::max(0.0, (x - left + 0.5) / scale - 0.5));
-        const double sy = std::min(27.0, std::max(0.0, (y - top + 0.5) / scale - 0.5));
-        const int x0 = static_cast<int>(sx), y0 = static_cast<int>(sy);
-        const int x1 = std::min(27, x0 + 1), y1 = std::min(27, y0 + 1);
-        const double fx = sx - x0, fy = sy - y0;
-        ink = ((1 - fx) * (1 - fy) * digit[y0 * 28 + x0] + fx * (1 - fy) * digit[y0 * 28 + x1] +
-               (1 - fx) * fy * digit[y1 * 28 + x0] + fx * fy * digit[y1 * 28 + x1]) /
-              255.0;
-      }
-      const double v = paper - (paper - 30) * ink + static_cast<int>(noise.Next() % 11) - 5;
-      px[size_t(y) * kWidth + x] =
-          static_cast<uint8_t>(std::lround(std::min(255.0, std::max(0.0, v))));
-    }
-  }
-  return px;
-}
-
-TEST_CASE("camera frames of MNIST digits, every format: the same prediction as the 28x28 image") {
+TEST_CASE("camera frames of MNIST digits in every format get the 28x28 image's prediction") {
   Network net;
   const std::string blob = std::string(EDGEMLP_SOURCE_ROOT) + "/tests/data/golden_v1_0.bin";
   const LoadResult loaded = Network::LoadFile(blob.c_str(), &net);
@@ -77,7 +49,7 @@ TEST_CASE("camera frames of MNIST digits, every format: the same prediction as t
     const int side = static_cast<int>(28 * scale);
     const int left = std::uniform_int_distribution<int>(0, kWidth - side)(rng);
     const int top = std::uniform_int_distribution<int>(0, kHeight - side)(rng);
-    const std::vector<uint8_t> photo = Photograph(digit, scale, left, top, noise);
+    const std::vector<uint8_t> photo = Photograph(digit, scale, left, top, kWidth, kHeight, noise);
 
     const int f = i % kFormats;
     const EncodedFrame encoded =

@@ -26,10 +26,8 @@ TEST_CASE("train 784-64-10, export int8, evaluate on the runtime") {
 
   const std::vector<uint8_t> float_pred = PredictFloat(result.model, mnist.test, 0, 10000);
   const std::vector<uint8_t> blob = QuantizeInt8(result.model);
-  std::vector<uint64_t> aligned(blob.size() / 8 + 1);
-  std::memcpy(aligned.data(), blob.data(), blob.size());
   Network net;
-  const LoadResult r = Network::Load(reinterpret_cast<const uint8_t*>(aligned.data()), blob.size(), &net);
+  const LoadResult r = Network::LoadCopy(blob.data(), blob.size(), &net);
   REQUIRE_MESSAGE(r.ok(), r.message);
   int float_correct = 0, int8_correct = 0, ref_mismatch = 0;
   int32_t logits[10], ref_logits[10];

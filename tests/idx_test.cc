@@ -40,15 +40,7 @@ void WriteGz(const std::string& path, const std::vector<uint8_t>& bytes) {
   gzclose(f);
 }
 
-// The exception message, which must name the file and say what was expected.
-std::string ErrorOf(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using test::ErrorOf;
 
 TEST_CASE("good files, plain and gzipped, read identically") {
   test::TempDir dir;

@@ -6,6 +6,8 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "error.h"
+
 namespace edgemlp::test {
 
 TempDir::TempDir() {
@@ -54,6 +56,15 @@ FloatModel RandomModel(const std::vector<uint32_t>& arch, uint64_t seed) {
 std::string MnistDir() {
   if (const char* env = std::getenv("EDGEMLP_DATA"); env && *env) return env;
   return std::string(EDGEMLP_SOURCE_ROOT) + "/data/mnist";
+}
+
+std::string ErrorOf(const std::function<void()>& read) {
+  try {
+    read();
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "";
 }
 
 }  // namespace edgemlp::test

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -35,6 +36,10 @@ FloatModel RandomModel(const std::vector<uint32_t>& arch, uint64_t seed);
 
 // $EDGEMLP_DATA, else <source>/data/mnist.
 std::string MnistDir();
+
+// The InputError message `read` throws (it must name the file and say what
+// was expected), "" if it throws none.
+std::string ErrorOf(const std::function<void()>& read);
 
 }  // namespace edgemlp::test
 

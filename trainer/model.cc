@@ -5,7 +5,7 @@
 
 #include "atomic_file.h"
 #include "backprop.h"
-#include "blob_writer.h"
+#include "edgemlp/blob_writer.h"
 #include "edgemlp/blob.h"
 #include "error.h"
 

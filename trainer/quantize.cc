@@ -4,31 +4,17 @@
 #include <cmath>
 #include <cstring>
 
-#include "blob_writer.h"
+#include "edgemlp/blob_writer.h"
 #include "edgemlp/runtime.h"
 #include "error.h"
 
 namespace edgemlp {
 
 WeightType ParseWeightType(const std::string& name) {
-  if (name == "int8") return WeightType::kI8;
-  if (name == "int16") return WeightType::kI16;
-  if (name == "int4") return WeightType::kI4;
-  throw InputError("unknown weight scheme '" + name + "' (expected int8, int16 or int4)");
-}
-
-const char* WeightTypeName(WeightType type) {
-  switch (type) {
-    case WeightType::kF32:
-      return "float32";
-    case WeightType::kI8:
-      return "int8";
-    case WeightType::kI16:
-      return "int16";
-    case WeightType::kI4:
-      return "int4";
+  for (WeightType t : {WeightType::kI8, WeightType::kI16, WeightType::kI4}) {
+    if (name == WeightTypeName(t)) return t;
   }
-  return "unknown";
+  throw InputError("unknown weight scheme '" + name + "' (expected int8, int16 or int4)");
 }
 
 int32_t WeightQmax(WeightType type, uint32_t in_size) {
@@ -286,19 +272,6 @@ std::vector<double> ClippingRates(const FloatModel& model, const Dataset& data, 
     rates.push_back(clipped / static_cast<double>(hidden[i].size()));
   }
   return rates;
-}
-
-std::vector<uint8_t> SyntheticTestInput(size_t size) {
-  // A smooth blob plus a fixed pseudo-random texture: touches every pixel.
-  std::vector<uint8_t> pixels(size);
-  uint32_t state = 2463534242u;
-  for (size_t i = 0; i < size; ++i) {
-    state ^= state << 13;
-    state ^= state >> 17;
-    state ^= state << 5;
-    pixels[i] = static_cast<uint8_t>((state >> 24) & 0x7F) + static_cast<uint8_t>(i % 128);
-  }
-  return pixels;
 }
 
 }  // namespace edgemlp

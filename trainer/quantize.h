@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "edgemlp/blob_writer.h"  // SyntheticTestInput for the known-answer vector
 #include "idx.h"
 #include "model.h"
 
@@ -27,7 +28,6 @@ struct QuantLayerReport {
 
 // "int8" / "int16" / "int4" -> the weight type; throws InputError.
 WeightType ParseWeightType(const std::string& name);
-const char* WeightTypeName(WeightType type);
 // Largest quantized |w| of a layer with in_size inputs.
 int32_t WeightQmax(WeightType type, uint32_t in_size);
 // Elements per stored row: in_size rounded up so rows are 64-byte multiples.
@@ -66,9 +66,6 @@ std::vector<float> CalibrateActivationMax(const FloatModel& model, const Dataset
 // range (they saturate at 255).
 std::vector<double> ClippingRates(const FloatModel& model, const Dataset& data, size_t begin,
                                   size_t count, const std::vector<float>& activation_max);
-
-// A fixed input for the known-answer vector when no image is at hand.
-std::vector<uint8_t> SyntheticTestInput(size_t size);
 
 }  // namespace edgemlp
 

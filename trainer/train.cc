@@ -62,16 +62,6 @@ const char* InputScalingName(InputScaling input) {
   return "?";
 }
 
-const char* ActivationName(Activation activation) {
-  switch (activation) {
-    case Activation::kNone: return "none";
-    case Activation::kRelu: return "relu";
-    case Activation::kSigmoid: return "sigmoid";
-    case Activation::kTanh: return "tanh";
-  }
-  return "?";
-}
-
 const char* LossName(OutputLoss loss) {
   return loss == OutputLoss::kSoftmaxCe ? "softmax" : "sigmoid-bce";
 }

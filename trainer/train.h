@@ -80,7 +80,6 @@ struct TrainConfig {
 
 const char* InitName(Init init);
 const char* InputScalingName(InputScaling input);
-const char* ActivationName(Activation activation);
 const char* LossName(OutputLoss loss);
 // Batch size actually used: the whole training split for kGd or batch 0.
 size_t EffectiveBatch(const TrainConfig& config, size_t n_train);

@@ -80,6 +80,15 @@ LoadResult Network::Load(const uint8_t* bytes, size_t size, Network* out) {
   return {};
 }
 
+LoadResult Network::LoadCopy(const uint8_t* bytes, size_t size, Network* out) {
+  std::unique_ptr<uint8_t[]> storage(new uint8_t[size + kBlobAlign]);
+  uint8_t* aligned = AlignUp(storage.get());
+  if (size > 0) std::memcpy(aligned, bytes, size);
+  LoadResult r = Load(aligned, size, out);
+  if (r.ok()) out->owned_blob_ = std::move(storage);
+  return r;
+}
+
 // Load() with the file's name in front of any error message.
 static LoadResult LoadNamed(const std::string& path, const uint8_t* bytes, size_t size,
                             Network* out) {

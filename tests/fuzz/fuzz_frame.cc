@@ -1,20 +1,17 @@
-// libFuzzer target for the firmware's frame parsing (firmware-sample/image.h,
-// camera_formats.h): PGM/PNG/raw files as dropped into a watched directory,
-// camera frames of any layout a driver could report, and MNIST
-// preprocessing of arbitrary gray images. Pure functions, no runtime needed.
-// Build and run (clang 14, Debian 12):
-//   clang++ -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -DEDGEMLP_HAVE_STB=1 \
-//     -Ifirmware-sample tests/fuzz/fuzz_frame.cc firmware-sample/image.cc \
-//     firmware-sample/camera_formats.cc -o fuzz_frame
-//   ./fuzz_frame -max_total_time=60 -max_len=4096
+// libFuzzer target for the firmware's frame parsing (preprocess/'s
+// mnist_frame.h, firmware-sample/camera_formats.h): PGM/PNG/raw files as
+// dropped into a watched directory, camera frames of any layout a driver
+// could report, and MNIST preprocessing of arbitrary gray images. Pure
+// functions, no runtime needed. tools/fuzz.sh builds and runs it.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 
 #include "camera_formats.h"
-#include "image.h"
+#include "edgemlp/mnist_frame.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using namespace edgemlp;
   using namespace edgemlp::firmware;
   static std::unique_ptr<uint8_t[]> memory(new uint8_t[DecodeArena::kRecommendedBytes]);
   static DecodeArena arena(memory.get(), DecodeArena::kRecommendedBytes);

@@ -110,11 +110,8 @@ struct Comparison {
 };
 
 Comparison Compare(const FloatModel& model, const std::vector<uint8_t>& blob, const Dataset& test) {
-  std::vector<uint64_t> aligned(blob.size() / 8 + 1);
-  std::memcpy(aligned.data(), blob.data(), blob.size());
   Network net;
-  const LoadResult r =
-      Network::Load(reinterpret_cast<const uint8_t*>(aligned.data()), blob.size(), &net);
+  const LoadResult r = Network::LoadCopy(blob.data(), blob.size(), &net);
   if (!r.ok()) throw std::runtime_error("exported blob does not load: " + r.message);
   const std::vector<uint8_t> float_pred = PredictFloat(model, test, 0, test.size());
   std::vector<int32_t> logits(net.output_size());

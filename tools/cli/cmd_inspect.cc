@@ -19,16 +19,6 @@ struct InspectOptions {
   bool json = false;
 };
 
-const char* WeightTypeString(uint8_t t) {
-  switch (t) {
-    case 1: return "float32";
-    case 2: return "int8";
-    case 3: return "int16";
-    case 4: return "int4";
-  }
-  return "unknown";
-}
-
 // Runs the known-answer vector on every SIMD target and the reference.
 // Returns {"ok", "targets": {name: bool}, "reference", "message"}.
 Json Verify(const ModelFile& f, std::string* human) {
@@ -79,15 +69,6 @@ T ReadAt(const uint8_t* bytes, uint64_t offset) {
   return v;
 }
 
-const char* ActivationName(uint8_t a) {
-  switch (static_cast<Activation>(a)) {
-    case Activation::kRelu: return "relu";
-    case Activation::kSigmoid: return "sigmoid";
-    case Activation::kTanh: return "tanh";
-    default: return "none";
-  }
-}
-
 void RunInspect(const InspectOptions& o) {
   const ModelFile f = ReadModelFile(o.blob, /*verify_crc=*/false);
   const FileHeader& h = f.view.header;
@@ -100,21 +81,21 @@ void RunInspect(const InspectOptions& o) {
                 "%s: edgemlp blob v%u.%u, %s, %u bytes, CRC32 %s (%s)\n"
                 "input %u (%ux%u) real = pixel * %g + %g, output %u, %u layers\n",
                 o.blob.c_str(), h.version_major, h.version_minor,
-                f.is_int8() ? "int8" : "float32", h.file_size, crc,
+                BlobKindName(static_cast<BlobKind>(h.kind)), h.file_size, crc,
                 f.checksum_ok ? "ok" : "MISMATCH", h.input_size, h.input_rows, h.input_cols,
                 h.input_scale, h.input_offset, h.output_size, h.layer_count);
   human += line;
   for (size_t i = 0; i < f.view.layers.size(); ++i) {
     const LayerRecord& l = f.view.layers[i];
     Json layer = {{"in_size", l.in_size}, {"out_size", l.out_size}, {"stride", l.stride},
-                  {"activation", ActivationName(l.activation)},
-                  {"weight_type", WeightTypeString(l.weight_type)},
+                  {"activation", ActivationName(static_cast<Activation>(l.activation))},
+                  {"weight_type", WeightTypeName(static_cast<WeightType>(l.weight_type))},
                   {"weights_offset", l.weights_offset}, {"bias_offset", l.bias_offset},
                   {"calib_max", l.calib_max}};
     std::snprintf(line, sizeof(line),
                   "  layer %zu: %u -> %u, %s weights, stride %u, %s, weights @%u, bias @%u", i,
-                  l.in_size, l.out_size, WeightTypeString(l.weight_type), l.stride,
-                  ActivationName(l.activation), l.weights_offset, l.bias_offset);
+                  l.in_size, l.out_size, WeightTypeName(static_cast<WeightType>(l.weight_type)), l.stride,
+                  ActivationName(static_cast<Activation>(l.activation)), l.weights_offset, l.bias_offset);
     human += line;
     if (f.is_int8()) {
       float smin = 1e30f, smax = 0;
@@ -160,7 +141,7 @@ void RunInspect(const InspectOptions& o) {
                   {"magic", "EMLP"},
                   {"version_major", h.version_major},
                   {"version_minor", h.version_minor},
-                  {"kind", f.is_int8() ? "int8" : "float32"},
+                  {"kind", BlobKindName(static_cast<BlobKind>(h.kind))},
                   {"file_size", h.file_size},
                   {"header_size", h.header_size},
                   {"layer_record_size", h.layer_record_size},

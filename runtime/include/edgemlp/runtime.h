@@ -55,6 +55,9 @@ class Network {
   // Maps the file read-only (mmap; a read into an owned buffer where mmap
   // is unavailable), then Load()s it. The Network owns the mapping.
   static LoadResult LoadFile(const std::string& path, Network* out);
+  // Copies blob bytes of any alignment (e.g. a std::vector from the
+  // quantizer) into an aligned buffer the Network owns, then Load()s it.
+  static LoadResult LoadCopy(const uint8_t* bytes, size_t size, Network* out);
 
   // Runs the blob's known-answer input on the current SIMD target and
   // compares all logits with the expected ones stored in the blob: catches
@@ -90,7 +93,7 @@ class Network {
   BlobView view_;
   std::vector<DenseI8> layers_;
   std::vector<int32_t> compensation_;  // DenseI8::signed_input_compensation
-  std::unique_ptr<uint8_t[]> owned_blob_;    // LoadFile without mmap
+  std::unique_ptr<uint8_t[]> owned_blob_;    // LoadCopy, LoadFile without mmap
   std::shared_ptr<const void> mapping_;      // LoadFile with mmap
   std::unique_ptr<uint8_t[]> arena_storage_;
   std::unique_ptr<int32_t[]> self_test_logits_;

@@ -1,9 +1,10 @@
 // Builds a blob (either kind) in memory: sections are appended 64-byte
 // aligned after the header and layer records, then Finish() fills in the
 // header, the records and the CRC. The writer side of blob_format.h.
-#ifndef EDGEMLP_TRAINER_BLOB_WRITER_H_
-#define EDGEMLP_TRAINER_BLOB_WRITER_H_
+#ifndef EDGEMLP_BLOB_WRITER_H_
+#define EDGEMLP_BLOB_WRITER_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -34,6 +35,10 @@ class BlobWriter {
   std::vector<uint8_t> bytes_;
 };
 
+// A fixed input for the known-answer vector when no image is at hand: a
+// smooth ramp plus a pseudo-random texture that touches every pixel.
+std::vector<uint8_t> SyntheticTestInput(size_t size);
+
 }  // namespace edgemlp
 
-#endif  // EDGEMLP_TRAINER_BLOB_WRITER_H_
+#endif  // EDGEMLP_BLOB_WRITER_H_

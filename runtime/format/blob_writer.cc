@@ -1,4 +1,4 @@
-#include "blob_writer.h"
+#include "edgemlp/blob_writer.h"
 
 #include <cstring>
 #include <stdexcept>
@@ -60,6 +60,18 @@ std::vector<uint8_t> BlobWriter::Finish() {
   const uint32_t crc = BlobCrc32(bytes_.data(), bytes_.size());
   std::memcpy(bytes_.data() + offsetof(FileHeader, crc32), &crc, 4);
   return std::move(bytes_);
+}
+
+std::vector<uint8_t> SyntheticTestInput(size_t size) {
+  std::vector<uint8_t> pixels(size);
+  uint32_t state = 2463534242u;  // xorshift32
+  for (size_t i = 0; i < size; ++i) {
+    state ^= state << 13;
+    state ^= state >> 17;
+    state ^= state << 5;
+    pixels[i] = static_cast<uint8_t>((state >> 24) & 0x7F) + static_cast<uint8_t>(i % 128);
+  }
+  return pixels;
 }
 
 }  // namespace edgemlp

@@ -52,6 +52,23 @@ enum class WeightType : uint8_t {
   kI4 = 4,
 };
 
+// The names the CLI, the JSON reports and the trainer's options use, one
+// spelling each, indexed by the enum's value; "unknown" outside the enum.
+inline constexpr const char* kWeightTypeNames[] = {"unknown", "float32", "int8", "int16", "int4"};
+inline constexpr const char* kActivationNames[] = {"none", "relu", "sigmoid", "tanh"};
+inline constexpr const char* WeightTypeName(WeightType type) {
+  const auto i = static_cast<uint8_t>(type);
+  return i < 5 ? kWeightTypeNames[i] : "unknown";
+}
+inline constexpr const char* ActivationName(Activation activation) {
+  const auto i = static_cast<uint8_t>(activation);
+  return i < 4 ? kActivationNames[i] : "unknown";
+}
+// A blob's kind as `inspect` reports it: "float32" or "int8".
+inline constexpr const char* BlobKindName(BlobKind kind) {
+  return kind == BlobKind::kFloat32 ? "float32" : kind == BlobKind::kInt8 ? "int8" : "unknown";
+}
+
 // Bits per stored weight element, 0 for an unknown type.
 inline constexpr uint32_t WeightBits(uint8_t type) {
   return type == 1 ? 32 : type == 2 ? 8 : type == 3 ? 16 : type == 4 ? 4 : 0;
