@@ -2,7 +2,7 @@
 // mnist_frame.h, firmware-sample/camera_formats.h): PGM/PNG/raw files as
 // dropped into a watched directory, camera frames of any layout a driver
 // could report, and MNIST preprocessing of arbitrary gray images. Pure
-// functions, no runtime needed. tools/fuzz.sh builds and runs it.
+// functions, no runtime needed. tools/scripts/fuzz.sh builds and runs it.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
