@@ -56,7 +56,7 @@ inline void ComputeSignedInputCompensation(const DenseI8& layer, int32_t* out) {
 
 // Vectors in each batched scratch buffer: `images` rounded up to a multiple
 // of 8, because AVX3_DL runs the last 4 to 7 images of a batch as a panel of
-// 8 (forward-inl.h), whose scratch is 8 vectors.
+// 8 (kernels_vnni-inl.h), whose scratch is 8 vectors.
 inline constexpr size_t kBatchScratchMultiple = 8;
 inline constexpr size_t BatchScratchVectors(size_t images) {
   return (images + kBatchScratchMultiple - 1) / kBatchScratchMultiple * kBatchScratchMultiple;
