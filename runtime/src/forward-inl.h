@@ -27,6 +27,10 @@ void ForwardI8Impl(const DenseI8* layers, size_t count, const uint8_t* pixels, u
 
 // One kernel family per target (each defines kRowBlock and DotRows; see
 // kernels_generic-inl.h), plus the Arm dot product where the CPU has it.
+// A family that re-lays weights out at load defines EDGEMLP_PACKS_WEIGHTS,
+// PackedBytes(layer) and PackLayer(layer, dst) (int8 layers only), and
+// reads PackedWeights(layer).
+#undef EDGEMLP_PACKS_WEIGHTS
 #if HWY_TARGET == HWY_AVX3_DL
 #include "kernels_vnni-inl.h"
 #elif HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_SSE4 || \
@@ -36,6 +40,18 @@ void ForwardI8Impl(const DenseI8* layers, size_t count, const uint8_t* pixels, u
 #include "kernels_generic-inl.h"
 #endif
 #include "kernels_sdot-inl.h"  // Pi 5: DenseRowsSdot, EDGEMLP_SDOT
+
+#ifndef EDGEMLP_PACKS_WEIGHTS
+// This target's kernels read the blob's rows.
+HWY_INLINE size_t PackedBytes(const DenseI8&) { return 0; }
+HWY_INLINE void PackLayer(const DenseI8&, int8_t*) {}
+#endif
+
+// The layer's weights as packed by this target's PackLayer at load, or null
+// (not packed, or packed for another target).
+HWY_INLINE const int8_t* PackedWeights(const DenseI8& layer) {
+  return layer.packed_target == HWY_TARGET ? layer.packed_weights : nullptr;
+}
 
 // Calls epilogue(row, dot) for every output row, kRowBlock rows at a time so
 // one activation load feeds several weight rows.
@@ -190,6 +206,14 @@ void ForwardI8BatchImpl(const DenseI8* layers, size_t count,
 }
 
 int64_t CurrentTargetImpl() { return HWY_TARGET; }
+
+size_t PackedWeightBytesImpl(const DenseI8& layer) {
+  return layer.weight_type == WeightType::kI8 ? PackedBytes(layer) : 0;
+}
+
+void PackWeightsImpl(const DenseI8& layer, int8_t* dst) {
+  if (PackedWeightBytesImpl(layer) != 0) PackLayer(layer, dst);
+}
 
 }  // namespace HWY_NAMESPACE
 }  // namespace edgemlp
