@@ -25,8 +25,9 @@ namespace hn = hwy::HWY_NAMESPACE;
 void ForwardI8Impl(const DenseI8* layers, size_t count, const uint8_t* pixels, uint8_t* act_a,
                    uint8_t* act_b, int32_t* logits);
 
-// One kernel family per target (each defines kRowBlock and DotRows; see
-// kernels_generic-inl.h), plus the Arm dot product where the CPU has it.
+// One kernel family per target (each defines kRowBlock, kSignedInput and
+// DotRows; see kernels_generic-inl.h), plus the Arm dot product where the
+// CPU has it.
 // A family that re-lays weights out at load defines EDGEMLP_PACKS_WEIGHTS,
 // PackedBytes(layer) and PackLayer(layer, dst) (int8 layers only), and
 // reads PackedWeights(layer).
@@ -53,6 +54,17 @@ HWY_INLINE const int8_t* PackedWeights(const DenseI8& layer) {
   return layer.packed_target == HWY_TARGET ? layer.packed_weights : nullptr;
 }
 
+// Kernels with kSignedInput return sum (a - 128) * w: this adds the row's
+// 128 * sum(w) back (DenseI8::signed_input_compensation, set at load).
+struct SignedInput {
+  const int32_t* compensation;
+  explicit SignedInput(const DenseI8& layer)
+      : compensation(kSignedInput ? layer.signed_input_compensation : nullptr) {}
+  int32_t operator()(uint32_t row, int32_t dot) const {
+    return kSignedInput ? dot + compensation[row] : dot;
+  }
+};
+
 // Calls epilogue(row, dot) for every output row, kRowBlock rows at a time so
 // one activation load feeds several weight rows.
 template <class Epilogue>
@@ -66,10 +78,11 @@ HWY_INLINE void DenseRows(const DenseI8& layer, const uint8_t* HWY_RESTRICT in,
 #endif
   int32_t dots[kRowBlock];
   const size_t stride = layer.stride;
+  const SignedInput signed_input(layer);
   uint32_t j = 0;
   for (; j + kRowBlock <= layer.out_size; j += kRowBlock) {
     DotRows<kRowBlock>(in, layer.weights + j * stride, stride, dots);
-    for (uint32_t r = 0; r < kRowBlock; ++r) epilogue(j + r, dots[r]);
+    for (uint32_t r = 0; r < kRowBlock; ++r) epilogue(j + r, signed_input(j + r, dots[r]));
   }
 #if HWY_TARGET == HWY_AVX3_DL
   if (j < layer.out_size) {
@@ -79,7 +92,7 @@ HWY_INLINE void DenseRows(const DenseI8& layer, const uint8_t* HWY_RESTRICT in,
 #else
   for (; j < layer.out_size; ++j) {
     DotRows<1>(in, layer.weights + j * stride, stride, dots);
-    epilogue(j, dots[0]);
+    epilogue(j, signed_input(j, dots[0]));
   }
 #endif
 }
@@ -131,6 +144,7 @@ HWY_INLINE void DenseRowsBatch(const DenseI8& layer, const uint8_t* HWY_RESTRICT
                                size_t pitch, size_t images, Epilogue epilogue) {
   const size_t stride = layer.stride;
   const uint32_t out_size = layer.out_size;
+  const SignedInput signed_input(layer);
   int32_t dots[8];
   uint32_t j = 0;
   for (; j + 4 <= out_size; j += 4) {
@@ -139,19 +153,19 @@ HWY_INLINE void DenseRowsBatch(const DenseI8& layer, const uint8_t* HWY_RESTRICT
     for (; n + 2 <= images; n += 2) {
       DotRows4x2(in + n * pitch, in + (n + 1) * pitch, w, stride, dots);
       for (uint32_t r = 0; r < 4; ++r) {
-        epilogue(n, j + r, dots[r]);
-        epilogue(n + 1, j + r, dots[4 + r]);
+        epilogue(n, j + r, signed_input(j + r, dots[r]));
+        epilogue(n + 1, j + r, signed_input(j + r, dots[4 + r]));
       }
     }
     if (n < images) {
       DotRows<4>(in + n * pitch, w, stride, dots);
-      for (uint32_t r = 0; r < 4; ++r) epilogue(n, j + r, dots[r]);
+      for (uint32_t r = 0; r < 4; ++r) epilogue(n, j + r, signed_input(j + r, dots[r]));
     }
   }
   for (; j < out_size; ++j) {
     for (size_t n = 0; n < images; ++n) {
       DotRows<1>(in + n * pitch, layer.weights + j * stride, stride, dots);
-      epilogue(n, j, dots[0]);
+      epilogue(n, j, signed_input(j, dots[0]));
     }
   }
 }

@@ -3,6 +3,8 @@
 // Included by forward-inl.h inside edgemlp::HWY_NAMESPACE, once per target
 // (foreach_target.h), so no include guard.
 
+inline constexpr bool kSignedInput = false;  // vpdpbusd takes u8 as they are
+
 // VNNI: vpdpbusd multiplies u8 x s8 in groups of four and adds into s32
 // without intermediate saturation; Highway 1.0.3 has no op for it.
 // stride is a multiple of 64 (the blob format), so no tail.

@@ -29,10 +29,11 @@ struct DenseI8 {
   uint32_t stride;  // elements; rows are a multiple of kBlobAlign bytes
   bool relu;
   WeightType weight_type = WeightType::kI8;
-  // out_size x (128 * sum of the row's weights), computed at load for int8
-  // layers: lets a signed dot product (Arm sdot) take u8 activations as s8
-  // (a - 128) and add this back. Kernels that need it fall back to the
-  // widening path when it is null.
+  // out_size x (128 * sum of the row's weights, padding included),
+  // computed at load for int8 layers: lets a signed dot product (x86
+  // pmaddubsw, Arm sdot) take u8 activations as s8 (a - 128) and add this
+  // back. Required by the x86 kernels without VNNI; Arm sdot falls back to
+  // the widening path when it is null.
   const int32_t* signed_input_compensation = nullptr;
   // The weights re-laid out at load, in the arena, for the SIMD target
   // packed_target (a Highway target bit) if its kernels want another layout
