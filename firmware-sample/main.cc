@@ -170,7 +170,7 @@ int main(int argc, char** argv) {
 
   const char* dot_product = "";
 #if defined(__ARM_FEATURE_DOTPROD)
-  // The NEON target's kernel then uses sdot (runtime/src/dot_arm-inl.h).
+  // The NEON target's kernel then uses sdot (runtime/src/kernels_sdot-inl.h).
   if (edgemlp::ChosenTarget() == HWY_NEON) dot_product = " (+ Arm sdot)";
 #endif
   const bool has_known_answer = net.SelfTest().status != edgemlp::Status::kNoTestVector;

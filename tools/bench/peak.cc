@@ -69,6 +69,11 @@ volatile int g_sink;
 #define VPMADDWD(n) "vpmaddwd %[w], %[a], %" #n "\n\t"
 #define VFMADD(n) "vfmadd231ps %[w], %[a], %" #n "\n\t"
 #define SSE2_PMADDWD(n) "pmaddwd %[w], %" #n "\n\t"  // no VEX: any x86-64
+// The exact u8 x s8 step of the non-VNNI x86 kernels (kernels_x86-inl.h):
+// pmaddubsw into int16 pairs, pmaddwd to int32 (a as the 16-bit ones).
+#define VPMADDUBSW(n) "vpmaddubsw %[w], %[a], %" #n "\n\tvpmaddwd %[a], %" #n ", %" #n "\n\t"
+#define SSSE3_PMADDUBSW(n) \
+  "movdqa %[a], %" #n "\n\tpmaddubsw %[w], %" #n "\n\tpmaddwd %[a], %" #n "\n\t"
 // vpmaddwd overwrites instead of accumulating; its throughput is what counts.
 EDGEMLP_PEAK_LOOP(Vnni512, "avx512f,avx512vnni", __m512i, _mm512_set1_epi32(g_sink | 0x01010101),
                   _mm512_set1_epi32(0x02020202), VPDPBUSD)
@@ -78,6 +83,10 @@ EDGEMLP_PEAK_LOOP(Madd512, "avx512f,avx512bw", __m512i, _mm512_set1_epi32(g_sink
                   _mm512_set1_epi32(0x02020202), VPMADDWD)
 EDGEMLP_PEAK_LOOP(Madd256, "avx2", __m256i, _mm256_set1_epi32(g_sink | 0x01010101),
                   _mm256_set1_epi32(0x02020202), VPMADDWD)
+EDGEMLP_PEAK_LOOP(Maddubs512, "avx512f,avx512bw", __m512i, _mm512_set1_epi32(g_sink | 0x01010101),
+                  _mm512_set1_epi32(0x02020202), VPMADDUBSW)
+EDGEMLP_PEAK_LOOP(Maddubs256, "avx2", __m256i, _mm256_set1_epi32(g_sink | 0x01010101),
+                  _mm256_set1_epi32(0x02020202), VPMADDUBSW)
 // Normal floats (acc grows by 0.5 per step): no denormal assists.
 EDGEMLP_PEAK_LOOP(Fma512, "avx512f", __m512, _mm512_set1_ps(1.0f + static_cast<float>(g_sink)),
                   _mm512_set1_ps(0.5f), VFMADD)
@@ -87,11 +96,15 @@ EDGEMLP_PEAK_LOOP(Fma256, "avx2,fma", __m256, _mm256_set1_ps(1.0f + static_cast<
 #define REG(x) "x"(x)  // xmm0-15: 12 chains + 2 operands fit
 EDGEMLP_PEAK_LOOP(Madd128, "sse2", __m128i, _mm_set1_epi32(g_sink | 0x01010101),
                   _mm_set1_epi32(0x02020202), SSE2_PMADDWD)
+EDGEMLP_PEAK_LOOP(Maddubs128, "ssse3", __m128i, _mm_set1_epi32(g_sink | 0x01010101),
+                  _mm_set1_epi32(0x02020202), SSSE3_PMADDUBSW)
 #undef REG
 #undef VPDPBUSD
 #undef VPMADDWD
 #undef VFMADD
 #undef SSE2_PMADDWD
+#undef VPMADDUBSW
+#undef SSSE3_PMADDUBSW
 #undef EDGEMLP_PEAK_LOOP
 #undef EDGEMLP_FOLD
 #undef EDGEMLP_OPERAND
@@ -106,7 +119,8 @@ struct Loop {
 };
 
 // MACs per instruction: vpdpbusd 4 per 32-bit lane; vpmaddwd one i16 pair
-// (2 MACs) per 32-bit lane; an f32 FMA one per 32-bit lane.
+// (2 MACs) per 32-bit lane; pmaddubsw+pmaddwd (one step) 4 per 32-bit lane;
+// an f32 FMA one per 32-bit lane.
 std::vector<Loop> Loops() {
   __builtin_cpu_init();
   const bool vnni = __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512f");
@@ -116,6 +130,12 @@ std::vector<Loop> Loops() {
       {{"vpmaddwd zmm", "int16", 512, 32}, Madd512, __builtin_cpu_supports("avx512bw") != 0},
       {{"vpmaddwd ymm", "int16", 256, 16}, Madd256, __builtin_cpu_supports("avx2") != 0},
       {{"pmaddwd xmm", "int16", 128, 8}, Madd128, true},
+      {{"vpmaddubsw+vpmaddwd zmm", "int8", 512, 64}, Maddubs512,
+       __builtin_cpu_supports("avx512bw") != 0},
+      {{"vpmaddubsw+vpmaddwd ymm", "int8", 256, 32}, Maddubs256,
+       __builtin_cpu_supports("avx2") != 0},
+      {{"pmaddubsw+pmaddwd xmm", "int8", 128, 16}, Maddubs128,
+       __builtin_cpu_supports("ssse3") != 0},
       {{"vfmadd231ps zmm", "f32", 512, 16}, Fma512, __builtin_cpu_supports("avx512f") != 0},
       {{"vfmadd231ps ymm", "f32", 256, 8},
        Fma256,
@@ -209,9 +229,11 @@ double PeakTable::TargetMacsPerNs(int64_t target) const {
   if (target == HWY_AVX3_DL)
     usable = {"vpdpbusd zmm", "vpdpbusd ymm"};
   else if (target == HWY_AVX3)
-    usable = {"vpmaddwd zmm", "vpmaddwd ymm"};
+    usable = {"vpmaddubsw+vpmaddwd zmm", "vpmaddubsw+vpmaddwd ymm"};
   else if (target == HWY_AVX2)
-    usable = {"vpmaddwd ymm"};
+    usable = {"vpmaddubsw+vpmaddwd ymm"};
+  else if (target == HWY_SSE4 || target == HWY_SSSE3)
+    usable = {"pmaddubsw+pmaddwd xmm"};
   else
     usable = {"pmaddwd xmm"};
   double best = 0;

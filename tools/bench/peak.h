@@ -1,8 +1,8 @@
 // Measured hardware limits for `edgemlp bench`: the core clock and the
 // throughput of every multiply-accumulate instruction a target uses (int8
-// VNNI, int16 pmaddwd, f32 FMA; each width), registers only, 12 independent
-// chains in one asm statement. Measured, not taken from a data sheet,
-// because a VM's vCPU may share a core with others.
+// VNNI, int8 pmaddubsw+pmaddwd, int16 pmaddwd, f32 FMA; each width),
+// registers only, 12 independent chains in one asm statement. Measured, not
+// taken from a data sheet, because a VM's vCPU may share a core with others.
 #ifndef EDGEMLP_TOOLS_BENCH_PEAK_H_
 #define EDGEMLP_TOOLS_BENCH_PEAK_H_
 
@@ -24,7 +24,7 @@ double MeasuredReadBytesPerNs(size_t bytes);
 
 // One multiply-accumulate instruction at one register width.
 struct PeakInstruction {
-  const char* name;  // "vpdpbusd zmm"
+  const char* name;  // "vpdpbusd zmm", or a two-instruction step
   const char* kind;  // "int8" (u8 x s8), "int16" (after widening), "f32"
   int width_bits;    // 128, 256, 512
   double macs_per_instruction;
@@ -40,10 +40,10 @@ class PeakTable {
   // (a shared core: the fastest measurement is the closest to the limit).
   void Measure();
   const std::vector<PeakInstruction>& instructions() const { return instructions_; }
-  // int8 MACs per ns of the best instruction the Highway target can use:
-  // vpdpbusd zmm/ymm on AVX3_DL, vpmaddwd zmm/ymm on AVX3, vpmaddwd ymm on
-  // AVX2, SSE2 pmaddwd on SSE4, SSSE3 and the scalar fallback (which GCC
-  // vectorizes with the SSE2 baseline); 0 off x86.
+  // int8 MACs per ns of the best instruction the Highway target's kernels
+  // use: vpdpbusd zmm/ymm on AVX3_DL; the pmaddubsw+pmaddwd step (zmm/ymm
+  // on AVX3, ymm on AVX2, xmm on SSE4 and SSSE3); SSE2 pmaddwd for the
+  // scalar fallback (which GCC vectorizes with the SSE2 baseline); 0 off x86.
   double TargetMacsPerNs(int64_t target) const;
   // f32 MACs per ns of the best FMA (the ceiling of any f32 engine here).
   double F32MacsPerNs() const;

@@ -34,11 +34,18 @@ struct DenseI8 {
   uint32_t stride;  // elements; rows are a multiple of kBlobAlign bytes
   bool relu;
   WeightType weight_type = WeightType::kI8;
-  // out_size x (128 * sum of the row's weights), computed at load for int8
-  // layers: lets a signed dot product (Arm sdot) take u8 activations as s8
-  // (a - 128) and add this back. Kernels that need it fall back to the
-  // widening path when it is null.
+  // out_size x (128 * sum of the row's weights, padding included),
+  // computed at load for int8 layers: lets a signed dot product (x86
+  // pmaddubsw, Arm sdot) take u8 activations as s8 (a - 128) and add this
+  // back. Required by the x86 kernels without VNNI; Arm sdot falls back to
+  // the widening path when it is null.
   const int32_t* signed_input_compensation = nullptr;
+  // The weights re-laid out at load, in the arena, for the SIMD target
+  // packed_target (a Highway target bit) if its kernels want another layout
+  // (internal::PackWeights); null when they read the blob's rows. Kernels of
+  // any other target ignore it.
+  const int8_t* packed_weights = nullptr;
+  int64_t packed_target = 0;
 };
 
 class Network {
@@ -72,7 +79,8 @@ class Network {
   // PredictBatch() takes any count and runs it in chunks of this size.
   static constexpr size_t kMaxBatch = 64;
   // Bytes of scratch used by a prediction (allocated once, at load):
-  // two activation buffers of kMaxBatch vectors of the widest stride.
+  // two activation buffers of kMaxBatch vectors of the widest stride, plus
+  // the weights re-laid out for the SIMD target chosen at load, if it wants.
   size_t arena_bytes() const { return arena_bytes_; }
   const BlobView& blob() const { return view_; }
   size_t layer_count() const { return layers_.size(); }
@@ -103,6 +111,10 @@ class Network {
   size_t input_size_ = 0;
   size_t output_size_ = 0;
   size_t arena_bytes_ = 0;
+  int8_t* packed_ = nullptr;    // packed_bytes_ of the arena for packed weights
+  size_t packed_bytes_ = 0;
+  int64_t packed_target_ = 0;   // the target they are packed for
+  void RepackWeights();         // for ChosenTarget(), if they fit packed_bytes_
   float logit_scale_ = 0.0f;
 };
 
