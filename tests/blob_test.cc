@@ -165,6 +165,13 @@ TEST_CASE("each corruption gets its own status") {
   CHECK(damaged([](Buffer& b) {
           b.Put<int32_t>(b.Get<uint32_t>(LayerField(0, offsetof(LayerRecord, bias_offset))), INT32_MAX);
         }) == Status::kBadLayer);
+  // An int8 weight of -128, in a row or in its padding (stride 832 > 784).
+  for (uint32_t k : {3u, 800u}) {
+    INFO("weight byte ", k);
+    CHECK(damaged([&](Buffer& b) {
+            b.data()[b.Get<uint32_t>(LayerField(0, offsetof(LayerRecord, weights_offset))) + k] = 0x80;
+          }) == Status::kBadLayer);
+  }
   // A flipped weight bit is caught by the CRC alone.
   CHECK(damaged([](Buffer& b) { b.data()[b.Get<uint32_t>(LayerField(1, offsetof(LayerRecord, weights_offset))) + 3] ^= 4; },
                 false) == Status::kBadChecksum);

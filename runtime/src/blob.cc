@@ -89,7 +89,19 @@ LoadResult CheckSection(const std::string& name, uint32_t offset,
 LoadResult CheckIntegerWeights(const LayerRecord& l, const std::string& at,
                                const uint8_t* bytes) {
   const uint64_t count = uint64_t{l.out_size} * l.stride;
-  if (l.weight_type == static_cast<uint8_t>(WeightType::kI16)) {
+  if (l.weight_type == static_cast<uint8_t>(WeightType::kI8)) {
+    // Kernels negate weights (x86 psignb, Arm a - 128 against w): -128 has
+    // no int8 negation. Row padding too, since kernels read whole rows.
+    for (uint64_t k = 0; k < count; ++k) {
+      if (bytes[l.weights_offset + k] == 0x80) {
+        return Fail(Status::kBadLayer,
+                    at + "int8 weight " + std::to_string(k) + " (row " +
+                        std::to_string(k / l.stride) + ", column " +
+                        std::to_string(k % l.stride) +
+                        ") is -128 (int8 weights are in [-127, 127])");
+      }
+    }
+  } else if (l.weight_type == static_cast<uint8_t>(WeightType::kI16)) {
     const int32_t limit = I16WeightLimit(l.in_size);
     for (uint64_t k = 0; k < count; ++k) {
       const int32_t w = ReadAt<int16_t>(bytes, l.weights_offset + 2 * k);
