@@ -21,6 +21,7 @@ namespace {
 struct TestLayer {
   std::vector<uint8_t> weight_storage;
   std::vector<int32_t> bias, requant, compensation;
+  std::vector<int8_t> sdot;  // the Arm sdot layout, as Network::Load makes it
   DenseI8 view{};
 
   TestLayer(uint32_t in, uint32_t out, bool relu, size_t skew, std::mt19937_64& rng,
@@ -58,6 +59,9 @@ struct TestLayer {
     compensation.resize(out);
     internal::ComputeSignedInputCompensation(view, compensation.data());
     view.signed_input_compensation = compensation.data();
+    sdot.resize(internal::SdotPackedBytes(view));
+    internal::PackSdotWeights(view, sdot.data());
+    view.sdot_weights = sdot.data();
   }
 };
 
@@ -242,6 +246,26 @@ TEST_CASE("requantization rounds half up and saturates") {
   CHECK(RequantizeToU8(1000, kMinMultiplier, 31) == 255);
   CHECK(RequantizeToI32(INT32_MAX, INT32_MAX, 1, false) == INT32_MAX);
   CHECK(RequantizeToI32(-5, kMinMultiplier, 30, true) == 0);
+}
+
+TEST_CASE("Arm builds never run scalar kernels") {
+  // Highway 1.0.3's dynamic dispatch reports NEON only on CPUs with AES,
+  // which the Pi 3/4 lack: Arm builds default to static dispatch
+  // (runtime/meson.build), whose one target is NEON or better, never asked
+  // of the CPU. Under qemu -cpu cortex-a72 this must still say NEON.
+#if HWY_ARCH_ARM
+  CHECK_MESSAGE(internal::StaticDispatchBuild(),
+                "Arm build with dynamic dispatch: scalar on CPUs without AES (Pi 3/4)");
+  CHECK(ChosenTarget() != HWY_SCALAR);
+  CHECK(ChosenTarget() != HWY_EMU128);
+  INFO("kernel ", KernelName(ChosenTarget()));
+  if (ChosenTarget() == HWY_NEON) {
+    CHECK(KernelName(ChosenTarget()) ==
+          (internal::ArmDotProdSupported() ? "NEON+sdot" : "NEON"));
+  }
+#else
+  CHECK(KernelName(ChosenTarget()) == TargetName(ChosenTarget()));
+#endif
 }
 
 TEST_CASE("target list is not empty and names are known") {

@@ -62,15 +62,28 @@ LoadResult Network::Load(const uint8_t* bytes, size_t size, Network* out) {
     compensation += l.out_size;
   }
   // Two activation buffers of kMaxBatch vectors, each padded to a 64-byte
-  // multiple, plus slack to align the first one.
+  // multiple, then the int8 weights in the sdot layout if that kernel runs
+  // on this CPU (sizes are multiples of 64 bytes), plus slack to align.
   net.pitch_ = (max_stride + kBlobAlign - 1) / kBlobAlign * kBlobAlign;
   static_assert(internal::BatchScratchVectors(kMaxBatch) == kMaxBatch,
                 "PredictBatch's chunks need no scratch past kMaxBatch vectors");
   const size_t buffer_bytes = kMaxBatch * net.pitch_;
-  net.arena_bytes_ = 2 * buffer_bytes;
+  const bool pack_sdot = internal::ArmDotProdSupported();
+  size_t packed_bytes = 0;
+  for (const DenseI8& l : net.layers_) {
+    if (pack_sdot && l.weight_type == WeightType::kI8) packed_bytes += internal::SdotPackedBytes(l);
+  }
+  net.arena_bytes_ = 2 * buffer_bytes + packed_bytes;
   net.arena_storage_.reset(new uint8_t[net.arena_bytes_ + kBlobAlign]());
   net.act_a_ = AlignUp(net.arena_storage_.get());
   net.act_b_ = net.act_a_ + buffer_bytes;
+  int8_t* packed = reinterpret_cast<int8_t*>(net.act_b_ + buffer_bytes);
+  for (DenseI8& l : net.layers_) {
+    if (!pack_sdot || l.weight_type != WeightType::kI8) continue;
+    internal::PackSdotWeights(l, packed);
+    l.sdot_weights = packed;
+    packed += internal::SdotPackedBytes(l);
+  }
   net.self_test_logits_.reset(new int32_t[view.header.output_size]);
   net.input_size_ = view.header.input_size;
   net.output_size_ = view.header.output_size;

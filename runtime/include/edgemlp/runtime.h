@@ -34,6 +34,9 @@ struct DenseI8 {
   // (a - 128) and add this back. Kernels that need it fall back to the
   // widening path when it is null.
   const int32_t* signed_input_compensation = nullptr;
+  // The weights re-laid out at load for the Arm sdot kernel
+  // (internal::PackSdotWeights), when that kernel can run on this CPU.
+  const int8_t* sdot_weights = nullptr;
 };
 
 class Network {
@@ -63,8 +66,9 @@ class Network {
   // Images per batched kernel pass; the arena is sized for it at load.
   // PredictBatch() takes any count and runs it in chunks of this size.
   static constexpr size_t kMaxBatch = 64;
-  // Bytes of scratch used by a prediction (allocated once, at load):
-  // two activation buffers of kMaxBatch vectors of the widest stride.
+  // Bytes allocated once at load for predictions: two activation buffers
+  // of kMaxBatch vectors of the widest stride, plus the weights re-laid out
+  // for the kernel that runs (Arm sdot), if it needs them.
   size_t arena_bytes() const { return arena_bytes_; }
   const BlobView& blob() const { return view_; }
   const std::vector<DenseI8>& layers() const { return layers_; }
@@ -109,6 +113,9 @@ std::vector<int64_t> AvailableTargets();
 const char* TargetName(int64_t target);
 // The target Predict() uses now.
 int64_t ChosenTarget();
+// The kernel family that runs on `target`: its name, plus "+sdot" where
+// the NEON target uses the Arm dot product on this CPU ("NEON+sdot").
+std::string KernelName(int64_t target);
 // Makes Predict() use `target` (one of AvailableTargets()); 0 restores the
 // best target. For tests and benchmarks; not thread-safe.
 void ForceTarget(int64_t target);
