@@ -108,7 +108,8 @@ void RunBench(const BenchOptions& o) {
 
   const int64_t chosen = ChosenTarget();
   std::vector<Engine> engines;
-  for (int64_t t : AvailableTargets()) engines.push_back(Engine{TargetName(t), t, {}, {}, {}});
+  // Named by the kernel that runs ("NEON+sdot" where NEON uses the Arm dot product).
+  for (int64_t t : AvailableTargets()) engines.push_back(Engine{KernelName(t), t, {}, {}, {}});
   if (engines.empty()) throw std::runtime_error("no SIMD target is available");
   engines.push_back(Engine{"scalar-reference", kRef, {}, {}, {}});
   engines.push_back(Engine{"eigen-f32", kEigen, {}, {}, {}});
@@ -272,7 +273,7 @@ void RunBench(const BenchOptions& o) {
                 "interleaved; timer %.0f ns per call (included); eigen-f32 agrees with the int8 reference on %.2f%% of images\n\n",
                 o.blob.c_str(), net.blob().size, weight_bytes, weight_level.c_str(), macs,
                 net.arena_bytes(), Network::kMaxBatch, CpuInfo("model name").c_str(), std::atof(CpuInfo("cpu MHz").c_str()), ghz,
-                "compiler " __VERSION__, HWY_MAJOR, HWY_MINOR, HWY_PATCH, TargetName(chosen),
+                "compiler " __VERSION__, HWY_MAJOR, HWY_MINOR, HWY_PATCH, KernelName(chosen).c_str(),
                 per_round * o.rounds, batched_images, o.rounds, timer_overhead_ns,
                 100 * eigen_agreement);
   human += line;
@@ -429,7 +430,7 @@ void RunBench(const BenchOptions& o) {
         {"compiler", __VERSION__},
         {"highway_version", std::to_string(HWY_MAJOR) + "." + std::to_string(HWY_MINOR) + "." +
                                 std::to_string(HWY_PATCH)},
-        {"chosen_target", TargetName(chosen)},
+        {"chosen_target", KernelName(chosen)},
         {"model_bytes", net.blob().size},
         {"arena_bytes", net.arena_bytes()},
         {"max_batch", Network::kMaxBatch},
