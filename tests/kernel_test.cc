@@ -7,6 +7,7 @@
 #include <cstring>
 #include <memory>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "edgemlp/runtime.h"
@@ -21,7 +22,6 @@ namespace {
 struct TestLayer {
   std::vector<uint8_t> weight_storage;
   std::vector<int32_t> bias, requant, compensation;
-  std::vector<int8_t> sdot;  // the Arm sdot layout, as Network::Load makes it
   DenseI8 view{};
 
   TestLayer(uint32_t in, uint32_t out, bool relu, size_t skew, std::mt19937_64& rng,
@@ -59,9 +59,24 @@ struct TestLayer {
     compensation.resize(out);
     internal::ComputeSignedInputCompensation(view, compensation.data());
     view.signed_input_compensation = compensation.data();
-    sdot.resize(internal::SdotPackedBytes(view));
-    internal::PackSdotWeights(view, sdot.data());
-    view.sdot_weights = sdot.data();
+  }
+};
+
+// `layer` with its weights packed for the current target the way
+// Network::Load packs them (packed_weights stays null if the target reads
+// the blob's rows), so the kernel tests cover both layouts.
+struct PackedLayer {
+  std::vector<uint8_t> storage;
+  DenseI8 view;
+  explicit PackedLayer(const DenseI8& layer) : view(layer) {
+    const size_t bytes = internal::PackedWeightBytes(layer);
+    if (bytes == 0) return;
+    storage.assign(bytes + kBlobAlign, 0xEE);
+    const uintptr_t at = reinterpret_cast<uintptr_t>(storage.data());
+    int8_t* dst = reinterpret_cast<int8_t*>(storage.data() + (kBlobAlign - at % kBlobAlign) % kBlobAlign);
+    internal::PackWeights(layer, dst);
+    view.packed_weights = dst;
+    view.packed_target = ChosenTarget();
   }
 };
 
@@ -94,14 +109,20 @@ TEST_CASE("dense int8 kernels match the reference on every target") {
           const int input_mode = mode == 0 ? 0 : (mode == 2 ? 2 : 1);
           const std::vector<uint8_t> x = RandomInput(in, layer.view.stride, skew + 1, rng, input_mode);
           const uint8_t* xp = x.data() + skew + 1;
-          std::vector<uint8_t> got_u8(out + 1, 0xAB), want_u8(out + 1, 0xAB);
-          internal::DenseI8ToU8(layer.view, xp, got_u8.data() + 1);
+          std::vector<uint8_t> want_u8(out + 1, 0xAB);
           internal::DenseI8ToU8Ref(layer.view, xp, want_u8.data() + 1);
-          CHECK(got_u8 == want_u8);
-          std::vector<int32_t> got(out), want(out);
-          internal::DenseI8ToI32(layer.view, xp, got.data());
+          std::vector<int32_t> want(out);
           internal::DenseI8ToI32Ref(layer.view, xp, want.data());
-          CHECK(got == want);
+          const PackedLayer packed(layer.view);
+          for (const DenseI8* view : {&std::as_const(layer.view), &packed.view}) {
+            INFO("packed ", view->packed_weights != nullptr);
+            std::vector<uint8_t> got_u8(out + 1, 0xAB);
+            internal::DenseI8ToU8(*view, xp, got_u8.data() + 1);
+            CHECK(got_u8 == want_u8);
+            std::vector<int32_t> got(out);
+            internal::DenseI8ToI32(*view, xp, got.data());
+            CHECK(got == want);
+          }
         }
       }
     }
@@ -137,10 +158,12 @@ TEST_CASE("whole forward pass: Predict == PredictRef on every target") {
   std::vector<uint8_t> a(896, 0x5A), b(896, 0xA5);
   const int ran = ForEachTarget([&](const std::string& target) {
     INFO("target ", target);
+    const PackedLayer p0(l0.view), p1(l1.view), p2(l2.view);
+    const DenseI8 packed[3] = {p0.view, p1.view, p2.view};
     for (int image = 0; image < 50; ++image) {
       const std::vector<uint8_t> x = RandomInput(784, 784, 0, rng, image == 0 ? 1 : 0);
       int32_t got[10], want[10];
-      internal::ForwardI8(layers, 3, x.data(), a.data(), b.data(), got);
+      internal::ForwardI8(image % 2 ? packed : layers, 3, x.data(), a.data(), b.data(), got);
       internal::ForwardI8Ref(layers, 3, x.data(), a.data(), b.data(), want);
       CHECK(std::memcmp(got, want, sizeof(got)) == 0);
     }
@@ -188,7 +211,8 @@ TEST_CASE("batched forward == reference bit for bit on every target, any shape a
   const int ran = ForEachTarget([&](const std::string& target) {
     INFO("target ", target);
     for (const Case& c : cases) {
-      const DenseI8 layers[2] = {c.l0->view, c.l1->view};
+      const PackedLayer p0(c.l0->view), p1(c.l1->view);
+      const DenseI8 layers[2] = {p0.view, p1.view};
       const uint32_t in = layers[0].in_size, out = layers[1].out_size;
       // A spare 64 bytes between scratch vectors.
       const size_t pitch = std::max(layers[0].stride, layers[1].stride) + kBlobAlign;

@@ -27,21 +27,38 @@ void ForwardI8Impl(const DenseI8* layers, size_t count, const uint8_t* pixels, u
 
 // One kernel family per target (each defines kRowBlock and DotRows; see
 // kernels_generic-inl.h), plus the Arm dot product where the CPU has it.
+// A family that re-lays weights out at load defines EDGEMLP_PACKS_WEIGHTS,
+// PackedBytes(layer) and PackLayer(layer, dst) (int8 layers only), and
+// reads PackedWeights(layer).
+#undef EDGEMLP_PACKS_WEIGHTS
 #if HWY_TARGET == HWY_AVX3_DL
 #include "kernels_vnni-inl.h"
 #elif HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_SSE4 || \
     HWY_TARGET == HWY_SSSE3
 #include "kernels_x86-inl.h"
 #elif HWY_TARGET == HWY_NEON
-#include "kernels_neon-inl.h"  // Pi 3/4, armhf: NeonDense, EDGEMLP_NEON
-#include "kernels_sdot-inl.h"  // Pi 5: SdotDense, EDGEMLP_SDOT
+#include "kernels_neon-inl.h"  // Pi 3/4, armhf: NeonDense
+#include "kernels_sdot-inl.h"  // Pi 5: SdotDense, EDGEMLP_SDOT, packs weights
 #else
 #include "kernels_generic-inl.h"
 #endif
 
+#ifndef EDGEMLP_PACKS_WEIGHTS
+// This target's kernels read the blob's rows.
+HWY_INLINE size_t PackedBytes(const DenseI8&) { return 0; }
+HWY_INLINE void PackLayer(const DenseI8&, int8_t*) {}
+#endif
+
+// The layer's weights as packed by this target's PackLayer at load, or null
+// (not packed, or packed for another target).
+HWY_INLINE const int8_t* PackedWeights(const DenseI8& layer) {
+  return layer.packed_target == HWY_TARGET ? layer.packed_weights : nullptr;
+}
+
 #if HWY_TARGET == HWY_NEON
 // The Arm kernels: sdot where the CPU has it and the weights were packed
-// for it, else smull/smlal2/sadalp; both need the compensation terms.
+// for it at load, else smull/smlal2/sadalp on the blob's rows; both need
+// the compensation terms.
 // store(image, first_row, rows, epilogue terms, dots) per 4 rows.
 template <class Store>
 HWY_INLINE bool ArmDense(const DenseI8& layer, const uint8_t* HWY_RESTRICT in, size_t pitch,
@@ -50,8 +67,9 @@ HWY_INLINE bool ArmDense(const DenseI8& layer, const uint8_t* HWY_RESTRICT in, s
     return false;
   }
 #if EDGEMLP_SDOT
-  if (layer.sdot_weights != nullptr && internal::UseArmDotProd()) {
-    SdotDense(layer, in, pitch, images, store);
+  const int8_t* packed = PackedWeights(layer);
+  if (packed != nullptr && internal::UseArmDotProd()) {
+    SdotDense(layer, packed, in, pitch, images, store);
     return true;
   }
 #endif
@@ -237,6 +255,14 @@ void ForwardI8BatchImpl(const DenseI8* layers, size_t count,
 }
 
 int64_t CurrentTargetImpl() { return HWY_TARGET; }
+
+size_t PackedWeightBytesImpl(const DenseI8& layer) {
+  return layer.weight_type == WeightType::kI8 ? PackedBytes(layer) : 0;
+}
+
+void PackWeightsImpl(const DenseI8& layer, int8_t* dst) {
+  if (PackedWeightBytesImpl(layer) != 0) PackLayer(layer, dst);
+}
 
 }  // namespace HWY_NAMESPACE
 }  // namespace edgemlp

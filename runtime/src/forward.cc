@@ -23,6 +23,8 @@ HWY_EXPORT(DenseI8ToI32Impl);
 HWY_EXPORT(ForwardI8Impl);
 HWY_EXPORT(ForwardI8BatchImpl);
 HWY_EXPORT(CurrentTargetImpl);
+HWY_EXPORT(PackedWeightBytesImpl);
+HWY_EXPORT(PackWeightsImpl);
 
 namespace {
 // Measured on Zen 4: after an AVX2/AVX-512 forward pass, legacy-SSE code
@@ -84,6 +86,13 @@ void ForwardI8Batch(const DenseI8* layers, size_t count, const uint8_t* pixels,
                     int32_t* logits) {
   HWY_DYNAMIC_DISPATCH(ForwardI8BatchImpl)(layers, count, pixels, images, act_a,
                                            act_b, pitch, logits);
+  CleanUpperState();
+}
+size_t PackedWeightBytes(const DenseI8& layer) {
+  return HWY_DYNAMIC_DISPATCH(PackedWeightBytesImpl)(layer);
+}
+void PackWeights(const DenseI8& layer, int8_t* dst) {
+  HWY_DYNAMIC_DISPATCH(PackWeightsImpl)(layer, dst);
   CleanUpperState();
 }
 }  // namespace internal

@@ -44,6 +44,14 @@ void ForwardI8Batch(const DenseI8* layers, size_t count, const uint8_t* pixels,
                     size_t images, uint8_t* act_a, uint8_t* act_b, size_t pitch,
                     int32_t* logits);
 
+// Load-time weight packing for the current SIMD target (dispatched):
+// PackedWeightBytes is the size of `layer`'s packed copy (0: the target's
+// kernels read the blob's rows); PackWeights writes it to dst (64-byte
+// aligned). Network::Load packs into the arena and sets
+// DenseI8::packed_weights/packed_target; forced targets are repacked lazily.
+size_t PackedWeightBytes(const DenseI8& layer);
+void PackWeights(const DenseI8& layer, int8_t* dst);
+
 // DenseI8::signed_input_compensation for `layer`: out[j] = 128 * sum_k w[j][k].
 inline void ComputeSignedInputCompensation(const DenseI8& layer, int32_t* out) {
   for (uint32_t j = 0; j < layer.out_size; ++j) {

@@ -10,8 +10,8 @@
 //
 // sdot multiplies s8 x s8 in groups of four and adds into s32, exactly; u8
 // activations are fed as a - 128 and the row's 128 * sum(w) is added back, as
-// in kernels_neon-inl.h. Weights come re-laid out at load
-// (internal::PackSdotWeights, kernels.h): the by-element form
+// in kernels_neon-inl.h. Weights come re-laid out at load (PackLayer
+// below, through forward-inl.h's hook; layout in kernels.h): the by-element form
 // sdot(acc, w, a[group g]) multiplies 4 rows' 4-byte groups by the same 4
 // activations, so each int32 lane of an accumulator is one row's sum: no
 // horizontal sums, and the epilogue requantizes 4 rows per vector.
@@ -74,15 +74,27 @@ EDGEMLP_SDOT_ATTR HWY_INLINE void SdotBlock16(const uint8_t* HWY_RESTRICT in, si
   }
 }
 
-// NeonDense's contract on the packed weights: store(n, first_row, rows,
+// The load-time hook (forward-inl.h): int8 layers in the sdot layout, only
+// on CPUs that run it.
+#define EDGEMLP_PACKS_WEIGHTS 1
+HWY_INLINE size_t PackedBytes(const DenseI8& layer) {
+  return internal::ArmDotProdSupported() ? internal::SdotPackedBytes(layer) : 0;
+}
+HWY_INLINE void PackLayer(const DenseI8& layer, int8_t* dst) {
+  internal::PackSdotWeights(layer, dst);
+}
+
+// NeonDense's contract on the packed weights (PackedWeights(layer)): store(n, first_row, rows,
 // epilogue terms, dots) per 4 rows and image. Blocks of 16 rows x 4 images,
 // the last images one at a time.
 template <class Store>
-EDGEMLP_SDOT_ATTR HWY_NOINLINE void SdotDense(const DenseI8& layer, const uint8_t* HWY_RESTRICT in,
-                                             size_t pitch, size_t images, Store store) {
+EDGEMLP_SDOT_ATTR HWY_NOINLINE void SdotDense(const DenseI8& layer,
+                                             const int8_t* HWY_RESTRICT weights,
+                                             const uint8_t* HWY_RESTRICT in, size_t pitch,
+                                             size_t images, Store store) {
   const size_t stride = layer.stride;
   for (uint32_t j = 0; j < layer.out_size; j += internal::kSdotRows) {
-    const int8_t* packed = layer.sdot_weights + size_t{j} * stride;
+    const int8_t* packed = weights + size_t{j} * stride;
     uint32_t rows[4];
     Rows4 p[4];
     for (uint32_t q = 0; q < 4; ++q) {

@@ -24,6 +24,14 @@ const T* At(const uint8_t* bytes, uint32_t offset) {
   return reinterpret_cast<const T*>(bytes + offset);
 }
 
+size_t RoundUp(size_t bytes) { return (bytes + kBlobAlign - 1) / kBlobAlign * kBlobAlign; }
+
+size_t PackedBytes(const std::vector<DenseI8>& layers) {
+  size_t bytes = 0;
+  for (const DenseI8& l : layers) bytes += RoundUp(internal::PackedWeightBytes(l));
+  return bytes;
+}
+
 uint8_t* AlignUp(uint8_t* p) {
   const uintptr_t mask = kBlobAlign - 1;
   return reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(p) + mask) &
@@ -62,28 +70,19 @@ LoadResult Network::Load(const uint8_t* bytes, size_t size, Network* out) {
     compensation += l.out_size;
   }
   // Two activation buffers of kMaxBatch vectors, each padded to a 64-byte
-  // multiple, then the int8 weights in the sdot layout if that kernel runs
-  // on this CPU (sizes are multiples of 64 bytes), plus slack to align.
+  // multiple, plus slack to align the first one.
   net.pitch_ = (max_stride + kBlobAlign - 1) / kBlobAlign * kBlobAlign;
   static_assert(internal::BatchScratchVectors(kMaxBatch) == kMaxBatch,
                 "PredictBatch's chunks need no scratch past kMaxBatch vectors");
   const size_t buffer_bytes = kMaxBatch * net.pitch_;
-  const bool pack_sdot = internal::ArmDotProdSupported();
-  size_t packed_bytes = 0;
-  for (const DenseI8& l : net.layers_) {
-    if (pack_sdot && l.weight_type == WeightType::kI8) packed_bytes += internal::SdotPackedBytes(l);
-  }
-  net.arena_bytes_ = 2 * buffer_bytes + packed_bytes;
+  // Then the weights re-laid out for the target that runs, if it wants.
+  net.packed_bytes_ = PackedBytes(net.layers_);
+  net.arena_bytes_ = 2 * buffer_bytes + net.packed_bytes_;
   net.arena_storage_.reset(new uint8_t[net.arena_bytes_ + kBlobAlign]());
   net.act_a_ = AlignUp(net.arena_storage_.get());
   net.act_b_ = net.act_a_ + buffer_bytes;
-  int8_t* packed = reinterpret_cast<int8_t*>(net.act_b_ + buffer_bytes);
-  for (DenseI8& l : net.layers_) {
-    if (!pack_sdot || l.weight_type != WeightType::kI8) continue;
-    internal::PackSdotWeights(l, packed);
-    l.sdot_weights = packed;
-    packed += internal::SdotPackedBytes(l);
-  }
+  net.packed_ = reinterpret_cast<int8_t*>(net.act_b_ + buffer_bytes);
+  net.RepackWeights();
   net.self_test_logits_.reset(new int32_t[view.header.output_size]);
   net.input_size_ = view.header.input_size;
   net.output_size_ = view.header.output_size;
@@ -199,7 +198,23 @@ LoadResult Network::SelfTest() {
   return {};
 }
 
+// Packs for the current target into the space reserved at load; a target
+// forced later (tests, bench) that needs more space runs on the blob's rows.
+void Network::RepackWeights() {
+  packed_target_ = ChosenTarget();
+  const bool fits = PackedBytes(layers_) <= packed_bytes_;
+  int8_t* dst = packed_;
+  for (DenseI8& l : layers_) {
+    const size_t bytes = fits ? RoundUp(internal::PackedWeightBytes(l)) : 0;
+    l.packed_weights = bytes != 0 ? dst : nullptr;
+    l.packed_target = packed_target_;
+    if (bytes != 0) internal::PackWeights(l, dst);
+    dst += bytes;
+  }
+}
+
 int Network::Predict(const uint8_t* pixels, int32_t* logits) {
+  if (packed_bytes_ != 0 && ChosenTarget() != packed_target_) RepackWeights();
   internal::ForwardI8(layers_.data(), layers_.size(), pixels, act_a_, act_b_,
                       logits);
   return ArgMax(logits, output_size_);
@@ -207,6 +222,7 @@ int Network::Predict(const uint8_t* pixels, int32_t* logits) {
 
 void Network::PredictBatch(const uint8_t* pixels, size_t count,
                            int32_t* logits, int* classes) {
+  if (packed_bytes_ != 0 && ChosenTarget() != packed_target_) RepackWeights();
   for (size_t done = 0; done < count; done += kMaxBatch) {
     const size_t n = count - done < kMaxBatch ? count - done : kMaxBatch;
     int32_t* chunk_logits = logits + done * output_size_;

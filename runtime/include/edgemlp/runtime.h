@@ -34,9 +34,12 @@ struct DenseI8 {
   // (a - 128) and add this back. Kernels that need it fall back to the
   // widening path when it is null.
   const int32_t* signed_input_compensation = nullptr;
-  // The weights re-laid out at load for the Arm sdot kernel
-  // (internal::PackSdotWeights), when that kernel can run on this CPU.
-  const int8_t* sdot_weights = nullptr;
+  // The weights re-laid out at load, in the arena, for the SIMD target
+  // packed_target (a Highway target bit) if its kernels want another layout
+  // (internal::PackWeights); null when they read the blob's rows. Kernels of
+  // any other target ignore it.
+  const int8_t* packed_weights = nullptr;
+  int64_t packed_target = 0;
 };
 
 class Network {
@@ -66,9 +69,9 @@ class Network {
   // Images per batched kernel pass; the arena is sized for it at load.
   // PredictBatch() takes any count and runs it in chunks of this size.
   static constexpr size_t kMaxBatch = 64;
-  // Bytes allocated once at load for predictions: two activation buffers
-  // of kMaxBatch vectors of the widest stride, plus the weights re-laid out
-  // for the kernel that runs (Arm sdot), if it needs them.
+  // Bytes of scratch used by a prediction (allocated once, at load):
+  // two activation buffers of kMaxBatch vectors of the widest stride, plus
+  // the weights re-laid out for the SIMD target chosen at load, if it wants.
   size_t arena_bytes() const { return arena_bytes_; }
   const BlobView& blob() const { return view_; }
   const std::vector<DenseI8>& layers() const { return layers_; }
@@ -98,6 +101,10 @@ class Network {
   size_t input_size_ = 0;
   size_t output_size_ = 0;
   size_t arena_bytes_ = 0;
+  int8_t* packed_ = nullptr;    // packed_bytes_ of the arena for packed weights
+  size_t packed_bytes_ = 0;
+  int64_t packed_target_ = 0;   // the target they are packed for
+  void RepackWeights();         // for ChosenTarget(), if they fit packed_bytes_
   float logit_scale_ = 0.0f;
 };
 
