@@ -21,7 +21,11 @@
 #define EDGEMLP_SDOT 1
 // arm_neon.h declares sdot for armv8.2-a+dotprod: the callers must have at
 // least that; dynamic-dispatch builds add Highway's NEON features (+crypto).
-#ifdef HWY_TARGET_STR
+// A baseline that has it already (-mcpu=cortex-a76) needs no attribute (a
+// lower arch= would keep the baseline's inline helpers out).
+#if defined(__ARM_FEATURE_DOTPROD)
+#define EDGEMLP_SDOT_ATTR
+#elif defined(HWY_TARGET_STR)
 #define EDGEMLP_SDOT_ATTR __attribute__((target("arch=armv8.2-a+dotprod" HWY_TARGET_STR)))
 #else
 #define EDGEMLP_SDOT_ATTR __attribute__((target("arch=armv8.2-a+dotprod")))
