@@ -17,12 +17,12 @@
 #include <string>
 #include <vector>
 
+#include "bench.h"
 #include "camera_formats.h"
 #include "firmware.h"
 #if EDGEMLP_HAVE_CAMERA
 #include "camera_v4l2.h"
 #endif
-#include "hwy/detect_targets.h"  // HWY_NEON
 
 #ifdef EDGEMLP_FIRMWARE_MODEL_HEADER
 #include EDGEMLP_FIRMWARE_MODEL_HEADER  // edgemlp export --format c-header
@@ -44,7 +44,7 @@ constexpr char kCameraNote[] = " (not in this build: -Dcamera=enabled)";
 constexpr char kUsage[] =
     "usage: edgemlp-firmware [--model BLOB] [--fifo PATH | --watch DIR | --camera DEV]\n"
     "                        [--camera-size WxH] [--json] [--hz N] [--labels IDX]\n"
-    "                        [--stats-every N]\n"
+    "                        [--stats-every N] [--bench]\n"
     "  --model BLOB     int8 blob (edgemlp export); optional if one is compiled in\n"
     "  (no source)      raw 784-byte frames (MNIST layout) on stdin\n"
     "  --fifo PATH      raw frames from a FIFO, reopened when its writer leaves\n"
@@ -57,6 +57,9 @@ constexpr char kUsage[] =
     "  --hz N           fixed rate: one frame per 1/N s, count missed deadlines\n"
     "  --labels IDX     IDX label file for the frames (reports accuracy)\n"
     "  --stats-every N  a statistics line on stderr every N frames\n"
+    "  --bench          time the model's layers on this board (MAC/cycle at the\n"
+    "                   measured clock, weight read rate) and exit; with --json\n"
+    "                   one JSON object on stdout\n"
     "exit codes: 0 end of input or stopped by a signal, 1 system error (FIFO,\n"
     "  watch), 2 usage error, 3 bad model or labels file\n";
 
@@ -75,11 +78,14 @@ int main(int argc, char** argv) {
   const char* camera = nullptr;
   [[maybe_unused]] int camera_width = 640, camera_height = 480;  // unused without -Dcamera
   LoopOptions options;
+  bool bench = false;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     const bool has_value = i + 1 < argc;
     if (arg == "--json") {
       options.json = true;
+    } else if (arg == "--bench") {
+      bench = true;
     } else if (arg == "--help" || arg == "-h") {
       std::printf(kUsage, kCameraNote);
       return 0;
@@ -153,6 +159,11 @@ int main(int argc, char** argv) {
   }
   if (const char* error = VerifyBlobKnownAnswer(&net)) return Fail(model_name + ": " + error, 3);
 
+  if (bench) {
+    std::fprintf(stderr, "edgemlp-firmware: %s: benchmark, kernel %s\n", model_name.c_str(),
+                 edgemlp::KernelName(edgemlp::ChosenTarget()).c_str());
+    return RunBench(&net, model_name.c_str(), options.json);
+  }
   FrameClassifier classifier(&net);
   if (labels_path != nullptr) {
     std::vector<uint8_t> labels;
@@ -168,18 +179,16 @@ int main(int argc, char** argv) {
   sigaction(SIGTERM, &action, nullptr);
   options.stop = &g_stop;
 
-  const char* dot_product = "";
-#if defined(__ARM_FEATURE_DOTPROD)
-  // The NEON target's kernel then uses sdot (runtime/src/kernels_sdot-inl.h).
-  if (edgemlp::ChosenTarget() == HWY_NEON) dot_product = " (+ Arm sdot)";
-#endif
+  // The kernel that runs: the target, "+sdot" where NEON uses the Arm dot
+  // product (chosen at run time: runtime/src/kernels_sdot-inl.h).
+  const std::string kernel = edgemlp::KernelName(edgemlp::ChosenTarget());
   const bool has_known_answer = net.SelfTest().status != edgemlp::Status::kNoTestVector;
   std::fprintf(stderr,
                "edgemlp-firmware: %s: %zu layers, %zu -> %zu, verified (CRC, %sSIMD == reference); "
-               "target %s%s; memory: model %zu bytes, arena %zu bytes\n",
+               "target %s; memory: model %zu bytes, arena %zu bytes\n",
                model_name.c_str(), net.layer_count(), net.input_size(), net.output_size(),
                has_known_answer ? "known answer, " : "",
-               edgemlp::TargetName(edgemlp::ChosenTarget()), dot_product, net.blob().size,
+               kernel.c_str(), net.blob().size,
                net.arena_bytes());
 
   bool stream_failed = false;

@@ -2,7 +2,8 @@
 """edgemlp-firmware --camera's failures, through the executable: a missing
 device, /dev/null, a regular file and a directory each end with a message that
 names the device and what was expected, a non-zero exit, no crash and nothing
-on stdout. Usage: firmware_cli_test.py FIRMWARE MODEL_BLOB HAS_CAMERA(0|1)"""
+on stdout; --bench --json's output contract. Usage: firmware_cli_test.py FIRMWARE MODEL_BLOB HAS_CAMERA(0|1)"""
+import json
 import os
 import subprocess
 import sys
@@ -54,6 +55,29 @@ with tempfile.TemporaryDirectory() as tmp:
            "exclude each other")
     expect("bad --camera-size", run("--model", model, "--camera-size", "640"), 2,
            "--camera-size 640", "WIDTHxHEIGHT")
+
+# --bench --json: one JSON object on stdout (the contract tools/test-arm.sh
+# also checks under qemu, where the numbers mean nothing).
+bench = subprocess.run([firmware, "--model", model, "--bench", "--json"], capture_output=True,
+                       text=True, timeout=120)
+try:
+    report = json.loads(bench.stdout)
+    layer_keys = {"in", "out", "ns", "macs", "mac_per_cycle", "weight_bytes", "weight_gb_per_s"}
+    problems = [what for what, bad in [
+        ("exit code", bench.returncode != 0),
+        ("one line", len(bench.stdout.splitlines()) != 1),
+        ("keys", not {"model", "kernel", "clock_mhz", "layers", "forward_ns", "weight_bytes",
+                      "weight_gb_per_s"} <= report.keys()),
+        ("layers", not report["layers"] or any(set(l) != layer_keys for l in report["layers"])),
+        ("positive numbers", not (report["clock_mhz"] > 0 and report["forward_ns"] > 0 and
+                                  all(l["ns"] > 0 and l["mac_per_cycle"] > 0
+                                      for l in report["layers"]))),
+        ("kernel named on stderr", f"kernel {report['kernel']}" not in bench.stderr)] if bad]
+except (ValueError, KeyError, TypeError) as e:
+    problems = [f"not the JSON contract: {e}: {bench.stdout!r}"]
+print(f"{'ok  ' if not problems else 'FAIL'} --bench --json: {bench.stdout.strip()[:100]}")
+if problems:
+    failures.append(f"--bench --json: {', '.join(problems)}\n{bench.stderr}")
 
 for failure in failures:
     print(failure, file=sys.stderr)

@@ -272,6 +272,26 @@ TEST_CASE("requantization rounds half up and saturates") {
   CHECK(RequantizeToI32(-5, kMinMultiplier, 30, true) == 0);
 }
 
+TEST_CASE("Arm builds never run scalar kernels") {
+  // Highway 1.0.3's dynamic dispatch reports NEON only on CPUs with AES,
+  // which the Pi 3/4 lack: Arm builds default to static dispatch
+  // (runtime/meson.build), whose one target is NEON or better, never asked
+  // of the CPU. Under qemu -cpu cortex-a72 this must still say NEON.
+#if HWY_ARCH_ARM
+  CHECK_MESSAGE(internal::StaticDispatchBuild(),
+                "Arm build with dynamic dispatch: scalar on CPUs without AES (Pi 3/4)");
+  CHECK(ChosenTarget() != HWY_SCALAR);
+  CHECK(ChosenTarget() != HWY_EMU128);
+  INFO("kernel ", KernelName(ChosenTarget()));
+  if (ChosenTarget() == HWY_NEON) {
+    CHECK(KernelName(ChosenTarget()) ==
+          (internal::ArmDotProdSupported() ? "NEON+sdot" : "NEON"));
+  }
+#else
+  CHECK(KernelName(ChosenTarget()) == TargetName(ChosenTarget()));
+#endif
+}
+
 TEST_CASE("target list is not empty and names are known") {
   const std::vector<int64_t> targets = AvailableTargets();
   REQUIRE(!targets.empty());

@@ -37,10 +37,12 @@ void ForwardI8Impl(const DenseI8* layers, size_t count, const uint8_t* pixels, u
 #elif HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_SSE4 || \
     HWY_TARGET == HWY_SSSE3
 #include "kernels_x86-inl.h"
+#elif HWY_TARGET == HWY_NEON
+#include "kernels_neon-inl.h"  // Pi 3/4, armhf: NeonDense
+#include "kernels_sdot-inl.h"  // Pi 5: SdotDense, EDGEMLP_SDOT, packs weights
 #else
 #include "kernels_generic-inl.h"
 #endif
-#include "kernels_sdot-inl.h"  // Pi 5: DenseRowsSdot, EDGEMLP_SDOT
 
 #ifndef EDGEMLP_PACKS_WEIGHTS
 // This target's kernels read the blob's rows.
@@ -65,17 +67,34 @@ struct SignedInput {
   }
 };
 
+#if HWY_TARGET == HWY_NEON
+// The Arm kernels: sdot where the CPU has it and the weights were packed
+// for it at load, else smull/smlal2/sadalp on the blob's rows; both need
+// the compensation terms.
+// store(image, first_row, rows, epilogue terms, dots) per 4 rows.
+template <class Store>
+HWY_INLINE bool ArmDense(const DenseI8& layer, const uint8_t* HWY_RESTRICT in, size_t pitch,
+                         size_t images, Store store) {
+  if (layer.weight_type != WeightType::kI8 || layer.signed_input_compensation == nullptr) {
+    return false;
+  }
+#if EDGEMLP_SDOT
+  const int8_t* packed = PackedWeights(layer);
+  if (packed != nullptr && internal::UseArmDotProd()) {
+    SdotDense(layer, packed, in, pitch, images, store);
+    return true;
+  }
+#endif
+  NeonDense(layer, in, pitch, images, store);
+  return true;
+}
+#endif
+
 // Calls epilogue(row, dot) for every output row, kRowBlock rows at a time so
 // one activation load feeds several weight rows.
 template <class Epilogue>
 HWY_INLINE void DenseRows(const DenseI8& layer, const uint8_t* HWY_RESTRICT in,
                           Epilogue epilogue) {
-#if EDGEMLP_SDOT
-  if (layer.signed_input_compensation != nullptr) {
-    DenseRowsSdot(layer, in, epilogue);
-    return;
-  }
-#endif
   int32_t dots[kRowBlock];
   const size_t stride = layer.stride;
   const SignedInput signed_input(layer);
@@ -101,6 +120,13 @@ HWY_INLINE void DenseRows(const DenseI8& layer, const uint8_t* HWY_RESTRICT in,
 HWY_INLINE void DenseToU8(const DenseI8& layer, const uint8_t* in,
                           uint8_t* out) {
   if (SchemeDenseToU8(layer, in, out)) return;
+#if HWY_TARGET == HWY_NEON
+  if (ArmDense(layer, in, 0, 1, [&](size_t, uint32_t j, uint32_t rows, const Rows4& p, int32x4_t dots) {
+        StoreU8Rows4(p, dots, rows, out + j);
+      })) {
+    return;
+  }
+#endif
 #if HWY_TARGET == HWY_AVX3_DL
   if (DenseRows16(layer, in, [&](uint32_t j, __m512i sums, uint32_t rows) {
         StoreU8x16(layer, j, sums, rows, out);
@@ -117,6 +143,13 @@ HWY_INLINE void DenseToU8(const DenseI8& layer, const uint8_t* in,
 HWY_INLINE void DenseToI32(const DenseI8& layer, const uint8_t* in,
                            int32_t* out) {
   if (SchemeDenseToI32(layer, in, out)) return;
+#if HWY_TARGET == HWY_NEON
+  if (ArmDense(layer, in, 0, 1, [&](size_t, uint32_t j, uint32_t rows, const Rows4& p, int32x4_t dots) {
+        StoreI32Rows4(p, dots, rows, layer.relu, out + j);
+      })) {
+    return;
+  }
+#endif
 #if HWY_TARGET == HWY_AVX3_DL
   if (DenseRows16(layer, in, [&](uint32_t j, __m512i sums, uint32_t rows) {
         StoreI32x16(layer, j, sums, rows, out);
@@ -177,6 +210,14 @@ HWY_INLINE void DenseToU8Batch(const DenseI8& layer, const uint8_t* in, size_t p
     for (size_t n = 0; n < images; ++n) DenseToU8(layer, in + n * pitch, out + n * pitch);
     return;
   }
+#if HWY_TARGET == HWY_NEON
+  if (ArmDense(layer, in, pitch, images,
+               [&](size_t n, uint32_t j, uint32_t rows, const Rows4& p, int32x4_t dots) {
+                 StoreU8Rows4(p, dots, rows, out + n * pitch + j);
+               })) {
+    return;
+  }
+#endif
   DenseRowsBatch(layer, in, pitch, images, [&](size_t n, uint32_t j, int32_t dot) {
     out[n * pitch + j] = RequantizeToU8(dot + layer.bias[j], layer.requant[2 * j],
                                         layer.requant[2 * j + 1]);
@@ -191,6 +232,14 @@ HWY_INLINE void DenseToI32Batch(const DenseI8& layer, const uint8_t* in, size_t 
     }
     return;
   }
+#if HWY_TARGET == HWY_NEON
+  if (ArmDense(layer, in, pitch, images,
+               [&](size_t n, uint32_t j, uint32_t rows, const Rows4& p, int32x4_t dots) {
+                 StoreI32Rows4(p, dots, rows, layer.relu, out + n * layer.out_size + j);
+               })) {
+    return;
+  }
+#endif
   DenseRowsBatch(layer, in, pitch, images, [&](size_t n, uint32_t j, int32_t dot) {
     out[n * layer.out_size + j] = RequantizeToI32(dot + layer.bias[j], layer.requant[2 * j],
                                                   layer.requant[2 * j + 1], layer.relu);

@@ -11,6 +11,10 @@
 #if HWY_ARCH_X86
 #include <immintrin.h>
 #endif
+#if HWY_ARCH_ARM_A64 && defined(__linux__)
+#include <asm/hwcap.h>
+#include <sys/auxv.h>
+#endif
 
 #if HWY_ONCE
 namespace edgemlp {
@@ -40,6 +44,29 @@ inline void CleanUpperState() {}
 }  // namespace
 
 namespace internal {
+namespace {
+// The CPU's dot product, asked once (Linux reports it in AT_HWCAP); only
+// where the NEON target, which has the sdot kernel, is compiled.
+bool CpuHasArmDotProd() {
+#if HWY_ARCH_ARM_A64 && defined(__linux__) && defined(HWCAP_ASIMDDP)
+  return (HWY_TARGETS & HWY_NEON) != 0 && (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
+#else
+  return false;
+#endif
+}
+const bool g_cpu_has_arm_dot_prod = CpuHasArmDotProd();
+bool g_arm_dot_prod_enabled = true;
+}  // namespace
+
+bool ArmDotProdSupported() { return g_cpu_has_arm_dot_prod; }
+#if defined(HWY_COMPILE_ONLY_STATIC)
+bool StaticDispatchBuild() { return true; }
+#else
+bool StaticDispatchBuild() { return false; }
+#endif
+bool UseArmDotProd() { return g_cpu_has_arm_dot_prod && g_arm_dot_prod_enabled; }
+void SetArmDotProd(bool enabled) { g_arm_dot_prod_enabled = enabled; }
+
 void DenseI8ToU8(const DenseI8& layer, const uint8_t* in, uint8_t* out) {
   HWY_DYNAMIC_DISPATCH(DenseI8ToU8Impl)(layer, in, out);
   CleanUpperState();
@@ -71,6 +98,12 @@ void PackWeights(const DenseI8& layer, int8_t* dst) {
 }  // namespace internal
 
 const char* TargetName(int64_t target) { return hwy::TargetName(target); }
+
+std::string KernelName(int64_t target) {
+  std::string name = TargetName(target);
+  if (target == HWY_NEON && internal::UseArmDotProd()) name += "+sdot";
+  return name;
+}
 
 int64_t ChosenTarget() { return HWY_DYNAMIC_DISPATCH(CurrentTargetImpl)(); }
 

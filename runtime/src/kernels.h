@@ -62,6 +62,39 @@ inline void ComputeSignedInputCompensation(const DenseI8& layer, int32_t* out) {
   }
 }
 
+// Arm sdot weight layout (kernels_sdot-inl.h): rows in blocks of kSdotRows
+// (the last block padded with zero rows); per block and 16 bytes of k, 4
+// groups g of 4 bytes, each 4 vectors q of 16 bytes: rows 4q..4q+3, their
+// bytes 4g..4g+3. One weight stream in the order the kernel reads it.
+inline constexpr uint32_t kSdotRows = 16;
+inline size_t SdotPackedBytes(const DenseI8& layer) {
+  return size_t{(layer.out_size + kSdotRows - 1) / kSdotRows * kSdotRows} * layer.stride;
+}
+inline void PackSdotWeights(const DenseI8& layer, int8_t* out) {
+  const uint32_t rows = (layer.out_size + kSdotRows - 1) / kSdotRows * kSdotRows;
+  for (uint32_t block = 0; block < rows; block += kSdotRows) {
+    for (uint32_t k = 0; k < layer.stride; k += 16) {
+      for (uint32_t g = 0; g < 4; ++g) {
+        for (uint32_t row = block; row < block + kSdotRows; ++row) {
+          for (uint32_t e = 0; e < 4; ++e) {
+            *out++ = row < layer.out_size
+                         ? layer.weights[size_t{row} * layer.stride + k + 4 * g + e]
+                         : int8_t{0};
+          }
+        }
+      }
+    }
+  }
+}
+// Whether the NEON target runs the sdot kernel: the CPU has the dot product
+// (getauxval) and it is compiled in (aarch64), unless turned off with
+// SetArmDotProd(false) (tests and `edgemlp bench` compare both kernels).
+bool ArmDotProdSupported();
+// Whether the runtime was built with HWY_COMPILE_ONLY_STATIC (one target).
+bool StaticDispatchBuild();
+bool UseArmDotProd();
+void SetArmDotProd(bool enabled);
+
 // Vectors in each batched scratch buffer: `images` rounded up to a multiple
 // of 8, because AVX3_DL runs the last 4 to 7 images of a batch as a panel of
 // 8 (kernels_vnni-inl.h), whose scratch is 8 vectors.

@@ -1,20 +1,32 @@
 #!/usr/bin/env python3
 """Raspberry Pi speed evidence without a Pi (docs/raspberry-pi.md).
 
+One aarch64 binary ships to the Pi 3, 4 and 5 (the sdot kernel is picked at
+run time), so both estimates come from that one build, each on the path its
+board takes: QEMU_CPU=cortex-a72 (NEON smull/smlal2/sadalp) for the Pi 4,
+cortex-a76 (sdot) for the Pi 5.
+
 1. Instructions per inference, counted under qemu: edgemlp-firmware runs with
    -singlestep -d nochain,exec (one log line per executed instruction); each
    line's guest PC is attributed to a function with nm. Per inference:
-   SIMD = ForwardI8Impl / (frames + 2), reference = Forward/Dense*Ref / 2
-   (start-up verification runs Predict and PredictRef twice each).
-2. Cycles of the inner dot-product loops from llvm-mca (-mcpu=cortex-a72 for
-   the Pi 4, cortex-a76 for the Pi 5), on the loops GCC emits for
-   runtime/src/forward.cc and forward_ref.cc; times the iterations the
-   model's layers need, scaled by (all instructions / loop instructions) from
-   step 1, at 1.8 GHz (Pi 4) and 2.4 GHz (Pi 5). The reference is estimated
-   from its loops alone, scalar and auto-vectorized.
+   SIMD = ForwardI8Impl and the kernels it calls, (12 frames - 4 frames) / 8;
+   reference = Forward/Dense*Ref / 2 (start-up verification runs PredictRef
+   twice).
+2. Cycles of the inner dot-product loops from llvm-mca-19, on the loops GCC
+   emits for runtime/src/forward.cc with the build's own flags. LLVM 19 has no
+   Cortex-A72 or Cortex-A76 scheduling model (-mcpu=cortex-a72 and cortex-a76
+   both fall back to its Cortex-A57 model): the Pi 4 uses that A57 model (the
+   A72 is the A57's successor, same F0/F1 NEON pipes), the Pi 5 the Neoverse
+   N1 model (the N1 is built on the Cortex-A76 core). The model is named in
+   the output, read from llvm-mca's resource names. Loop cycles times the
+   iterations the model's layers need, scaled by (all instructions / loop
+   instructions) from step 1, at 1.8 GHz (Pi 4) and 2.4 GHz (Pi 5).
+3. A memory term: the weight bytes per image over the read rate of the level
+   they live in (all weights of the default model fit in L2). The estimate is
+   the larger of compute and memory.
 
-Usage: tools/scripts/pi-speed.py MODEL.q8 ARCH BUILD_PI4 BUILD_PI5
-  e.g. tools/scripts/pi-speed.py model.q8 784-256-128-10 build-aarch64 build-pi5
+Usage: tools/scripts/pi-speed.py MODEL.q8 ARCH BUILD_AARCH64
+  e.g. tools/scripts/pi-speed.py model.q8 784-256-128-10 build-aarch64
 """
 import bisect
 import collections
@@ -26,12 +38,22 @@ import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CXX = "aarch64-linux-gnu-g++"
+MCA = "llvm-mca-19"
+# The build's own flags (cross/aarch64-linux-gnu.txt sets no -mcpu/-march).
 FLAGS = ["-std=c++17", "-O3", "-DNDEBUG", "-DHWY_COMPILE_ONLY_STATIC",
          f"-I{ROOT}/runtime/include", f"-I{ROOT}/runtime/src"]
 
 
-def count_instructions(exe, model, cpu, frames=4):
-    """Instructions per inference: {'simd': n, 'ref': n}."""
+def count_instructions(exe, model, cpu):
+    """Instructions per inference: {'simd': n, 'ref': n}. SIMD: the difference
+    between runs of 12 and 4 frames / 8 (start-up checks call Predict 2 to 4
+    times, depending on the blob)."""
+    few, many = trace_counts(exe, model, cpu, 4), trace_counts(exe, model, cpu, 12)
+    return {"simd": (many["simd"] - few["simd"]) / 8, "ref": few["ref"] / 2}
+
+
+def trace_counts(exe, model, cpu, frames):
+    """Instructions executed in the SIMD forward pass and the reference."""
     syms = []
     nm = subprocess.run(["aarch64-linux-gnu-nm", "-C", "-S", exe], capture_output=True,
                         text=True, check=True).stdout
@@ -64,10 +86,13 @@ def count_instructions(exe, model, cpu, frames=4):
         i = bisect.bisect_right(starts, pc) - 1
         if i >= 0 and pc < syms[i][0] + syms[i][1]:
             per_function[syms[i][2]] += n
-    simd = sum(n for f, n in per_function.items() if "::ForwardI8Impl(" in f)
+    # The forward pass: ForwardI8Impl and the sdot layer loop it calls (not
+    # inlined: it is compiled for +dotprod).
+    simd = sum(n for f, n in per_function.items()
+               if "::ForwardI8Impl(" in f or "::SdotDense<" in f)
     ref = sum(n for f, n in per_function.items()
               if re.search(r"internal::(ForwardI8Ref|DenseI8ToU8Ref|DenseI8ToI32Ref)\(", f))
-    return {"simd": simd / (frames + 2), "ref": ref / 2}
+    return {"simd": simd, "ref": ref}
 
 
 def loops(asm):
@@ -90,67 +115,93 @@ def loops(asm):
     return found
 
 
-def mca_cycles(body, cpu):
-    out = subprocess.run(["llvm-mca", "-mtriple=aarch64-linux-gnu", f"-mcpu={cpu}",
+def mca(body, cpu):
+    """(cycles per iteration, the scheduling model's name) from llvm-mca-19."""
+    out = subprocess.run([MCA, "-mtriple=aarch64-linux-gnu", f"-mcpu={cpu}", "-mattr=+dotprod",
                           "-iterations=1000"], input="\n".join(body) + "\n",
                          capture_output=True, text=True, check=True).stdout
-    return int(re.search(r"Total Cycles:\s+(\d+)", out).group(1)) / 1000
+    unit = re.search(r"\[\S+\]\s+- (\w+?)Unit", out).group(1)
+    model = {"A57": "Cortex-A57", "N1": "Neoverse-N1"}.get(unit, unit)
+    return int(re.search(r"Total Cycles:\s+(\d+)", out).group(1)) / 1000, model
 
 
-def compile_asm(source, cpu, extra=()):
-    return subprocess.run([CXX, *FLAGS, f"-mcpu={cpu}", *extra, "-S", "-o", "-",
+def mca_cycles(body, cpu):
+    return mca(body, cpu)[0]
+
+
+def compile_asm(source, extra=()):
+    return subprocess.run([CXX, *FLAGS, *extra, "-S", "-o", "-",
                            os.path.join(ROOT, "runtime/src", source)],
                           capture_output=True, text=True, check=True).stdout
 
 
-def pick(found, must, count=None):
-    """The first loop whose mnemonics include `must` (count times)."""
+def pick(found, must, count=None, eor=None):
+    """The first loop whose mnemonics include `must` (count times; and `eor`
+    eors: one per activation load tells batch 1 from the batched loops)."""
     for label, body in found:
         ops = [l.split()[0] for l in body]
-        if sum(op == must for op in ops) == (count or ops.count(must)) and must in ops:
+        if (sum(op == must for op in ops) == (count or ops.count(must)) and must in ops
+                and (eor is None or ops.count("eor") == eor)):
             return body
     raise SystemExit(f"no loop with {count or ''} {must}")
 
 
+# Read rates for the memory term, bytes per second, and their sources:
+# - Pi 4 DRAM: STREAM on a Pi 4, best kernel 5.56 GB/s
+#   (http://www.sci-pi.org.uk/bench/stream.html).
+# - Pi 5 DRAM: 32-bit LPDDR4X-4267, 17 GB/s peak
+#   (https://threedots.ovh/blog/2023/09/gathering-some-raspberry-pi-5-details/;
+#   a peak, not a measurement).
+# - L2 (Pi 4: 1 MB shared; Pi 5: 512 KB per core, 2 MB L3): no measured read
+#   rate found; assumed 16 bytes per cycle (one 128-bit load per cycle from
+#   L2). `edgemlp-firmware --bench` reports the real rate on a board.
+BOARDS = [  # board, llvm-mca -mcpu, QEMU_CPU, clock, L2 bytes, L2 B/s, DRAM B/s
+    ("Pi 4", "cortex-a72", "cortex-a72", 1.8e9, 1 << 20, 16 * 1.8e9, 5.56e9),
+    ("Pi 5", "neoverse-n1", "cortex-a76", 2.4e9, 512 << 10, 16 * 2.4e9, 17e9),
+]
+
+
 def main():
-    model, arch, build_pi4, build_pi5 = sys.argv[1:5]
+    model, arch, build = sys.argv[1:4]
     sizes = [int(s) for s in arch.split("-")]
     layers = [(sizes[i], sizes[i + 1], (sizes[i] + 63) // 64 * 64) for i in range(len(sizes) - 1)]
-    boards = [("Pi 4", "cortex-a72", 1.8e9, build_pi4), ("Pi 5", "cortex-a76", 2.4e9, build_pi5)]
-    print(f"model {arch}; layers (in, out, stride) {layers}")
-    for board, cpu, hz, build in boards:
-        exe = os.path.join(build, "firmware-sample/edgemlp-firmware")
-        counted = count_instructions(exe, model, cpu)
-        fwd = loops(compile_asm("forward.cc", cpu))
-        ref_vec = loops(compile_asm("forward_ref.cc", cpu))
-        ref_scalar = loops(compile_asm("forward_ref.cc", cpu, ["-fno-tree-vectorize"]))
-        # (name, 4-row loop, 1-row loop, bytes per iteration, instructions counted)
-        if cpu == "cortex-a76":
-            kernel = ("sdot", pick(fwd, "sdot", 4), pick(fwd, "sdot", 1), 16)
+    weight_bytes = sum(out * stride for _, out, stride in layers)
+    exe = os.path.join(build, "firmware-sample/edgemlp-firmware")
+    fwd = loops(compile_asm("forward.cc"))
+    ref_scalar = loops(compile_asm("forward_ref.cc", ["-fno-tree-vectorize"]))
+    print(f"model {arch}; layers (in, out, stride) {layers}; {weight_bytes:,} weight bytes")
+    print(f"binary {exe} (one build for every board); {MCA}")
+    for board, mcpu, qemu_cpu, hz, l2_bytes, l2_rate, dram_rate in BOARDS:
+        counted = count_instructions(exe, model, qemu_cpu)
+        if qemu_cpu == "cortex-a76":
+            # SdotBlock16<1>: 2 x 16 sdot per iteration, 16 rows x 32 bytes.
+            name, body = "sdot (packed, by element)", pick(fwd, "sdot", 32)
+            macs = 16 * 32
+            iters = sum((out + 15) // 16 * (stride // 32) for _, out, stride in layers)
         else:
-            kernel = ("NEON smlal", pick(fwd, "smlal", 4), pick(fwd, "smlal", 1), 8)
-        name, body4, body1, step = kernel
-        c4, c1 = mca_cycles(body4, cpu), mca_cycles(body1, cpu)
-        iters4 = sum((out // 4) * (stride // step) for _, out, stride in layers)
-        iters1 = sum((out % 4) * (stride // step) for _, out, stride in layers)
-        loop_cycles = iters4 * c4 + iters1 * c1
-        loop_insns = iters4 * len(body4) + iters1 * len(body1)
-        simd_cycles = loop_cycles * counted["simd"] / loop_insns
-        # The reference, kernel loop only: GCC -O3 auto-vectorizes it unless
-        # built with -fno-tree-vectorize (runtime/meson.build decides).
-        rv = pick(ref_vec, "saddw2")
-        rv_cycles = sum(out * (inp // 16) for inp, out, _ in layers) * mca_cycles(rv, cpu)
-        rs = pick(ref_scalar, "madd")
-        rs_cycles = sum(inp * out for inp, out, _ in layers) * mca_cycles(rs, cpu)
-        print(f"{board} ({cpu}, {hz / 1e9:.1f} GHz), binary {build}:")
+            # NeonDot<1, 8>: 8 rows x 16 bytes per iteration.
+            name, body = "NEON smull/smlal2/sadalp", pick(fwd, "smlal2", 8, eor=1)
+            macs = 8 * 16
+            iters = sum((out + 7) // 8 * (stride // 16) for _, out, stride in layers)
+        cycles, model_name = mca(body, mcpu)
+        loop_cycles = iters * cycles
+        simd_cycles = loop_cycles * counted["simd"] / (iters * len(body))
+        level, rate = ("L2", l2_rate) if weight_bytes <= l2_bytes else ("DRAM", dram_rate)
+        memory_us = weight_bytes / rate * 1e6
+        compute_us = simd_cycles / hz * 1e6
+        rs_cycles, _ = mca(pick(ref_scalar, "madd"), mcpu)
+        ref_us = sum(inp * out for inp, out, _ in layers) * rs_cycles / hz * 1e6
+        print(f"{board} (QEMU_CPU={qemu_cpu}, {hz / 1e9:.1f} GHz), llvm-mca -mcpu={mcpu}: "
+              f"{model_name} scheduling model")
         print(f"  qemu: {counted['simd']:,.0f} instructions per inference (SIMD), "
-              f"{counted['ref']:,.0f} (the reference, as this binary was built)")
-        print(f"  llvm-mca: {name} 4-row loop {c4:.2f} cycles/iteration ({len(body4)} instructions, "
-              f"{4 * step} MACs), 1-row loop {c1:.2f}")
-        print(f"  estimate: SIMD {simd_cycles:,.0f} cycles = {simd_cycles / hz * 1e6:.1f} us/image")
-        print(f"  reference, kernel loops only: scalar ({mca_cycles(rs, cpu):.2f} cycles/MAC) "
-              f"{rs_cycles / hz * 1e6:.1f} us; auto-vectorized by GCC -O3 "
-              f"({mca_cycles(rv, cpu):.2f} cycles per 16 MACs) {rv_cycles / hz * 1e6:.1f} us")
+              f"{counted['ref']:,.0f} (the reference)")
+        print(f"  inner loop, {name}: {cycles:.2f} cycles per {macs} MACs = "
+              f"{macs / cycles:.1f} MAC/cycle ({len(body)} instructions)")
+        print(f"  compute: {simd_cycles:,.0f} cycles = {compute_us:.1f} us/image; memory: "
+              f"{weight_bytes:,} B from {level} at {rate / 1e9:.1f} GB/s = {memory_us:.1f} us")
+        print(f"  estimate: {max(compute_us, memory_us):.1f} us/image "
+              f"({'compute' if compute_us >= memory_us else 'memory'}-bound); "
+              f"scalar reference loop alone ({rs_cycles:.2f} cycles/MAC): {ref_us:.0f} us")
 
 
 if __name__ == "__main__":

@@ -10,13 +10,17 @@ cd "$(dirname "$0")/../.."
 x86=$1
 tools/scripts/install-deps.sh g++-aarch64-linux-gnu g++-arm-linux-gnueabihf qemu-user-static
 
-# name | meson setup arguments | QEMU_CPU values to test under | expected target
+# name | meson setup arguments | QEMU_CPU=expected kernel ("target ..." in the
+# firmware's start-up line) for each CPU to test under. The aarch64 build
+# leaves static_dispatch at its default (auto: static on Arm), so this also
+# checks that a default Arm build runs NEON on a Pi 4's CPU, and that one
+# binary takes sdot only where the CPU has it (Pi 5, max).
 configs=(
-  "aarch64|--cross-file cross/aarch64-linux-gnu.txt|cortex-a72 max|NEON"
-  "pi5|--cross-file cross/aarch64-linux-gnu.txt --cross-file cross/pi5.txt|cortex-a76|NEON (+ Arm sdot)"
-  "aarch64-sve|--cross-file cross/aarch64-linux-gnu.txt -Dcpp_args=['-march=armv8.2-a+sve']|max|SVE"
-  "aarch64-sve2|--cross-file cross/aarch64-linux-gnu.txt -Dcpp_args=['-march=armv8.5-a+sve2']|max|SVE2"
-  "armhf|--cross-file cross/armhf-linux-gnueabihf.txt|max|NEON"
+  "aarch64|--cross-file cross/aarch64-linux-gnu.txt|cortex-a72=NEON cortex-a76=NEON+sdot max=NEON+sdot"
+  "pi5|--cross-file cross/aarch64-linux-gnu.txt --cross-file cross/pi5.txt|cortex-a76=NEON+sdot"
+  "aarch64-sve|--cross-file cross/aarch64-linux-gnu.txt -Dcpp_args=['-march=armv8.2-a+sve']|max=SVE"
+  "aarch64-sve2|--cross-file cross/aarch64-linux-gnu.txt -Dcpp_args=['-march=armv8.5-a+sve2']|max=SVE2"
+  "armhf|--cross-file cross/armhf-linux-gnueabihf.txt|max=NEON"
 )
 
 # The x86 reference: a small model (one epoch is enough to be non-trivial).
@@ -57,11 +61,29 @@ sys.exit(0 if ok else 1)
 PY
 }
 
+# --bench --json under qemu: the output contract only (qemu's times mean
+# nothing), and the kernel it names.
+check_bench() {  # check_bench NAME EXPECTED_KERNEL FIRMWARE [wrapper...]
+  local name=$1 kernel=$2 exe=$3; shift 3
+  "$@" "$exe" --model "$work/model.q8" --bench --json \
+    > "$work/$name.bench" 2>/dev/null || { echo "FAIL: $name --bench"; return 1; }
+  python3 - "$work/$name.bench" "$name" "$kernel" <<'PY'
+import json, sys
+text = open(sys.argv[1]).read()
+report = json.loads(text)
+ok = (len(text.splitlines()) == 1 and report["kernel"] == sys.argv[3]
+      and len(report["layers"]) == 3 and all(l["mac_per_cycle"] > 0 for l in report["layers"]))
+print(f"bench {sys.argv[2]:22s} kernel {report['kernel']:10s} "
+      f"{'contract ok' if ok else 'CONTRACT BROKEN: ' + text}")
+sys.exit(0 if ok else 1)
+PY
+}
+
 failed=0
 x86_target=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["engine"])' "$work/x86.json")
 check_e2e x86 "$x86_target" "$x86/firmware-sample/edgemlp-firmware" || failed=1
 for config in "${configs[@]}"; do
-  IFS='|' read -r name args cpus target <<< "$config"
+  IFS='|' read -r name args cpus <<< "$config"
   dir=build-$name
   echo "== $name: $args"
   start=$SECONDS
@@ -74,10 +96,13 @@ for config in "${configs[@]}"; do
   meson compile -C "$dir" >/dev/null
   wrapper=(qemu-aarch64-static)
   [ "$name" = armhf ] && wrapper=(qemu-arm-static)
-  for cpu in $cpus; do
+  for cpu_kernel in $cpus; do
+    cpu=${cpu_kernel%%=*} target=${cpu_kernel#*=}
     QEMU_CPU=$cpu meson test -C "$dir" --print-errorlogs --suite runtime \
       --logbase "testlog-$cpu" >/dev/null || { echo "FAIL: $name suites under $cpu"; failed=1; }
     QEMU_CPU=$cpu check_e2e "$name-$cpu" "$target" "$dir/firmware-sample/edgemlp-firmware" \
+      "${wrapper[@]}" || failed=1
+    QEMU_CPU=$cpu check_bench "$name-$cpu" "$target" "$dir/firmware-sample/edgemlp-firmware" \
       "${wrapper[@]}" || failed=1
   done
   exe=$dir/firmware-sample/edgemlp-firmware

@@ -130,6 +130,9 @@ std::vector<int64_t> AvailableTargets();
 const char* TargetName(int64_t target);
 // The target Predict() uses now.
 int64_t ChosenTarget();
+// The kernel family that runs on `target`: its name, plus "+sdot" where
+// the NEON target uses the Arm dot product on this CPU ("NEON+sdot").
+std::string KernelName(int64_t target);
 // Makes Predict() use `target` (one of AvailableTargets()); 0 restores the
 // best target. For tests and benchmarks; not thread-safe.
 void ForceTarget(int64_t target);
