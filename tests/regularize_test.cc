@@ -8,6 +8,7 @@
 
 #include "augment.h"
 #include "regularize.h"
+#include "test_util.h"
 #include "train.h"
 
 namespace edgemlp {
@@ -39,13 +40,11 @@ Dataset SyntheticDataset(size_t count, uint64_t seed) {
   return d;
 }
 
+// A 784-24-10 net, 3 epochs: enough to see each regularizer act.
 TrainConfig SmallConfig() {
-  TrainConfig c;
+  TrainConfig c = test::SmallTrainConfig();
   c.arch = {784, 24, 10};
   c.epochs = 3;
-  c.batch = 32;
-  c.threads = 1;
-  c.val_count = 200;
   return c;
 }
 
