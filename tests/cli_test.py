@@ -126,6 +126,7 @@ class CliTest(unittest.TestCase):
             self.assertEqual(len(r["predictions_sha256"]), 64)
         self.assertAlmostEqual(f["accuracy"], self.train["test_accuracy"], places=6)
         self.assertLess(abs(f["accuracy"] - q["accuracy"]), 0.01)
+        self.assertEqual((f["kind"], q["kind"]), ("float32", "int8"))
         # The scalar reference gives the same predictions and logits.
         ref = run_json("eval", self.blob, "--data", DATA, "--reference")
         self.assertEqual(ref["predictions_sha256"], q["predictions_sha256"])
@@ -292,6 +293,7 @@ class CliTest(unittest.TestCase):
         # The report's quantized accuracy is what eval measures on the file.
         ev = run_json("eval", out, "--data", DATA)
         self.assertAlmostEqual(ev["accuracy"], r["quantized_accuracy"], places=6)
+        self.assertEqual(ev["kind"], "mixed")  # int16 then int4
         for c in r["changed"]:
             self.assertNotEqual(c["float"], c["quantized"])
         i = run_json("inspect", out, "--verify")
@@ -374,6 +376,8 @@ class CliTest(unittest.TestCase):
         self.assertGreater(f["history"][0]["val_accuracy"], 0.8)
         e = run_json("export", out, "--quant", "int4", "--out", os.path.join(self.dir, "qat.q4"))
         self.assertEqual(e["layers"][0]["weight_type"], "int4")
+        self.assertEqual(run_json("eval", os.path.join(self.dir, "qat.q4"), "--data", DATA)["kind"],
+                         "int4")
         p = run("finetune", self.model, "--out", out, expect=3)
         self.assertIn("--qat", p.stderr)
     def interrupted_run(self, sig, ckpt, out, *extra):
