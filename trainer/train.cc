@@ -76,6 +76,89 @@ const char* LossName(OutputLoss loss) {
   return loss == OutputLoss::kSoftmaxCe ? "softmax" : "sigmoid-bce";
 }
 
+namespace {
+
+// An enum outside its values 0..last (read from a file, or a bad cast).
+template <typename E>
+bool Beyond(E value, E last) {
+  const auto v = static_cast<int64_t>(value);
+  return v < 0 || v > static_cast<int64_t>(last);
+}
+
+}  // namespace
+
+void ValidateConfig(const TrainConfig& config) {
+  const std::vector<uint32_t>& arch = config.arch;
+  if (arch.size() < 2 || arch.size() > kMaxLayers + 1) {
+    throw InputError("--arch has " + std::to_string(arch.size()) + " sizes (expected 2.." +
+                     std::to_string(kMaxLayers + 1) + ": input, hidden layers, output)");
+  }
+  for (uint32_t n : arch) {
+    if (n == 0 || n > kMaxLayerWidth) {
+      throw InputError("--arch layer size " + std::to_string(n) + " (expected 1.." +
+                       std::to_string(kMaxLayerWidth) + ")");
+    }
+  }
+  if (arch.back() < 10) {
+    throw InputError("--arch ends with " + std::to_string(arch.back()) +
+                     " outputs but the labels have 10 classes");
+  }
+  if (config.epochs < 1 || config.epochs > kMaxEpochs || config.batch < 0) {
+    throw InputError("--epochs must be 1.." + std::to_string(kMaxEpochs) +
+                     " and --batch >= 1 (or full)");
+  }
+  if (config.threads < 0 || config.early_stop < 0 || config.step_epochs < 0 ||
+      config.warmup_epochs < 0) {
+    throw InputError("--threads, --early-stop, --step-epochs and --warmup-epochs must be >= 0");
+  }
+  if (Beyond(config.optimizer, Optimizer::kAdamW) || Beyond(config.schedule, Schedule::kStep) ||
+      Beyond(config.loss, OutputLoss::kSigmoidBce) || Beyond(config.init, Init::kUniform) ||
+      Beyond(config.input, InputScaling::kStandardize)) {
+    throw InputError("unknown optimizer, schedule, loss, init or input scaling");
+  }
+  for (float f : {config.learning_rate, config.l2, config.l2_lambda, config.weight_decay,
+                  config.augment.shift, config.augment.rotate, config.augment.scale,
+                  config.augment.shear, config.augment.elastic_alpha,
+                  config.augment.elastic_sigma, config.input_dropout, config.hidden_dropout,
+                  config.max_norm, config.label_smoothing, config.ema_decay}) {
+    if (!(f >= 0 && std::isfinite(f))) {
+      throw InputError("--lr, L2, weight decay, augmentation, dropout, --max-norm, "
+                       "--label-smoothing and --ema must be finite and >= 0");
+    }
+  }
+  for (float f : {config.momentum, config.step_gamma, config.init_low, config.init_high}) {
+    if (!std::isfinite(f)) {
+      throw InputError("--momentum, --step-gamma and --init bounds must be finite");
+    }
+  }
+  if (!(config.input_dropout < 1 && config.hidden_dropout < 1)) {
+    throw InputError("--input-dropout and --dropout must be in [0, 1)");
+  }
+  if (!(config.label_smoothing < 1 && config.ema_decay < 1)) {
+    throw InputError("--label-smoothing and --ema must be in [0, 1)");
+  }
+  if (config.label_smoothing > 0 && config.loss != OutputLoss::kSoftmaxCe) {
+    throw InputError("--label-smoothing applies to the softmax cross-entropy loss");
+  }
+  if (!config.activations.empty() && config.activations.size() != 1 &&
+      config.activations.size() + 2 != arch.size()) {
+    throw InputError("--activation lists " + std::to_string(config.activations.size()) +
+                     " activations but --arch has " + std::to_string(arch.size() - 2) +
+                     " hidden layers (give one for all, or one per hidden layer)");
+  }
+  for (Activation a : config.activations) {
+    if (Beyond(a, Activation::kTanh)) {
+      throw InputError("unknown hidden activation " + std::to_string(static_cast<int>(a)));
+    }
+  }
+  if (config.schedule == Schedule::kStep && config.step_epochs < 1) {
+    throw InputError("--schedule step needs --step-epochs N (N >= 1)");
+  }
+  if (config.init == Init::kUniform && !(config.init_low < config.init_high)) {
+    throw InputError("--init uniform:A,B needs A < B");
+  }
+}
+
 size_t EffectiveBatch(const TrainConfig& config, size_t n_train) {
   if (config.optimizer == Optimizer::kGd || config.batch <= 0) return n_train;
   return std::min<size_t>(static_cast<size_t>(config.batch), n_train);
@@ -165,41 +248,12 @@ void SetInputScaling(FloatModel* model, const Dataset& data, size_t n_train, Inp
 }
 
 void CheckConfig(const Dataset& train, const TrainConfig& config) {
+  ValidateConfig(config);
   const std::vector<uint32_t>& arch = config.arch;
   if (arch.front() != train.images.image_size()) {
     throw InputError("--arch starts with " + std::to_string(arch.front()) +
                      " inputs but the images have " +
                      std::to_string(train.images.image_size()) + " pixels");
-  }
-  if (arch.back() < 10) {
-    throw InputError("--arch ends with " + std::to_string(arch.back()) +
-                     " outputs but the labels have 10 classes");
-  }
-  if (!(config.input_dropout >= 0 && config.input_dropout < 1 && config.hidden_dropout >= 0 &&
-        config.hidden_dropout < 1)) {
-    throw InputError("--input-dropout and --dropout must be in [0, 1)");
-  }
-  if (!(config.label_smoothing >= 0 && config.label_smoothing < 1) ||
-      !(config.ema_decay >= 0 && config.ema_decay < 1)) {
-    throw InputError("--label-smoothing and --ema must be in [0, 1)");
-  }
-  if (config.label_smoothing > 0 && config.loss != OutputLoss::kSoftmaxCe) {
-    throw InputError("--label-smoothing applies to the softmax cross-entropy loss");
-  }
-  if (config.epochs < 1 || config.batch < 0) {
-    throw InputError("--epochs must be >= 1 and --batch >= 1 (or full)");
-  }
-  if (!config.activations.empty() && config.activations.size() != 1 &&
-      config.activations.size() + 2 != arch.size()) {
-    throw InputError("--activation lists " + std::to_string(config.activations.size()) +
-                     " activations but --arch has " + std::to_string(arch.size() - 2) +
-                     " hidden layers (give one for all, or one per hidden layer)");
-  }
-  if (config.schedule == Schedule::kStep && config.step_epochs < 1) {
-    throw InputError("--schedule step needs --step-epochs N (N >= 1)");
-  }
-  if (config.init == Init::kUniform && !(config.init_low < config.init_high)) {
-    throw InputError("--init uniform:A,B needs A < B");
   }
   if (train.size() <= config.val_count + 1) {
     throw InputError("the training set has " + std::to_string(train.size()) +

@@ -82,6 +82,13 @@ const char* InitName(Init init);
 const char* InputScalingName(InputScaling input);
 const char* ActivationName(Activation activation);
 const char* LossName(OutputLoss loss);
+// Longest run a configuration may ask for (also bounds a checkpoint's).
+inline constexpr int kMaxEpochs = 1000000;
+// Every range of the configuration that needs no data, checked once here
+// (Train and InitialState also check it against the data; a checkpoint's
+// configuration is checked here when read). Throws InputError naming the
+// option.
+void ValidateConfig(const TrainConfig& config);
 // Batch size actually used: the whole training split for kGd or batch 0.
 size_t EffectiveBatch(const TrainConfig& config, size_t n_train);
 // L2 coefficient c of the penalty (c/2)*|W|^2 on the mean loss.
