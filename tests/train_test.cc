@@ -62,6 +62,19 @@ TEST_CASE("full-batch GD makes one update per epoch; step schedule and warm-up s
   CHECK(state.history[2].learning_rate == doctest::Approx(0.5));
 }
 
+TEST_CASE("each epoch records the validation loss: the data loss on the held-out split") {
+  const Dataset data = test::OnePixelPerClass(600, 12);
+  TrainConfig c = test::SmallTrainConfig();
+  c.epochs = 3;
+  c.l2 = 0.01f;  // not part of it
+  const TrainResult r = Train(data, c);
+  REQUIRE(r.history.size() == 3);
+  double data_loss = 0;
+  Cost(r.final_model, data, data.size() - c.val_count, data.size(), c, 400, &data_loss);
+  CHECK(r.history.back().val_loss == doctest::Approx(data_loss).epsilon(1e-6));
+  CHECK(r.history.back().val_loss < r.history.front().val_loss);
+}
+
 TEST_CASE("--l2-lambda is divided by the training images and the L2 cost excludes biases") {
   TrainConfig c;
   c.l2_lambda = 1;

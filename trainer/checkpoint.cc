@@ -18,7 +18,10 @@ namespace edgemlp {
 namespace {
 
 constexpr char kMagic[8] = {'E', 'M', 'L', 'P', 'C', 'K', 'P', 'T'};
-constexpr uint32_t kVersion = 2;  // 2: every TrainConfig field, and the EMA
+// 2: every TrainConfig field, and the EMA; 3: the validation loss per epoch.
+// Version 2 still loads (its epochs' val_loss stays NaN).
+constexpr uint32_t kVersion = 3;
+constexpr uint32_t kOldestVersion = 2;
 constexpr size_t kHeaderBytes = 24;  // magic, version, crc, payload size
 constexpr uint32_t kMaxTextBytes = 1 << 20;
 
@@ -311,6 +314,7 @@ std::vector<uint8_t> SerializeCheckpoint(const Checkpoint& ck) {
     w.Put(e.learning_rate);
     w.Put(e.reg_loss);
     w.Put(e.train_accuracy);
+    w.Put(e.val_loss);
     for (const std::vector<double>* v : {&e.update_ratio, &e.grad_norm}) {
       w.Put(static_cast<uint32_t>(v->size()));
       for (double x : *v) w.Put(x);
@@ -339,9 +343,10 @@ Checkpoint ParseCheckpoint(const uint8_t* bytes, size_t size, const std::string&
   std::memcpy(&version, bytes + 8, 4);
   std::memcpy(&crc, bytes + 12, 4);
   std::memcpy(&payload_size, bytes + 16, 8);
-  if (version != kVersion) {
+  if (version < kOldestVersion || version > kVersion) {
     throw InputError(name + ": checkpoint version " + std::to_string(version) +
-                     " (this edgemlp reads version " + std::to_string(kVersion) + ")");
+                     " (this edgemlp reads versions " + std::to_string(kOldestVersion) + " to " +
+                     std::to_string(kVersion) + ")");
   }
   if (payload_size != size - kHeaderBytes) {
     throw InputError(name + ": truncated or padded: the header says " +
@@ -398,6 +403,7 @@ Checkpoint ParseCheckpoint(const uint8_t* bytes, size_t size, const std::string&
     e.learning_rate = r.Get<double>("the history");
     e.reg_loss = r.Get<double>("the history");
     e.train_accuracy = r.Get<double>("the history");
+    if (version >= 3) e.val_loss = r.Get<double>("the history");
     // Per-layer diagnostics: one value per layer of the architecture.
     for (std::vector<double>* v : {&e.update_ratio, &e.grad_norm}) {
       const uint32_t n = r.Get<uint32_t>("the history");

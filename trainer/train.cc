@@ -344,7 +344,7 @@ class Trainer {
       throw InputError("training diverged at epoch " + std::to_string(rec.epoch) +
                        " (loss is not finite): lower --lr");
     }
-    rec.val_accuracy = ValidationAccuracy();
+    Validate(&rec);
     rec.seconds = Seconds(start);
     ++state_.epochs_done;
     if (rec.val_accuracy > state_.best_accuracy) {
@@ -515,11 +515,18 @@ class Trainer {
     }
   }
 
-  double ValidationAccuracy() const {
-    const std::vector<uint8_t> val = PredictFloat(Evaluated(), data_, n_train_, data_.size());
+  // Accuracy and mean data loss of the evaluated model on the held-out split.
+  void Validate(EpochRecord* rec) const {
+    Matrix logits;
+    const std::vector<uint8_t> val =
+        PredictFloat(Evaluated(), data_, n_train_, data_.size(), &logits);
     size_t correct = 0;
     for (size_t i = 0; i < val.size(); ++i) correct += val[i] == data_.labels[n_train_ + i];
-    return static_cast<double>(correct) / static_cast<double>(val.size());
+    rec->val_accuracy = static_cast<double>(correct) / static_cast<double>(val.size());
+    Matrix delta(logits.rows(), logits.cols());
+    const auto label = [&](Eigen::Index c) { return data_.labels[n_train_ + c]; };
+    rec->val_loss =
+        LossAndDelta(config_.loss, logits, label, &delta) / static_cast<double>(val.size());
   }
 
   const Dataset& data_;

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -105,6 +106,9 @@ struct EpochRecord {
   double reg_loss = 0;      // L2 penalty at the epoch's start (0 without L2)
   double train_accuracy = 0;  // on the epoch's batches, before each update
   double val_accuracy = 0;  // fraction 0..1 on the held-out split
+  // Mean data loss on the held-out split (no label smoothing, no L2); NaN
+  // for epochs read from a version-2 checkpoint, which did not record it.
+  double val_loss = std::numeric_limits<double>::quiet_NaN();
   double learning_rate = 0; // at the epoch's start
   // Per layer, mean over the epoch's steps: |dW|/|W| of the applied update
   // and |dLoss/dW| of the data loss.
