@@ -22,70 +22,20 @@ float DefaultLr(Optimizer optimizer) {
   return 1e-3f;
 }
 
-const char* OptimizerName(Optimizer optimizer) {
-  switch (optimizer) {
-    case Optimizer::kSgd: return "sgd";
-    case Optimizer::kGd: return "gd";
-    case Optimizer::kMomentum: return "momentum";
-    case Optimizer::kNesterov: return "nesterov";
-    case Optimizer::kAdam: return "adam";
-    case Optimizer::kAdamW: return "adamw";
-  }
-  return "?";
-}
-
-const char* ScheduleName(Schedule schedule) {
-  switch (schedule) {
-    case Schedule::kConstant: return "constant";
-    case Schedule::kCosine: return "cosine";
-    case Schedule::kOneCycle: return "one-cycle";
-    case Schedule::kStep: return "step";
-  }
-  return "?";
-}
-
-const char* InitName(Init init) {
-  switch (init) {
-    case Init::kHe: return "he";
-    case Init::kXavier: return "xavier";
-    case Init::kUniform: return "uniform";
-  }
-  return "?";
-}
-
-const char* InputScalingName(InputScaling input) {
-  switch (input) {
-    case InputScaling::kUnit: return "unit";
-    case InputScaling::kSymmetric: return "symmetric";
-    case InputScaling::kStandardize: return "standardize";
-  }
-  return "?";
-}
-
-const char* ActivationName(Activation activation) {
-  switch (activation) {
-    case Activation::kNone: return "none";
-    case Activation::kRelu: return "relu";
-    case Activation::kSigmoid: return "sigmoid";
-    case Activation::kTanh: return "tanh";
-  }
-  return "?";
-}
-
-const char* LossName(OutputLoss loss) {
-  return loss == OutputLoss::kSoftmaxCe ? "softmax" : "sigmoid-bce";
-}
-
 namespace {
 
-// An enum outside its values 0..last (read from a file, or a bad cast).
-template <typename E>
-bool Beyond(E value, E last) {
-  const auto v = static_cast<int64_t>(value);
-  return v < 0 || v > static_cast<int64_t>(last);
-}
+const char* OrUnknown(const char* name) { return name ? name : "?"; }
 
 }  // namespace
+
+const char* OptimizerName(Optimizer o) { return OrUnknown(NameIn(kOptimizerNames, o)); }
+const char* ScheduleName(Schedule s) { return OrUnknown(NameIn(kScheduleNames, s)); }
+const char* InitName(Init init) { return OrUnknown(NameIn(kInitNames, init)); }
+const char* InputScalingName(InputScaling i) { return OrUnknown(NameIn(kInputScalingNames, i)); }
+const char* LossName(OutputLoss loss) { return OrUnknown(NameIn(kLossNames, loss)); }
+const char* ActivationName(Activation a) {
+  return a == Activation::kNone ? "none" : OrUnknown(NameIn(kHiddenActivationNames, a));
+}
 
 void ValidateConfig(const TrainConfig& config) {
   const std::vector<uint32_t>& arch = config.arch;
@@ -111,9 +61,9 @@ void ValidateConfig(const TrainConfig& config) {
       config.warmup_epochs < 0) {
     throw InputError("--threads, --early-stop, --step-epochs and --warmup-epochs must be >= 0");
   }
-  if (Beyond(config.optimizer, Optimizer::kAdamW) || Beyond(config.schedule, Schedule::kStep) ||
-      Beyond(config.loss, OutputLoss::kSigmoidBce) || Beyond(config.init, Init::kUniform) ||
-      Beyond(config.input, InputScaling::kStandardize)) {
+  if (!NameIn(kOptimizerNames, config.optimizer) || !NameIn(kScheduleNames, config.schedule) ||
+      !NameIn(kLossNames, config.loss) || !NameIn(kInitNames, config.init) ||
+      !NameIn(kInputScalingNames, config.input)) {
     throw InputError("unknown optimizer, schedule, loss, init or input scaling");
   }
   for (float f : {config.learning_rate, config.l2, config.l2_lambda, config.weight_decay,
@@ -147,7 +97,7 @@ void ValidateConfig(const TrainConfig& config) {
                      " hidden layers (give one for all, or one per hidden layer)");
   }
   for (Activation a : config.activations) {
-    if (Beyond(a, Activation::kTanh)) {
+    if (a != Activation::kNone && !NameIn(kHiddenActivationNames, a)) {
       throw InputError("unknown hidden activation " + std::to_string(static_cast<int>(a)));
     }
   }

@@ -5,6 +5,7 @@
 #ifndef EDGEMLP_TRAINER_TRAIN_H_
 #define EDGEMLP_TRAINER_TRAIN_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <limits>
@@ -78,6 +79,43 @@ struct TrainConfig {
   bool bias_prior = false;  // output biases start at the class prior
   InputScaling input = InputScaling::kUnit;
 };
+
+// Each option value's name as the CLI spells it. The *Name functions below
+// and the CLI's parsers read these tables, so a name is written once.
+template <typename E>
+struct Named {
+  E value;
+  const char* name;
+};
+inline constexpr Named<Optimizer> kOptimizerNames[] = {
+    {Optimizer::kGd, "gd"},     {Optimizer::kSgd, "sgd"},
+    {Optimizer::kMomentum, "momentum"}, {Optimizer::kNesterov, "nesterov"},
+    {Optimizer::kAdam, "adam"}, {Optimizer::kAdamW, "adamw"}};
+inline constexpr Named<Schedule> kScheduleNames[] = {{Schedule::kConstant, "constant"},
+                                                     {Schedule::kCosine, "cosine"},
+                                                     {Schedule::kOneCycle, "one-cycle"},
+                                                     {Schedule::kStep, "step"}};
+inline constexpr Named<Init> kInitNames[] = {
+    {Init::kHe, "he"}, {Init::kXavier, "xavier"}, {Init::kUniform, "uniform"}};
+inline constexpr Named<InputScaling> kInputScalingNames[] = {
+    {InputScaling::kUnit, "unit"},
+    {InputScaling::kSymmetric, "symmetric"},
+    {InputScaling::kStandardize, "standardize"}};
+inline constexpr Named<OutputLoss> kLossNames[] = {{OutputLoss::kSoftmaxCe, "softmax"},
+                                                   {OutputLoss::kSigmoidBce, "sigmoid-bce"}};
+// Hidden-layer activations (kNone is the output layer's).
+inline constexpr Named<Activation> kHiddenActivationNames[] = {
+    {Activation::kRelu, "relu"}, {Activation::kSigmoid, "sigmoid"}, {Activation::kTanh, "tanh"}};
+
+// The table's name for `value`; nullptr if it has none (e.g. read from a
+// damaged file).
+template <typename E, size_t N>
+constexpr const char* NameIn(const Named<E> (&table)[N], E value) {
+  for (const Named<E>& n : table) {
+    if (n.value == value) return n.name;
+  }
+  return nullptr;
+}
 
 const char* InitName(Init init);
 const char* InputScalingName(InputScaling input);
