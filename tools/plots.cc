@@ -75,7 +75,7 @@ std::string LineChartSvg(const std::string& title, const std::string& x_label,
                          const std::string& y_label, const std::vector<Series>& series,
                          ChartAxes axes) {
   // Frame [kL, kW - kLegend] x [kT, kH - kB]; the legend is the column right of it.
-  constexpr double kW = 760, kH = 400, kL = 70, kLegend = 200, kT = 40, kB = 50, kPad = 12;
+  constexpr double kW = 810, kH = 400, kL = 70, kLegend = 250, kT = 40, kB = 50, kPad = 12;
   double x0 = 1e300, x1 = -1e300, y0 = 1e300, y1 = -1e300;
   bool integer_x = true;
   for (const Series& s : series) {
