@@ -130,8 +130,9 @@ TEST_CASE("the straight-through estimator passes gradients inside the range, non
   // gradient at all, bit for bit. 1.992203 is a range whose top grid step
   // (255 * (range / 255)) lands an ulp below the range itself.
   // Below 0 (ReLU) likewise.
-  for (const auto& [bias, range] : {std::pair{100.0f, 8.0f}, std::pair{100.0f, 1.992203f},
-                                    std::pair{-100.0f, 8.0f}}) {
+  for (const auto& [b, r] : {std::pair{100.0f, 8.0f}, std::pair{100.0f, 1.992203f},
+                            std::pair{-100.0f, 8.0f}}) {
+    const float bias = b, range = r;  // (clang 14 cannot capture structured bindings)
     CAPTURE(bias);
     CAPTURE(range);
     SteCase outside(bias, range);
