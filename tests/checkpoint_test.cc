@@ -75,6 +75,47 @@ Checkpoint TrainedCheckpoint(const Dataset& data, const TrainConfig& config, int
   return ck;
 }
 
+// Every TrainConfig field away from its default (the loss stays softmax
+// cross-entropy: label smoothing needs it), valid for SyntheticData.
+TrainConfig EveryFieldSet() {
+  TrainConfig c;
+  c.arch = {64, 12, 11, 10};
+  c.epochs = 7;
+  c.seed = 99;
+  c.optimizer = Optimizer::kNesterov;
+  c.learning_rate = 0.02f;
+  c.batch = 16;
+  c.threads = 1;
+  c.l2 = 0.001f;
+  c.l2_lambda = 0.5f;
+  c.weight_decay = 0.003f;
+  c.momentum = 0.85f;
+  c.schedule = Schedule::kStep;
+  c.step_epochs = 3;
+  c.step_gamma = 0.3f;
+  c.warmup_epochs = 2;
+  c.val_count = 50;
+  c.augment.shift = 1;
+  c.augment.rotate = 5;
+  c.augment.scale = 0.05f;
+  c.augment.shear = 0.1f;
+  c.augment.elastic_alpha = 8;
+  c.augment.elastic_sigma = 3;
+  c.input_dropout = 0.1f;
+  c.hidden_dropout = 0.2f;
+  c.max_norm = 3.5f;
+  c.label_smoothing = 0.05f;
+  c.ema_decay = 0.9f;
+  c.early_stop = 4;
+  c.activations = {Activation::kTanh, Activation::kSigmoid};
+  c.init = Init::kUniform;
+  c.init_low = -0.05f;
+  c.init_high = 0.05f;
+  c.bias_prior = true;
+  c.input = InputScaling::kStandardize;
+  return c;
+}
+
 TEST_CASE("a resumed run ends with exactly the weights of an uninterrupted one") {
   const Dataset data = SyntheticData(700, 3);
   for (Optimizer optimizer : {Optimizer::kSgd, Optimizer::kMomentum, Optimizer::kAdam}) {
@@ -104,6 +145,8 @@ TEST_CASE("a resumed run ends with exactly the weights of an uninterrupted one")
     for (size_t e = 0; e < full.history.size(); ++e) {
       CHECK(resumed.history[e].train_loss == full.history[e].train_loss);
       CHECK(resumed.history[e].val_accuracy == full.history[e].val_accuracy);
+      CHECK(resumed.history[e].val_loss == full.history[e].val_loss);
+      CHECK(std::isfinite(full.history[e].val_loss));
     }
     for (size_t i = 0; i < full_state.slots.size(); ++i) {
       CHECK(SameBits(ck.state.slots[i].w1, full_state.slots[i].w1));
@@ -141,7 +184,16 @@ struct CheckpointBytes {
   }
 };
 
-TEST_CASE("damaged checkpoints: specific errors naming the file") {
+// Bytes [24, ConfigEnd) of a checkpoint hold its TrainConfig: the arch
+// (count + sizes), epochs, seed, 8 more scalars, 11 regularization floats,
+// early_stop, 5 floats, 2 epoch counts, loss/init/input, bias_prior and the
+// activation list (count + one byte each).
+size_t ConfigEnd(const TrainConfig& c) {
+  return 24 + 4 + 4 * c.arch.size() + 4 + 8 + 8 * 4 + 11 * 4 + 4 + 5 * 4 + 2 * 4 + 3 * 4 + 1 + 4 +
+         c.activations.size();
+}
+
+TEST_CASE("a damaged checkpoint gets a specific error naming the file") {
   const Dataset data = SyntheticData(300, 4);
   TrainConfig config = SmallConfig(Optimizer::kAdam);
   config.epochs = 1;
@@ -164,14 +216,12 @@ TEST_CASE("damaged checkpoints: specific errors naming the file") {
   CHECK(damaged([](CheckpointBytes& b) { b.Put<uint64_t>(16, uint64_t{1} << 40); }, false).find(
             "truncated or padded") != std::string::npos);
   CHECK(damaged([&](CheckpointBytes& b) { b.Put<uint32_t>(kPayload, 0xFFFFFFFFu); }).find(
-            "architecture of 4294967295 sizes") != std::string::npos);
+            "the configuration's arch needs 17179869180 bytes") != std::string::npos);
+  CHECK(damaged([&](CheckpointBytes& b) { b.Put<uint32_t>(kPayload, 1); }).find(
+            "--arch has 1 sizes") != std::string::npos);
   CHECK(damaged([&](CheckpointBytes& b) { b.Put<uint32_t>(kPayload + 4, 0x7FFFFFFFu); }).find(
             "layer size 2147483647") != std::string::npos);
-  // arch (count + 3 sizes), epochs, seed, 8 more scalars, 11 regularization
-  // floats, early_stop, 5 floats, 2 epoch counts, loss/init/input, bias_prior
-  // and an empty activation list.
-  const size_t config_end =
-      kPayload + 4 + 3 * 4 + 4 + 8 + 8 * 4 + 11 * 4 + 4 + 5 * 4 + 2 * 4 + 3 * 4 + 1 + 4;
+  const size_t config_end = ConfigEnd(config);
   const size_t first_rows = config_end + 5 * 4;  // after the model's header
   const size_t first_weight = first_rows + 8;
   // A huge layer, consistent between the architecture and the matrix, still
@@ -197,6 +247,72 @@ TEST_CASE("damaged checkpoints: specific errors naming the file") {
       CHECK(b.Error() != "");
     }
   }
+}
+
+TEST_CASE("a version-2 checkpoint (before the config table) loads with every field in place") {
+  // tests/data/checkpoint_v2.emck: SaveCheckpoint at commit 0f94e74 (format
+  // 2, the hand-written PutConfig) of TrainedCheckpoint(SyntheticData(300,
+  // 4), EveryFieldSet(), 1).
+  const std::vector<uint8_t> old =
+      test::ReadBytes(std::string(EDGEMLP_SOURCE_ROOT) + "/tests/data/checkpoint_v2.emck");
+  Checkpoint ck = ParseCheckpoint(old.data(), old.size(), "checkpoint_v2.emck");
+  // Written by the table, the expected config gives the old bytes (each
+  // field has its own value, so a moved or retyped field shows), and so does
+  // the config as read.
+  const TrainConfig want = EveryFieldSet();
+  const size_t end = ConfigEnd(want);
+  REQUIRE(old.size() > end);
+  for (const TrainConfig& c : {want, ck.config}) {
+    const std::vector<uint8_t> now = SerializeCheckpoint(Checkpoint{c, ck.state, ck.note});
+    REQUIRE(now.size() > end);
+    CHECK(std::equal(old.begin() + 24, old.begin() + end, now.begin() + 24));
+  }
+  CHECK(ck.config.arch == want.arch);
+  CHECK(ck.config.activations == want.activations);
+  CHECK(ck.config.augment.elastic_sigma == want.augment.elastic_sigma);
+  CHECK(ck.config.input == want.input);
+  CHECK(ck.state.epochs_done == 1);
+  REQUIRE(ck.state.history.size() == 1);
+  CHECK(std::isnan(ck.state.history[0].val_loss));  // version 2 did not record it
+  CHECK_FALSE(ck.state.ema.layers.empty());
+  CHECK(ck.note == "{\"out\": \"model.bin\"}");
+  // And it trains on: one more epoch from the loaded state.
+  ck.config.epochs = 2;
+  const TrainResult r = Train(SyntheticData(300, 4), ck.config, {}, &ck.state);
+  REQUIRE(r.history.size() == 2);
+  CHECK(std::isfinite(r.history[1].val_loss));
+  CHECK(ck.state.epochs_done == 2);
+}
+
+TEST_CASE("a configuration out of range is refused when read, naming the option") {
+  const Dataset data = SyntheticData(300, 4);
+  TrainConfig config = SmallConfig(Optimizer::kAdam);
+  config.epochs = 1;
+  Checkpoint ck = TrainedCheckpoint(data, config, 1);
+  auto error = [&](auto edit) {
+    Checkpoint bad = ck;
+    edit(bad.config);
+    const std::vector<uint8_t> bytes = SerializeCheckpoint(bad);
+    try {
+      ParseCheckpoint(bytes.data(), bytes.size(), "ck.emck");
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  CHECK(error([](TrainConfig&) {}) == "");
+  CHECK(error([](TrainConfig& c) { c.threads = -1; }).find("--threads") != std::string::npos);
+  CHECK(error([](TrainConfig& c) { c.hidden_dropout = 1; }).find("--dropout") != std::string::npos);
+  CHECK(error([](TrainConfig& c) { c.momentum = NAN; }).find("--momentum") != std::string::npos);
+  CHECK(error([](TrainConfig& c) { c.optimizer = static_cast<Optimizer>(9); })
+            .find("unknown optimizer") != std::string::npos);
+  CHECK(error([](TrainConfig& c) { c.activations = {static_cast<Activation>(4)}; })
+            .find("unknown hidden activation 4") != std::string::npos);
+  CHECK(error([](TrainConfig& c) { c.schedule = Schedule::kStep; })
+            .find("--step-epochs") != std::string::npos);
+  CHECK(error([](TrainConfig& c) { c.epochs = 0; })
+            .find("ck.emck: damaged checkpoint: the training configuration is out of range: "
+                  "--epochs") == 0);
 }
 
 TEST_CASE("LoadCheckpoint names the missing file") {

@@ -12,8 +12,10 @@ what a model learns from all 60,000 images are skipped.
 import gzip
 import hashlib
 import json
+import math
 import os
 import platform
+import re
 import signal
 import struct
 import subprocess
@@ -85,21 +87,29 @@ def write_png(path, pixels, w, h):
                 + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
 
 
-class CliTest(unittest.TestCase):
+class RunDirTest(unittest.TestCase):
+    """Tests that share one temporary directory (cls.dir) for the class."""
+
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.TemporaryDirectory()
         cls.dir = cls.tmp.name
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+
+class CliTest(RunDirTest):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
         cls.model = os.path.join(cls.dir, "m.bin")
         cls.blob = os.path.join(cls.dir, "m.q8")
         cls.train = run_json("train", "--data", DATA, "--arch", "784-32-10", "--epochs", "2",
                              "--seed", "3", "--out", cls.model)
         cls.export = run_json("export", cls.model, "--quant", "int8", "--no-timestamp",
                               "--out", cls.blob)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.tmp.cleanup()
 
     def test_train_json(self):
         t = self.train
@@ -126,6 +136,7 @@ class CliTest(unittest.TestCase):
             self.assertEqual(len(r["predictions_sha256"]), 64)
         self.assertAlmostEqual(f["accuracy"], self.train["test_accuracy"], places=6)
         self.assertLess(abs(f["accuracy"] - q["accuracy"]), 0.01)
+        self.assertEqual((f["kind"], q["kind"]), ("float32", "int8"))
         # The scalar reference gives the same predictions and logits.
         ref = run_json("eval", self.blob, "--data", DATA, "--reference")
         self.assertEqual(ref["predictions_sha256"], q["predictions_sha256"])
@@ -292,6 +303,7 @@ class CliTest(unittest.TestCase):
         # The report's quantized accuracy is what eval measures on the file.
         ev = run_json("eval", out, "--data", DATA)
         self.assertAlmostEqual(ev["accuracy"], r["quantized_accuracy"], places=6)
+        self.assertEqual(ev["kind"], "mixed")  # int16 then int4
         for c in r["changed"]:
             self.assertNotEqual(c["float"], c["quantized"])
         i = run_json("inspect", out, "--verify")
@@ -374,6 +386,8 @@ class CliTest(unittest.TestCase):
         self.assertGreater(f["history"][0]["val_accuracy"], 0.8)
         e = run_json("export", out, "--quant", "int4", "--out", os.path.join(self.dir, "qat.q4"))
         self.assertEqual(e["layers"][0]["weight_type"], "int4")
+        self.assertEqual(run_json("eval", os.path.join(self.dir, "qat.q4"), "--data", DATA)["kind"],
+                         "int4")
         p = run("finetune", self.model, "--out", out, expect=3)
         self.assertIn("--qat", p.stderr)
     def interrupted_run(self, sig, ckpt, out, *extra):
@@ -458,20 +472,15 @@ class CliTest(unittest.TestCase):
         self.assertEqual(leftovers, [])
 
 
-class DiagnosticsCliTest(unittest.TestCase):
+class DiagnosticsCliTest(RunDirTest):
     """The stuck-3.25 preset, diagnostics in --json, doctor, plots, learning-curve."""
 
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory()
-        cls.dir = cls.tmp.name
+        super().setUpClass()
         cls.plots = os.path.join(cls.dir, "plots")
         cls.stuck = run_json("train", "--data", DATA, "--preset", "stuck-3.25",
                              "--out", os.path.join(cls.dir, "stuck.f32"), "--plots", cls.plots)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.tmp.cleanup()
 
     @staticmethod
     def severities(j):
@@ -526,10 +535,29 @@ class DiagnosticsCliTest(unittest.TestCase):
         self.assertEqual(j["suggested_epochs_run"], 1)
         self.assertGreater(j["suggested_accuracy"], 0.9 if FULL_DATA else 0.5)
 
+    def assert_nice_ticks(self, svg):
+        """Each axis's tick labels step evenly by 1, 2 or 5 x 10^k and none is negative."""
+        for anchor in ("end", "middle"):  # y ticks, x ticks
+            labels = re.findall(r'text-anchor="%s">(-?[0-9.]+)</text>' % anchor, svg)
+            values = [float(v) for v in labels]
+            self.assertGreaterEqual(len(values), 3, labels)
+            self.assertTrue(all(v >= 0 for v in values), labels)
+            steps = {round(b - a, 9) for a, b in zip(values, values[1:])}
+            self.assertEqual(len(steps), 1, labels)
+            step = steps.pop()
+            mantissa = step / 10 ** math.floor(math.log10(step))
+            self.assertIn(round(mantissa, 6), (1, 2, 5), labels)
+
     def test_plots_and_metrics(self):
         for name in ("loss.svg", "accuracy.svg", "confusion.svg"):
             with open(os.path.join(self.plots, name)) as f:
                 self.assertTrue(f.read().startswith("<svg"))
+        for name in ("loss.svg", "accuracy.svg"):
+            with open(os.path.join(self.plots, name)) as f:
+                svg = f.read()
+            self.assert_nice_ticks(svg)
+            self.assertIn(">validation", svg)
+            self.assertIn(">train", svg)
         with open(os.path.join(self.plots, "misclassified.png"), "rb") as f:
             self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
         with open(os.path.join(self.plots, "misclassified.json")) as f:
@@ -542,8 +570,8 @@ class DiagnosticsCliTest(unittest.TestCase):
         with open(metrics) as f:
             rows = [json.loads(line) for line in f]
         self.assertEqual([r["epoch"] for r in rows], [1, 2])
-        for key in ("train_loss", "reg_loss", "train_accuracy", "val_accuracy", "learning_rate",
-                    "update_ratio", "seconds"):
+        for key in ("train_loss", "reg_loss", "train_accuracy", "val_accuracy", "val_loss",
+                    "learning_rate", "update_ratio", "seconds"):
             self.assertIn(key, rows[0])
         self.assertEqual(len(rows[0]["update_ratio"]), 2)
 

@@ -11,7 +11,7 @@
 namespace edgemlp {
 namespace {
 
-TEST_CASE("train 784-64-10, export int8, evaluate on the runtime") {
+TEST_CASE("784-64-10 after 2 epochs: 96%+ float, int8 within 0.3 points and equal to the reference") {
   const Mnist mnist = LoadMnist(test::MnistDir());
   REQUIRE(mnist.test.size() == 10000);
   TrainConfig config;

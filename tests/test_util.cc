@@ -53,6 +53,31 @@ FloatModel RandomModel(const std::vector<uint32_t>& arch, uint64_t seed) {
   return m;
 }
 
+Dataset OnePixelPerClass(size_t count, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  Dataset d;
+  d.images.rows = d.images.cols = 4;
+  d.images.count = static_cast<uint32_t>(count);
+  d.images.pixels.resize(count * 16);
+  for (size_t i = 0; i < count; ++i) {
+    const uint8_t label = static_cast<uint8_t>(rng() % 10);
+    for (int p = 0; p < 16; ++p) d.images.pixels[i * 16 + p] = static_cast<uint8_t>(rng() % 40);
+    d.images.pixels[i * 16 + label] = 255;
+    d.labels.push_back(label);
+  }
+  return d;
+}
+
+TrainConfig SmallTrainConfig() {
+  TrainConfig c;
+  c.arch = {16, 24, 10};
+  c.epochs = 20;
+  c.batch = 32;
+  c.val_count = 200;
+  c.threads = 1;
+  return c;
+}
+
 std::string MnistDir() {
   if (const char* env = std::getenv("EDGEMLP_DATA"); env && *env) return env;
   return std::string(EDGEMLP_SOURCE_ROOT) + "/data/mnist";

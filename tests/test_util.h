@@ -1,5 +1,5 @@
 // Helpers shared by the test suites: temporary directories, small random
-// models, the MNIST location.
+// models, a small synthetic training task, the MNIST location.
 #ifndef EDGEMLP_TESTS_TEST_UTIL_H_
 #define EDGEMLP_TESTS_TEST_UTIL_H_
 
@@ -10,7 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "idx.h"
 #include "model.h"
+#include "train.h"
 
 namespace edgemlp::test {
 
@@ -33,6 +35,13 @@ std::vector<uint8_t> ReadBytes(const std::string& path);
 
 // A ReLU MLP with random weights and calibration ranges, e.g. {784, 32, 10}.
 FloatModel RandomModel(const std::vector<uint32_t>& arch, uint64_t seed);
+
+// 4x4 images, 10 classes: class k lights pixel k (255) over noise (0..39),
+// so a small net learns it in a few hundred steps.
+Dataset OnePixelPerClass(size_t count, uint64_t seed);
+// A {16, 24, 10} ReLU net for OnePixelPerClass: 20 epochs of batch 32 on one
+// thread, the last 200 images held out.
+TrainConfig SmallTrainConfig();
 
 // $EDGEMLP_DATA, else <source>/data/mnist.
 std::string MnistDir();

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <type_traits>
 
 #include "atomic_file.h"
 #include "edgemlp/blob.h"
@@ -17,11 +18,12 @@ namespace edgemlp {
 namespace {
 
 constexpr char kMagic[8] = {'E', 'M', 'L', 'P', 'C', 'K', 'P', 'T'};
-constexpr uint32_t kVersion = 2;  // 2: every TrainConfig field, and the EMA
+// 2: every TrainConfig field, and the EMA; 3: the validation loss per epoch.
+// Version 2 still loads (its epochs' val_loss stays NaN).
+constexpr uint32_t kVersion = 3;
+constexpr uint32_t kOldestVersion = 2;
 constexpr size_t kHeaderBytes = 24;  // magic, version, crc, payload size
-constexpr uint32_t kMaxArchSize = kMaxLayers + 1;
 constexpr uint32_t kMaxTextBytes = 1 << 20;
-constexpr uint32_t kMaxEpochs = 1000000;
 
 class Writer {
  public:
@@ -184,106 +186,92 @@ class Reader {
   const std::string& name_;
 };
 
-TrainConfig GetConfig(Reader& r) {
-  TrainConfig c;
-  const uint32_t arch_size = r.Get<uint32_t>("the architecture");
-  if (arch_size < 2 || arch_size > kMaxArchSize) {
-    r.Fail("architecture of " + std::to_string(arch_size) + " sizes (expected 2.." +
-           std::to_string(kMaxArchSize) + ")");
-  }
-  c.arch.resize(arch_size);
-  for (uint32_t& n : c.arch) {
-    n = r.Get<uint32_t>("the architecture");
-    if (n == 0 || n > kMaxLayerWidth) {
-      r.Fail("layer size " + std::to_string(n) + " (expected 1.." +
-             std::to_string(kMaxLayerWidth) + ")");
-    }
-  }
-  c.epochs = r.Get<int32_t>("the configuration");
-  c.seed = r.Get<uint64_t>("the configuration");
-  const uint32_t optimizer = r.Get<uint32_t>("the configuration");
-  c.learning_rate = r.Get<float>("the configuration");
-  c.batch = r.Get<int32_t>("the configuration");
-  c.threads = r.Get<int32_t>("the configuration");
-  c.l2 = r.Get<float>("the configuration");
-  c.momentum = r.Get<float>("the configuration");
-  const uint32_t schedule = r.Get<uint32_t>("the configuration");
-  c.val_count = r.Get<uint32_t>("the configuration");
-  float* regularization[] = {&c.augment.shift, &c.augment.rotate, &c.augment.scale,
-                             &c.augment.shear, &c.augment.elastic_alpha, &c.augment.elastic_sigma,
-                             &c.input_dropout, &c.hidden_dropout, &c.max_norm,
-                             &c.label_smoothing, &c.ema_decay};
-  for (float* f : regularization) {
-    *f = r.Get<float>("the configuration");
-    if (!std::isfinite(*f) || *f < 0) r.Fail("a regularization setting is out of range");
-  }
-  c.early_stop = r.Get<int32_t>("the configuration");
-  float* more[] = {&c.l2_lambda, &c.weight_decay, &c.step_gamma, &c.init_low, &c.init_high};
-  for (float* f : more) {
-    *f = r.Get<float>("the configuration");
-    if (!std::isfinite(*f)) r.Fail("a training setting is not finite");
-  }
-  c.step_epochs = r.Get<int32_t>("the configuration");
-  c.warmup_epochs = r.Get<int32_t>("the configuration");
-  const uint32_t loss = r.Get<uint32_t>("the configuration");
-  const uint32_t init = r.Get<uint32_t>("the configuration");
-  const uint32_t input = r.Get<uint32_t>("the configuration");
-  c.bias_prior = r.Get<uint8_t>("the configuration") != 0;
-  const uint32_t n_act = r.Get<uint32_t>("the configuration");
-  if (n_act > kMaxArchSize || loss > static_cast<uint32_t>(OutputLoss::kSigmoidBce) ||
-      init > static_cast<uint32_t>(Init::kUniform) ||
-      input > static_cast<uint32_t>(InputScaling::kStandardize) || c.step_epochs < 0 ||
-      c.warmup_epochs < 0) {
-    r.Fail("the training configuration is out of range");
-  }
-  c.loss = static_cast<OutputLoss>(loss);
-  c.init = static_cast<Init>(init);
-  c.input = static_cast<InputScaling>(input);
-  for (uint32_t i = 0; i < n_act; ++i) {
-    const uint8_t a = r.Get<uint8_t>("the configuration");
-    if (a > static_cast<uint8_t>(Activation::kTanh)) r.Fail("unknown activation " + std::to_string(a));
-    c.activations.push_back(static_cast<Activation>(a));
-  }
-  if (c.epochs < 1 || c.epochs > static_cast<int>(kMaxEpochs) || c.batch < 0 ||
-      c.threads < 0 || optimizer > static_cast<uint32_t>(Optimizer::kAdamW) ||
-      schedule > static_cast<uint32_t>(Schedule::kStep) || c.early_stop < 0 ||
-      !std::isfinite(c.learning_rate) || c.learning_rate < 0 || !std::isfinite(c.l2) ||
-      c.l2 < 0 || !std::isfinite(c.momentum)) {
-    r.Fail("the training configuration is out of range");
-  }
-  c.optimizer = static_cast<Optimizer>(optimizer);
-  c.schedule = static_cast<Schedule>(schedule);
-  return c;
+// The configuration as stored: one row per field, in file order. Writing
+// and reading both walk this list; ValidateConfig checks the ranges once.
+// Storage: int as i32, uint32_t as u32, uint64_t as u64, float as f32, bool
+// as u8, enums as u32; a vector as a u32 count, then its elements (sizes as
+// u32, activations as u8).
+template <typename Config, typename Field>
+void ForEachConfigField(Config& c, Field&& field) {
+  field("arch", c.arch);
+  field("epochs", c.epochs);
+  field("seed", c.seed);
+  field("optimizer", c.optimizer);
+  field("learning_rate", c.learning_rate);
+  field("batch", c.batch);
+  field("threads", c.threads);
+  field("l2", c.l2);
+  field("momentum", c.momentum);
+  field("schedule", c.schedule);
+  field("val_count", c.val_count);
+  field("augment.shift", c.augment.shift);
+  field("augment.rotate", c.augment.rotate);
+  field("augment.scale", c.augment.scale);
+  field("augment.shear", c.augment.shear);
+  field("augment.elastic_alpha", c.augment.elastic_alpha);
+  field("augment.elastic_sigma", c.augment.elastic_sigma);
+  field("input_dropout", c.input_dropout);
+  field("hidden_dropout", c.hidden_dropout);
+  field("max_norm", c.max_norm);
+  field("label_smoothing", c.label_smoothing);
+  field("ema_decay", c.ema_decay);
+  field("early_stop", c.early_stop);
+  field("l2_lambda", c.l2_lambda);
+  field("weight_decay", c.weight_decay);
+  field("step_gamma", c.step_gamma);
+  field("init_low", c.init_low);
+  field("init_high", c.init_high);
+  field("step_epochs", c.step_epochs);
+  field("warmup_epochs", c.warmup_epochs);
+  field("loss", c.loss);
+  field("init", c.init);
+  field("input", c.input);
+  field("bias_prior", c.bias_prior);
+  field("activations", c.activations);
 }
 
-void PutConfig(Writer& w, const TrainConfig& c) {
-  w.Put(static_cast<uint32_t>(c.arch.size()));
-  for (uint32_t n : c.arch) w.Put(n);
-  w.Put(static_cast<int32_t>(c.epochs));
-  w.Put(c.seed);
-  w.Put(static_cast<uint32_t>(c.optimizer));
-  w.Put(c.learning_rate);
-  w.Put(static_cast<int32_t>(c.batch));
-  w.Put(static_cast<int32_t>(c.threads));
-  w.Put(c.l2);
-  w.Put(c.momentum);
-  w.Put(static_cast<uint32_t>(c.schedule));
-  w.Put(c.val_count);
-  for (float f : {c.augment.shift, c.augment.rotate, c.augment.scale, c.augment.shear,
-                  c.augment.elastic_alpha, c.augment.elastic_sigma, c.input_dropout,
-                  c.hidden_dropout, c.max_norm, c.label_smoothing, c.ema_decay}) {
-    w.Put(f);
+// The stored type of a config member of type T (vectors: of an element).
+template <typename T>
+using Stored = std::conditional_t<std::is_enum_v<T> && !std::is_same_v<T, Activation>, uint32_t,
+                                  std::conditional_t<std::is_same_v<T, bool> ||
+                                                         std::is_same_v<T, Activation>,
+                                                     uint8_t, T>>;
+
+void PutConfig(Writer& w, const TrainConfig& config) {
+  ForEachConfigField(config, [&](const char*, const auto& value) {
+    using T = std::decay_t<decltype(value)>;
+    if constexpr (std::is_same_v<T, std::vector<uint32_t>> ||
+                  std::is_same_v<T, std::vector<Activation>>) {
+      w.Put(static_cast<uint32_t>(value.size()));
+      for (auto v : value) w.Put(static_cast<Stored<typename T::value_type>>(v));
+    } else {
+      w.Put(static_cast<Stored<T>>(value));
+    }
+  });
+}
+
+TrainConfig GetConfig(Reader& r) {
+  TrainConfig config;
+  ForEachConfigField(config, [&](const char* name, auto& value) {
+    using T = std::decay_t<decltype(value)>;
+    const std::string what = std::string("the configuration's ") + name;
+    if constexpr (std::is_same_v<T, std::vector<uint32_t>> ||
+                  std::is_same_v<T, std::vector<Activation>>) {
+      using E = typename T::value_type;
+      const uint32_t n = r.Get<uint32_t>(what.c_str());
+      r.Need(uint64_t{n} * sizeof(Stored<E>), what.c_str());  // before allocating
+      value.resize(n);
+      for (E& v : value) v = static_cast<E>(r.Get<Stored<E>>(what.c_str()));
+    } else {
+      value = static_cast<T>(r.Get<Stored<T>>(what.c_str()));
+    }
+  });
+  try {
+    ValidateConfig(config);
+  } catch (const InputError& e) {
+    r.Fail(std::string("the training configuration is out of range: ") + e.what());
   }
-  w.Put(static_cast<int32_t>(c.early_stop));
-  for (float f : {c.l2_lambda, c.weight_decay, c.step_gamma, c.init_low, c.init_high}) w.Put(f);
-  w.Put(static_cast<int32_t>(c.step_epochs));
-  w.Put(static_cast<int32_t>(c.warmup_epochs));
-  w.Put(static_cast<uint32_t>(c.loss));
-  w.Put(static_cast<uint32_t>(c.init));
-  w.Put(static_cast<uint32_t>(c.input));
-  w.Put(static_cast<uint8_t>(c.bias_prior));
-  w.Put(static_cast<uint32_t>(c.activations.size()));
-  for (Activation a : c.activations) w.Put(static_cast<uint8_t>(a));
+  return config;
 }
 
 }  // namespace
@@ -326,6 +314,7 @@ std::vector<uint8_t> SerializeCheckpoint(const Checkpoint& ck) {
     w.Put(e.learning_rate);
     w.Put(e.reg_loss);
     w.Put(e.train_accuracy);
+    w.Put(e.val_loss);
     for (const std::vector<double>* v : {&e.update_ratio, &e.grad_norm}) {
       w.Put(static_cast<uint32_t>(v->size()));
       for (double x : *v) w.Put(x);
@@ -354,9 +343,10 @@ Checkpoint ParseCheckpoint(const uint8_t* bytes, size_t size, const std::string&
   std::memcpy(&version, bytes + 8, 4);
   std::memcpy(&crc, bytes + 12, 4);
   std::memcpy(&payload_size, bytes + 16, 8);
-  if (version != kVersion) {
+  if (version < kOldestVersion || version > kVersion) {
     throw InputError(name + ": checkpoint version " + std::to_string(version) +
-                     " (this edgemlp reads version " + std::to_string(kVersion) + ")");
+                     " (this edgemlp reads versions " + std::to_string(kOldestVersion) + " to " +
+                     std::to_string(kVersion) + ")");
   }
   if (payload_size != size - kHeaderBytes) {
     throw InputError(name + ": truncated or padded: the header says " +
@@ -413,6 +403,7 @@ Checkpoint ParseCheckpoint(const uint8_t* bytes, size_t size, const std::string&
     e.learning_rate = r.Get<double>("the history");
     e.reg_loss = r.Get<double>("the history");
     e.train_accuracy = r.Get<double>("the history");
+    if (version >= 3) e.val_loss = r.Get<double>("the history");
     // Per-layer diagnostics: one value per layer of the architecture.
     for (std::vector<double>* v : {&e.update_ratio, &e.grad_norm}) {
       const uint32_t n = r.Get<uint32_t>("the history");

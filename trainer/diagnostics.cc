@@ -5,6 +5,7 @@
 #include <cstdarg>
 #include <cstdint>
 #include <cstdio>
+#include <iterator>
 #include <random>
 
 #include "backprop.h"
@@ -61,17 +62,9 @@ double MeanUnitCorrelation(const Eigen::MatrixXf& a) {
 }  // namespace
 
 const char* SeverityName(Severity severity) {
-  switch (severity) {
-    case Severity::kOk:
-      return "OK";
-    case Severity::kNote:
-      return "NOTE";
-    case Severity::kWarn:
-      return "WARN";
-    case Severity::kFail:
-      return "FAIL";
-  }
-  return "?";
+  static constexpr const char* kNames[] = {"OK", "NOTE", "WARN", "FAIL"};  // by value (0..3)
+  const auto i = static_cast<size_t>(severity);
+  return i < std::size(kNames) ? kNames[i] : "?";
 }
 
 ClassShares CountClasses(const std::vector<uint8_t>& labels, size_t begin, size_t end) {

@@ -58,13 +58,16 @@ double Accuracy(const FloatModel& model, const std::vector<Matrix>& w_q, const M
 
 }  // namespace
 
-Matrix FakeQuantizeWeights(const Matrix& w, WeightType type) {
-  const float qmax = static_cast<float>(WeightQmax(type, static_cast<uint32_t>(w.cols())));
+Matrix FakeQuantizeWeights(const Matrix& w, WeightType type, double fold) {
+  const double qmax = WeightQmax(type, static_cast<uint32_t>(w.cols()));
+  const Eigen::MatrixXd folded = w.cast<double>() * fold;
+  std::vector<int32_t> q(static_cast<size_t>(w.cols()));
   Matrix out(w.rows(), w.cols());
   for (Eigen::Index r = 0; r < w.rows(); ++r) {
-    const float max_abs = w.row(r).cwiseAbs().maxCoeff();
-    const float scale = max_abs > 0 ? max_abs / qmax : 1.0f;
-    out.row(r) = (w.row(r).array() / scale).round().max(-qmax).min(qmax) * scale;
+    const double scale = QuantizeRow(folded.row(r), qmax, q.data());
+    for (Eigen::Index c = 0; c < w.cols(); ++c) {
+      out(r, c) = static_cast<float>(q[c] * scale / fold);
+    }
   }
   return out;
 }
@@ -120,7 +123,8 @@ FloatModel FinetuneQat(const FloatModel& input_model, const Dataset& train, cons
   }
   auto quantize_weights = [&] {
     for (size_t i = 0; i < layers; ++i) {
-      w_q[i] = FakeQuantizeWeights(model.layers[i].weights, LayerType(config, i));
+      w_q[i] = FakeQuantizeWeights(model.layers[i].weights, LayerType(config, i),
+                                   i == 0 ? InputFold(model) : 1.0);
     }
   };
   quantize_weights();
@@ -163,10 +167,13 @@ FloatModel FinetuneQat(const FloatModel& input_model, const Dataset& train, cons
         if (i > 0) {
           auto prev = delta[i - 1].leftCols(n);
           prev.noalias() = w_q[i].transpose() * d;  // through the quantized weights
-          // STE: the rounding passes the gradient; the clamp to [0, range] does not.
+          // STE: the rounding passes the gradient; the clamp to [0, range] does
+          // not. A clamped output is the grid's top, 255 steps, which can be
+          // an ulp below range itself.
           const float range = model.layers[i - 1].calib_max;
+          const float top = 255.0f * (range / 255.0f);
           const auto out = act[i].leftCols(n).array();
-          prev = (out > 0.0f && out < range).select(prev, 0.0f);
+          prev = (out > 0.0f && out < top).select(prev, 0.0f);
         }
         DenseLayer& l = model.layers[i];
         m_w[i] = kB1 * m_w[i] + (1 - kB1) * grad_w;

@@ -35,9 +35,11 @@ struct QatEpoch {
   double seconds = 0;
 };
 
-// Fake quantization of one weight matrix, row by row (what the exporter
-// stores, dequantized).
-Eigen::MatrixXf FakeQuantizeWeights(const Eigen::MatrixXf& w, WeightType type);
+// Fake quantization of one weight matrix: the exporter's integer weights
+// (QuantizeRow, row by row), dequantized. `fold` is what export folds into
+// the weights first (InputFold for layer 0, else 1), divided out again.
+Eigen::MatrixXf FakeQuantizeWeights(const Eigen::MatrixXf& w, WeightType type,
+                                    double fold = 1.0);
 
 // Returns the fine-tuned model (the best epoch on held-out images, epoch 0
 // being the input model). Needs the model's calibrated ranges (calib_max).

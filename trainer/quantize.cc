@@ -33,6 +33,17 @@ uint32_t WeightStride(WeightType type, uint32_t in_size) {
   return (in_size + align - 1) / align * align;
 }
 
+float QuantizeRow(const Eigen::Ref<const Eigen::RowVectorXd>& w, double qmax, int32_t* q) {
+  const double max_abs = w.cwiseAbs().maxCoeff();
+  const float scale = max_abs > 0 ? static_cast<float>(max_abs / qmax) : 1.0f;
+  for (Eigen::Index c = 0; c < w.size(); ++c) {
+    q[c] = static_cast<int32_t>(std::clamp(std::nearbyint(w[c] / scale), -qmax, qmax));
+  }
+  return scale;
+}
+
+double InputFold(const FloatModel& model) { return 255.0 * model.input_scale; }
+
 void QuantizeMultiplier(double m, int32_t* multiplier, int32_t* shift) {
   int exponent = 0;
   const double fraction = std::frexp(m, &exponent);   // m = f * 2^e, f in [0.5, 1)
@@ -154,7 +165,7 @@ std::vector<uint8_t> Quantize(const FloatModel& model, const QuantOptions& optio
       // Fold the model's input scaling into layer 0:
       // W x + b with x = p*s + o  ==  (255 s W)(p/255) + (b + o * rowsum W).
       b += model.input_offset * w.rowwise().sum();
-      w *= 255.0 * model.input_scale;
+      w *= InputFold(model);
     }
     const uint32_t in = static_cast<uint32_t>(w.cols());
     const uint32_t out = static_cast<uint32_t>(w.rows());
@@ -166,12 +177,7 @@ std::vector<uint8_t> Quantize(const FloatModel& model, const QuantOptions& optio
     s.scales.resize(out);
     std::vector<int32_t> wq(size_t{out} * stride, 0);
     for (uint32_t r = 0; r < out; ++r) {
-      const double max_abs = w.row(r).cwiseAbs().maxCoeff();
-      s.scales[r] = max_abs > 0 ? static_cast<float>(max_abs / qmax) : 1.0f;
-      for (uint32_t c = 0; c < in; ++c) {
-        const double q = std::nearbyint(w(r, c) / s.scales[r]);
-        wq[size_t{r} * stride + c] = static_cast<int32_t>(std::clamp(q, -qmax, qmax));
-      }
+      s.scales[r] = QuantizeRow(w.row(r), qmax, &wq[size_t{r} * stride]);
     }
     // One output scale: u8 range of the calibrated maximum for hidden
     // layers; for the logits the coarsest accumulator unit, so every row's

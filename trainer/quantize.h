@@ -33,6 +33,15 @@ int32_t WeightQmax(WeightType type, uint32_t in_size);
 // Elements per stored row: in_size rounded up so rows are 64-byte multiples.
 uint32_t WeightStride(WeightType type, uint32_t in_size);
 
+// One row of weights -> integer weights q[0..n) in [-qmax, qmax] and the
+// row's scale, max|w| / qmax as a float (1 for an all-zero row), with
+// q = round-half-even(w / scale) in double. The exporter and QAT's fake
+// quantization (qat.h) both round here, so they agree weight for weight.
+float QuantizeRow(const Eigen::Ref<const Eigen::RowVectorXd>& w, double qmax, int32_t* q);
+// The factor export folds into layer 0's weights with the input scaling
+// (255 * input_scale: its integer inputs are raw pixels / 255).
+double InputFold(const FloatModel& model);
+
 // M > 0 -> (multiplier in [2^30, 2^31), shift in [1, 62]) with
 // M ~= multiplier * 2^-shift. Tiny M saturates to the smallest encodable.
 void QuantizeMultiplier(double m, int32_t* multiplier, int32_t* shift);

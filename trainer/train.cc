@@ -22,48 +22,88 @@ float DefaultLr(Optimizer optimizer) {
   return 1e-3f;
 }
 
-const char* OptimizerName(Optimizer optimizer) {
-  switch (optimizer) {
-    case Optimizer::kSgd: return "sgd";
-    case Optimizer::kGd: return "gd";
-    case Optimizer::kMomentum: return "momentum";
-    case Optimizer::kNesterov: return "nesterov";
-    case Optimizer::kAdam: return "adam";
-    case Optimizer::kAdamW: return "adamw";
-  }
-  return "?";
-}
+namespace {
 
-const char* ScheduleName(Schedule schedule) {
-  switch (schedule) {
-    case Schedule::kConstant: return "constant";
-    case Schedule::kCosine: return "cosine";
-    case Schedule::kOneCycle: return "one-cycle";
-    case Schedule::kStep: return "step";
-  }
-  return "?";
-}
+const char* OrUnknown(const char* name) { return name ? name : "?"; }
 
-const char* InitName(Init init) {
-  switch (init) {
-    case Init::kHe: return "he";
-    case Init::kXavier: return "xavier";
-    case Init::kUniform: return "uniform";
-  }
-  return "?";
-}
+}  // namespace
 
-const char* InputScalingName(InputScaling input) {
-  switch (input) {
-    case InputScaling::kUnit: return "unit";
-    case InputScaling::kSymmetric: return "symmetric";
-    case InputScaling::kStandardize: return "standardize";
-  }
-  return "?";
-}
+const char* OptimizerName(Optimizer o) { return OrUnknown(NameIn(kOptimizerNames, o)); }
+const char* ScheduleName(Schedule s) { return OrUnknown(NameIn(kScheduleNames, s)); }
+const char* InitName(Init init) { return OrUnknown(NameIn(kInitNames, init)); }
+const char* InputScalingName(InputScaling i) { return OrUnknown(NameIn(kInputScalingNames, i)); }
+const char* LossName(OutputLoss loss) { return OrUnknown(NameIn(kLossNames, loss)); }
 
-const char* LossName(OutputLoss loss) {
-  return loss == OutputLoss::kSoftmaxCe ? "softmax" : "sigmoid-bce";
+void ValidateConfig(const TrainConfig& config) {
+  const std::vector<uint32_t>& arch = config.arch;
+  if (arch.size() < 2 || arch.size() > kMaxLayers + 1) {
+    throw InputError("--arch has " + std::to_string(arch.size()) + " sizes (expected 2.." +
+                     std::to_string(kMaxLayers + 1) + ": input, hidden layers, output)");
+  }
+  for (uint32_t n : arch) {
+    if (n == 0 || n > kMaxLayerWidth) {
+      throw InputError("--arch layer size " + std::to_string(n) + " (expected 1.." +
+                       std::to_string(kMaxLayerWidth) + ")");
+    }
+  }
+  if (arch.back() < 10) {
+    throw InputError("--arch ends with " + std::to_string(arch.back()) +
+                     " outputs but the labels have 10 classes");
+  }
+  if (config.epochs < 1 || config.epochs > kMaxEpochs || config.batch < 0) {
+    throw InputError("--epochs must be 1.." + std::to_string(kMaxEpochs) +
+                     " and --batch >= 1 (or full)");
+  }
+  if (config.threads < 0 || config.early_stop < 0 || config.step_epochs < 0 ||
+      config.warmup_epochs < 0) {
+    throw InputError("--threads, --early-stop, --step-epochs and --warmup-epochs must be >= 0");
+  }
+  if (!NameIn(kOptimizerNames, config.optimizer) || !NameIn(kScheduleNames, config.schedule) ||
+      !NameIn(kLossNames, config.loss) || !NameIn(kInitNames, config.init) ||
+      !NameIn(kInputScalingNames, config.input)) {
+    throw InputError("unknown optimizer, schedule, loss, init or input scaling");
+  }
+  for (float f : {config.learning_rate, config.l2, config.l2_lambda, config.weight_decay,
+                  config.augment.shift, config.augment.rotate, config.augment.scale,
+                  config.augment.shear, config.augment.elastic_alpha,
+                  config.augment.elastic_sigma, config.input_dropout, config.hidden_dropout,
+                  config.max_norm, config.label_smoothing, config.ema_decay}) {
+    if (!(f >= 0 && std::isfinite(f))) {
+      throw InputError("--lr, L2, weight decay, augmentation, dropout, --max-norm, "
+                       "--label-smoothing and --ema must be finite and >= 0");
+    }
+  }
+  for (float f : {config.momentum, config.step_gamma, config.init_low, config.init_high}) {
+    if (!std::isfinite(f)) {
+      throw InputError("--momentum, --step-gamma and --init bounds must be finite");
+    }
+  }
+  if (!(config.input_dropout < 1 && config.hidden_dropout < 1)) {
+    throw InputError("--input-dropout and --dropout must be in [0, 1)");
+  }
+  if (!(config.label_smoothing < 1 && config.ema_decay < 1)) {
+    throw InputError("--label-smoothing and --ema must be in [0, 1)");
+  }
+  if (config.label_smoothing > 0 && config.loss != OutputLoss::kSoftmaxCe) {
+    throw InputError("--label-smoothing applies to the softmax cross-entropy loss");
+  }
+  if (!config.activations.empty() && config.activations.size() != 1 &&
+      config.activations.size() + 2 != arch.size()) {
+    throw InputError("--activation lists " + std::to_string(config.activations.size()) +
+                     " activations but --arch has " + std::to_string(arch.size() - 2) +
+                     " hidden layers (give one for all, or one per hidden layer)");
+  }
+  for (Activation a : config.activations) {
+    if (a != Activation::kNone && !NameIn(kHiddenActivationNames, a)) {
+      throw InputError("unknown hidden activation " + std::to_string(static_cast<int>(a)));
+    }
+  }
+  if (config.schedule == Schedule::kStep && config.step_epochs < 1) {
+    throw InputError("--schedule step needs --step-epochs N (N >= 1)");
+  }
+  if (config.init == Init::kUniform && !(config.init_low < config.init_high)) {
+    throw InputError("--init uniform:A,B needs A < B");
+  }
 }
 
 size_t EffectiveBatch(const TrainConfig& config, size_t n_train) {
@@ -155,41 +195,12 @@ void SetInputScaling(FloatModel* model, const Dataset& data, size_t n_train, Inp
 }
 
 void CheckConfig(const Dataset& train, const TrainConfig& config) {
+  ValidateConfig(config);
   const std::vector<uint32_t>& arch = config.arch;
   if (arch.front() != train.images.image_size()) {
     throw InputError("--arch starts with " + std::to_string(arch.front()) +
                      " inputs but the images have " +
                      std::to_string(train.images.image_size()) + " pixels");
-  }
-  if (arch.back() < 10) {
-    throw InputError("--arch ends with " + std::to_string(arch.back()) +
-                     " outputs but the labels have 10 classes");
-  }
-  if (!(config.input_dropout >= 0 && config.input_dropout < 1 && config.hidden_dropout >= 0 &&
-        config.hidden_dropout < 1)) {
-    throw InputError("--input-dropout and --dropout must be in [0, 1)");
-  }
-  if (!(config.label_smoothing >= 0 && config.label_smoothing < 1) ||
-      !(config.ema_decay >= 0 && config.ema_decay < 1)) {
-    throw InputError("--label-smoothing and --ema must be in [0, 1)");
-  }
-  if (config.label_smoothing > 0 && config.loss != OutputLoss::kSoftmaxCe) {
-    throw InputError("--label-smoothing applies to the softmax cross-entropy loss");
-  }
-  if (config.epochs < 1 || config.batch < 0) {
-    throw InputError("--epochs must be >= 1 and --batch >= 1 (or full)");
-  }
-  if (!config.activations.empty() && config.activations.size() != 1 &&
-      config.activations.size() + 2 != arch.size()) {
-    throw InputError("--activation lists " + std::to_string(config.activations.size()) +
-                     " activations but --arch has " + std::to_string(arch.size() - 2) +
-                     " hidden layers (give one for all, or one per hidden layer)");
-  }
-  if (config.schedule == Schedule::kStep && config.step_epochs < 1) {
-    throw InputError("--schedule step needs --step-epochs N (N >= 1)");
-  }
-  if (config.init == Init::kUniform && !(config.init_low < config.init_high)) {
-    throw InputError("--init uniform:A,B needs A < B");
   }
   if (train.size() <= config.val_count + 1) {
     throw InputError("the training set has " + std::to_string(train.size()) +
@@ -280,7 +291,7 @@ class Trainer {
       throw InputError("training diverged at epoch " + std::to_string(rec.epoch) +
                        " (loss is not finite): lower --lr");
     }
-    rec.val_accuracy = ValidationAccuracy();
+    Validate(&rec);
     rec.seconds = Seconds(start);
     ++state_.epochs_done;
     if (rec.val_accuracy > state_.best_accuracy) {
@@ -451,11 +462,18 @@ class Trainer {
     }
   }
 
-  double ValidationAccuracy() const {
-    const std::vector<uint8_t> val = PredictFloat(Evaluated(), data_, n_train_, data_.size());
+  // Accuracy and mean data loss of the evaluated model on the held-out split.
+  void Validate(EpochRecord* rec) const {
+    Matrix logits;
+    const std::vector<uint8_t> val =
+        PredictFloat(Evaluated(), data_, n_train_, data_.size(), &logits);
     size_t correct = 0;
     for (size_t i = 0; i < val.size(); ++i) correct += val[i] == data_.labels[n_train_ + i];
-    return static_cast<double>(correct) / static_cast<double>(val.size());
+    rec->val_accuracy = static_cast<double>(correct) / static_cast<double>(val.size());
+    Matrix delta(logits.rows(), logits.cols());
+    const auto label = [&](Eigen::Index c) { return data_.labels[n_train_ + c]; };
+    rec->val_loss =
+        LossAndDelta(config_.loss, logits, label, &delta) / static_cast<double>(val.size());
   }
 
   const Dataset& data_;

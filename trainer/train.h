@@ -5,8 +5,10 @@
 #ifndef EDGEMLP_TRAINER_TRAIN_H_
 #define EDGEMLP_TRAINER_TRAIN_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -78,9 +80,53 @@ struct TrainConfig {
   InputScaling input = InputScaling::kUnit;
 };
 
+// Each option value's name as the CLI spells it. The *Name functions below
+// and the CLI's parsers read these tables, so a name is written once.
+template <typename E>
+struct Named {
+  E value;
+  const char* name;
+};
+inline constexpr Named<Optimizer> kOptimizerNames[] = {
+    {Optimizer::kGd, "gd"},     {Optimizer::kSgd, "sgd"},
+    {Optimizer::kMomentum, "momentum"}, {Optimizer::kNesterov, "nesterov"},
+    {Optimizer::kAdam, "adam"}, {Optimizer::kAdamW, "adamw"}};
+inline constexpr Named<Schedule> kScheduleNames[] = {{Schedule::kConstant, "constant"},
+                                                     {Schedule::kCosine, "cosine"},
+                                                     {Schedule::kOneCycle, "one-cycle"},
+                                                     {Schedule::kStep, "step"}};
+inline constexpr Named<Init> kInitNames[] = {
+    {Init::kHe, "he"}, {Init::kXavier, "xavier"}, {Init::kUniform, "uniform"}};
+inline constexpr Named<InputScaling> kInputScalingNames[] = {
+    {InputScaling::kUnit, "unit"},
+    {InputScaling::kSymmetric, "symmetric"},
+    {InputScaling::kStandardize, "standardize"}};
+inline constexpr Named<OutputLoss> kLossNames[] = {{OutputLoss::kSoftmaxCe, "softmax"},
+                                                   {OutputLoss::kSigmoidBce, "sigmoid-bce"}};
+// Hidden-layer activations (kNone is the output layer's).
+inline constexpr Named<Activation> kHiddenActivationNames[] = {
+    {Activation::kRelu, "relu"}, {Activation::kSigmoid, "sigmoid"}, {Activation::kTanh, "tanh"}};
+
+// The table's name for `value`; nullptr if it has none (e.g. read from a
+// damaged file).
+template <typename E, size_t N>
+constexpr const char* NameIn(const Named<E> (&table)[N], E value) {
+  for (const Named<E>& n : table) {
+    if (n.value == value) return n.name;
+  }
+  return nullptr;
+}
+
 const char* InitName(Init init);
 const char* InputScalingName(InputScaling input);
 const char* LossName(OutputLoss loss);
+// Longest run a configuration may ask for (also bounds a checkpoint's).
+inline constexpr int kMaxEpochs = 1000000;
+// Every range of the configuration that needs no data, checked once here
+// (Train and InitialState also check it against the data; a checkpoint's
+// configuration is checked here when read). Throws InputError naming the
+// option.
+void ValidateConfig(const TrainConfig& config);
 // Batch size actually used: the whole training split for kGd or batch 0.
 size_t EffectiveBatch(const TrainConfig& config, size_t n_train);
 // L2 coefficient c of the penalty (c/2)*|W|^2 on the mean loss.
@@ -97,6 +143,9 @@ struct EpochRecord {
   double reg_loss = 0;      // L2 penalty at the epoch's start (0 without L2)
   double train_accuracy = 0;  // on the epoch's batches, before each update
   double val_accuracy = 0;  // fraction 0..1 on the held-out split
+  // Mean data loss on the held-out split (no label smoothing, no L2); NaN
+  // for epochs read from a version-2 checkpoint, which did not record it.
+  double val_loss = std::numeric_limits<double>::quiet_NaN();
   double learning_rate = 0; // at the epoch's start
   // Per layer, mean over the epoch's steps: |dW|/|W| of the applied update
   // and |dLoss/dW| of the data loss.

@@ -8,6 +8,7 @@
 #include "error.h"
 #include "idx.h"
 #include "cli/model_file.h"
+#include "quantize.h"
 #include "train.h"
 
 namespace edgemlp::cli {
@@ -75,6 +76,18 @@ Outcome RunFloat(const ModelFile& file, const Dataset& test) {
   return out;
 }
 
+// The model's weight scheme: "float32", "int8", "int16", "int4", or "mixed"
+// when `export --layer-quant` gave layers different schemes.
+std::string Scheme(const ModelFile& file) {
+  std::string scheme;
+  for (const LayerRecord& l : file.view.layers) {
+    const std::string name = WeightTypeName(static_cast<WeightType>(l.weight_type));
+    if (!scheme.empty() && name != scheme) return "mixed";
+    scheme = name;
+  }
+  return scheme;
+}
+
 void RunEval(const EvalOptions& o) {
   const ModelFile file = ReadModelFile(o.model);
   if ((o.reference || !o.target.empty()) && !file.is_int8()) {
@@ -111,7 +124,7 @@ void RunEval(const EvalOptions& o) {
   const double accuracy = static_cast<double>(correct) / test.size();
   const double us_per_image = 1e6 * out.seconds / test.size();
   const Json j = {{"model", o.model},
-                  {"kind", file.is_int8() ? "int8" : "float32"},
+                  {"kind", Scheme(file)},
                   {"engine", out.engine},
                   {"accuracy", accuracy},
                   {"count", test.size()},
@@ -126,7 +139,7 @@ void RunEval(const EvalOptions& o) {
   char head[256];
   std::snprintf(head, sizeof(head),
                 "%s (%s, %zu bytes): accuracy %.2f%% (%zu/%zu), %.2f us per image on %s%s\n",
-                o.model.c_str(), file.is_int8() ? "int8" : "float32", file.size,
+                o.model.c_str(), Scheme(file).c_str(), file.size,
                 100 * accuracy, correct, test.size(), us_per_image, out.engine.c_str(),
                 file.is_int8() ? " (batch 1)" : " (batched)");
   human += head + table + "confusion (rows: true digit, columns: predicted)\n      ";

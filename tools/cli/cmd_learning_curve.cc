@@ -46,7 +46,7 @@ void RunCurve(const CurveOptions& c) {
     test.y.push_back(100 * run.test_accuracy);
   }
   WriteFileAtomic(c.plot, LineChartSvg("Accuracy vs training-set size", "training images (log)",
-                                       "accuracy (%)", {train, val, test}, true));
+                                       "accuracy (%)", {train, val, test}, {true, false}));
   std::string human;
   for (const Json& p : points) {
     char line[160];

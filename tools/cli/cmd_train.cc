@@ -83,6 +83,7 @@ Json EpochJson(const EpochRecord& r) {
           {"cost", r.cost()},
           {"train_accuracy", r.train_accuracy},
           {"val_accuracy", r.val_accuracy},
+          {"val_loss", r.val_loss},  // null for epochs from a version-2 checkpoint
           {"learning_rate", r.learning_rate},
           {"update_ratio", r.update_ratio},
           {"grad_norm", r.grad_norm}};

@@ -7,6 +7,7 @@
 #include "cli/cli.h"
 #include "error.h"
 #include "cli/presets.h"
+#include "version.h"
 
 int main(int argc, char** argv) {
   using namespace edgemlp::cli;
@@ -15,7 +16,7 @@ int main(int argc, char** argv) {
       "with Highway SIMD.",
       "edgemlp"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "edgemlp 0.1.0");
+  app.set_version_flag("--version", "edgemlp " EDGEMLP_VERSION);
   app.footer(
       "Data: --data DIR, else $EDGEMLP_DATA, else ./data/mnist (the four MNIST "
       "IDX files, gzipped or not; tools/scripts/fetch-mnist.sh gets them).\n"

@@ -16,21 +16,37 @@ struct Series {
   std::string name;
   std::string color;  // SVG colour, e.g. "#1f77b4"
   std::vector<double> x, y;
+  bool dashed = false;  // a reference line rather than measurements
 };
 
-// A line chart with axes, ticks and a legend; `log_x` for sizes.
+struct ChartAxes {
+  bool log_x = false;        // for sizes: ticks at 1, 2, 5 x 10^k
+  bool y_from_zero = false;  // losses: the y axis starts at 0
+};
+
+// Tick values for data in [lo, hi]: multiples of 1, 2 or 5 x 10^k, about
+// `target` of them; with `integer`, steps of at least 1. The axis runs from
+// the first tick to the last, which enclose [lo, hi].
+std::vector<double> NiceTicks(double lo, double hi, int target, bool integer = false);
+
+// A line chart: round tick values, the legend in its own column right of the
+// frame (it never covers data). Integer x values (epochs) get integer ticks.
 std::string LineChartSvg(const std::string& title, const std::string& x_label,
                          const std::string& y_label, const std::vector<Series>& series,
-                         bool log_x = false);
+                         ChartAxes axes = {});
 // counts[true][predicted]
 std::string ConfusionSvg(const std::vector<std::vector<int>>& counts);
-// Up to `max` images of `data`, sorted by the caller, 28x28 tiles scaled x3
-// on a dark grid, as PNG bytes.
-std::vector<uint8_t> DigitSheetPng(const Dataset& data, const std::vector<size_t>& indices);
+// The images `indices` of `data` (in that order, 10 per row), each scaled x3
+// on a dark grid with "true -> predicted" (`predicted[n]`) written under it,
+// as PNG bytes.
+std::vector<uint8_t> DigitSheetPng(const Dataset& data, const std::vector<size_t>& indices,
+                                   const std::vector<uint8_t>& predicted);
 
-// Into `dir` (created if missing): loss.svg, accuracy.svg, confusion.svg,
-// misclassified.png (the 40 most confidently wrong test digits, row by row)
-// and misclassified.json (their index, label, prediction, confidence).
+// Into `dir` (created if missing): loss.svg (train and validation loss, the
+// L2 term if any, the class-prior loss), accuracy.svg (train and
+// validation), confusion.svg, misclassified.png (the 40 most confidently
+// wrong test digits, row by row, each captioned true -> predicted) and
+// misclassified.json (their index, label, prediction, confidence).
 void WriteRunPlots(const std::string& dir, const Run& run, const Dataset& test);
 
 }  // namespace edgemlp::cli

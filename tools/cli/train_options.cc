@@ -10,6 +10,18 @@
 
 namespace edgemlp::cli {
 
+namespace {
+
+// A CLI11 transformer's map from a name table (train.h).
+template <typename E, size_t N>
+std::map<std::string, E> NameMap(const Named<E> (&table)[N]) {
+  std::map<std::string, E> map;
+  for (const Named<E>& n : table) map[n.name] = n.value;
+  return map;
+}
+
+}  // namespace
+
 // Augmentation and regularisation (all off by default).
 static void AddRegularizationOptions(CLI::App* cmd, TrainConfig* c) {
   AugmentConfig& a = c->augment;
@@ -56,27 +68,19 @@ void AddTrainOptions(CLI::App* cmd, TrainOptions* o) {
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));
   cmd->add_option("--seed", o->config.seed, "Random seed (init, shuffling)")->capture_default_str();
-  const std::map<std::string, Optimizer> optimizers = {
-      {"sgd", Optimizer::kSgd},           {"gd", Optimizer::kGd},
-      {"momentum", Optimizer::kMomentum}, {"nesterov", Optimizer::kNesterov},
-      {"adam", Optimizer::kAdam},         {"adamw", Optimizer::kAdamW}};
   cmd->add_option("--optimizer", o->config.optimizer,
                   "gd (full-batch gradient descent) | sgd | momentum | nesterov | adam | adamw "
                   "(default adam)")
-      ->transform(CLI::CheckedTransformer(optimizers, CLI::ignore_case))
+      ->transform(CLI::CheckedTransformer(NameMap(kOptimizerNames), CLI::ignore_case))
       ->option_text("gd|sgd|momentum|nesterov|adam|adamw");
   cmd->add_option(
          "--lr", o->config.learning_rate,
          "Learning rate (default: adam/adamw 1e-3, momentum/nesterov 0.05, sgd 0.1, gd 0.5)")
       ->check(CLI::PositiveNumber);
-  const std::map<std::string, Schedule> schedules = {{"constant", Schedule::kConstant},
-                                                      {"cosine", Schedule::kCosine},
-                                                      {"one-cycle", Schedule::kOneCycle},
-                                                      {"step", Schedule::kStep}};
   cmd->add_option("--schedule", o->config.schedule,
                   "constant | cosine | one-cycle (warm up to --lr over 30% of the steps, then "
                   "anneal) | step (lr x --step-gamma every --step-epochs) (default cosine)")
-      ->transform(CLI::CheckedTransformer(schedules, CLI::ignore_case))
+      ->transform(CLI::CheckedTransformer(NameMap(kScheduleNames), CLI::ignore_case))
       ->option_text("constant|cosine|one-cycle|step");
   cmd->add_option("--step-epochs", o->config.step_epochs, "step schedule: epochs per step")
       ->check(CLI::Range(1, 100000));
@@ -103,24 +107,19 @@ void AddTrainOptions(CLI::App* cmd, TrainOptions* o) {
   cmd->add_option("--activation", o->activation,
                   "Hidden activation relu|sigmoid|tanh, or one per hidden layer: sigmoid,relu")
       ->capture_default_str();
-  const std::map<std::string, OutputLoss> losses = {{"softmax", OutputLoss::kSoftmaxCe},
-                                                    {"sigmoid-bce", OutputLoss::kSigmoidBce}};
   cmd->add_option("--loss", o->config.loss,
                   "softmax (softmax + cross-entropy, default) | sigmoid-bce (sum of per-output "
                   "sigmoid binary cross-entropies)")
-      ->transform(CLI::CheckedTransformer(losses, CLI::ignore_case))
+      ->transform(CLI::CheckedTransformer(NameMap(kLossNames), CLI::ignore_case))
       ->option_text("softmax|sigmoid-bce");
   cmd->add_option("--init", o->init, "Weight init: he | xavier (glorot) | uniform:A,B")
       ->capture_default_str();
   cmd->add_flag("--bias-prior", o->config.bias_prior,
                 "Start the output biases at the class frequencies");
-  const std::map<std::string, InputScaling> inputs = {{"unit", InputScaling::kUnit},
-                                                      {"symmetric", InputScaling::kSymmetric},
-                                                      {"standardize", InputScaling::kStandardize}};
   cmd->add_option("--input", o->config.input,
                   "Input scaling: unit ([0,1], default) | symmetric ([-1,1]) | standardize "
                   "(mean 0, std 1 over the training images)")
-      ->transform(CLI::CheckedTransformer(inputs, CLI::ignore_case))
+      ->transform(CLI::CheckedTransformer(NameMap(kInputScalingNames), CLI::ignore_case))
       ->option_text("unit|symmetric|standardize");
   cmd->add_option("--train-count", o->train_count,
                   "Train on the first N images only (validation stays the last --val-count)")
@@ -139,9 +138,9 @@ void AddTrainOptions(CLI::App* cmd, TrainOptions* o) {
 namespace {
 
 Activation ParseActivation(const std::string& name) {
-  if (name == "relu") return Activation::kRelu;
-  if (name == "sigmoid") return Activation::kSigmoid;
-  if (name == "tanh") return Activation::kTanh;
+  for (const Named<Activation>& a : kHiddenActivationNames) {
+    if (name == a.name) return a.value;
+  }
   throw InputError("--activation " + name + ": expected relu, sigmoid or tanh");
 }
 
