@@ -11,6 +11,7 @@
 #include "edgemlp/blob.h"
 #include "edgemlp/runtime.h"
 #include "error.h"
+#include "kernels.h"
 #include "model.h"
 #include "quantize.h"
 #include "test_util.h"
@@ -58,7 +59,14 @@ TEST_CASE("int8 blob: write, read back, load: identical and valid") {
   CHECK(net.output_size() == 10);
   CHECK(net.layers().size() == 3);
   CHECK(net.layers()[0].stride % kBlobAlign == 0);
-  CHECK(net.arena_bytes() > 0);
+  // Two buffers of kMaxBatch activation vectors, and the int8 weights
+  // re-laid out where AVX3_DL runs.
+  size_t vnni_bytes = 0;
+  for (const DenseI8& l : net.layers()) {
+    CHECK((l.vnni_blocks != nullptr) == internal::UsesVnniBlocks());
+    if (l.vnni_blocks != nullptr) vnni_bytes += internal::VnniBlocksBytes(l);
+  }
+  CHECK(net.arena_bytes() == 2 * Network::kMaxBatch * 832 + vnni_bytes);
   CHECK(BlobCrc32(blob.data(), blob.size()) == Buffer(blob).Get<uint32_t>(offsetof(FileHeader, crc32)));
 }
 

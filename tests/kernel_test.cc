@@ -21,6 +21,7 @@ namespace {
 struct TestLayer {
   std::vector<uint8_t> weight_storage;
   std::vector<int32_t> bias, requant, compensation;
+  std::vector<int8_t> vnni_blocks;
   DenseI8 view{};
 
   TestLayer(uint32_t in, uint32_t out, bool relu, size_t skew, std::mt19937_64& rng,
@@ -58,6 +59,11 @@ struct TestLayer {
     compensation.resize(out);
     internal::ComputeSignedInputCompensation(view, compensation.data());
     view.signed_input_compensation = compensation.data();
+    // Packed on every machine (like the compensation above): only AVX3_DL
+    // reads it, and the tests force targets after the layers exist.
+    vnni_blocks.resize(internal::VnniBlocksBytes(view));
+    internal::PackVnniBlocks(view, vnni_blocks.data());
+    view.vnni_blocks = vnni_blocks.data();
   }
 };
 
@@ -146,9 +152,10 @@ TEST_CASE("whole forward pass: Predict == PredictRef on every target") {
 
 TEST_CASE("batched forward == reference bit for bit on every target, any shape and batch") {
   // in-hidden-out networks with widths around 4, 16 and 64 bytes and the real
-  // sizes; batches that take every AVX3_DL path (16-image panels, 8-image
-  // panels full or padded for the last 4 to 15 images, batch 1 for the last 1
-  // to 3); junk in the scratch, inputs off alignment.
+  // sizes, in_size a multiple of 4 or not; batches that take every AVX3_DL
+  // path (whole 8-image tiles reading the pixels in place, a short last tile
+  // of 4 to 7 images reading a copy, batch 1 for the last 1 to 3); junk in
+  // the scratch, inputs off alignment.
   struct Case {
     std::unique_ptr<TestLayer> l0, l1;
     size_t skew;
@@ -206,7 +213,9 @@ TEST_CASE("whole forward pass: batched == Predict == PredictRef on every target"
   std::mt19937_64 rng(5);
   TestLayer l0(784, 100, true, 0, rng, 0), l1(100, 37, true, 0, rng, 0), l2(37, 10, false, 0, rng, 0);
   const DenseI8 layers[3] = {l0.view, l1.view, l2.view};
-  constexpr size_t kImages = 21;  // a 16-image panel, then an 8-image panel holding 5
+  DenseI8 unpacked[3] = {l0.view, l1.view, l2.view};
+  for (DenseI8& l : unpacked) l.vnni_blocks = nullptr;
+  constexpr size_t kImages = 21;  // AVX3_DL: two 8-image tiles, then one holding 5
   constexpr size_t kPitch = 832;
   std::vector<uint8_t> pixels;
   for (size_t n = 0; n < kImages; ++n) {
@@ -227,6 +236,12 @@ TEST_CASE("whole forward pass: batched == Predict == PredictRef on every target"
       std::fill(b.begin(), b.end(), 0xA5);
       std::vector<int32_t> got(images * 10, -1);
       internal::ForwardI8Batch(layers, 3, pixels.data(), images, a.data(), b.data(), kPitch,
+                               got.data());
+      CHECK(std::equal(got.begin(), got.end(), want.begin()));
+      // Without the re-laid weights (a target forced after load), AVX3_DL
+      // runs image by image.
+      std::fill(got.begin(), got.end(), -1);
+      internal::ForwardI8Batch(unpacked, 3, pixels.data(), images, a.data(), b.data(), kPitch,
                                got.data());
       CHECK(std::equal(got.begin(), got.end(), want.begin()));
     }

@@ -191,6 +191,8 @@ void ForwardI8BatchImpl(const DenseI8* layers, size_t count,
 
 int64_t CurrentTargetImpl() { return HWY_TARGET; }
 
+bool UsesVnniBlocksImpl() { return HWY_TARGET == HWY_AVX3_DL; }
+
 }  // namespace HWY_NAMESPACE
 }  // namespace edgemlp
 HWY_AFTER_NAMESPACE();

@@ -19,6 +19,7 @@ HWY_EXPORT(DenseI8ToI32Impl);
 HWY_EXPORT(ForwardI8Impl);
 HWY_EXPORT(ForwardI8BatchImpl);
 HWY_EXPORT(CurrentTargetImpl);
+HWY_EXPORT(UsesVnniBlocksImpl);
 
 namespace {
 // Measured on Zen 4: after an AVX2/AVX-512 forward pass, legacy-SSE code
@@ -59,6 +60,7 @@ void ForwardI8Batch(const DenseI8* layers, size_t count, const uint8_t* pixels,
                                            act_b, pitch, logits);
   CleanUpperState();
 }
+bool UsesVnniBlocks() { return HWY_DYNAMIC_DISPATCH(UsesVnniBlocksImpl)(); }
 }  // namespace internal
 
 const char* TargetName(int64_t target) { return hwy::TargetName(target); }

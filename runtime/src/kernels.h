@@ -54,9 +54,27 @@ inline void ComputeSignedInputCompensation(const DenseI8& layer, int32_t* out) {
   }
 }
 
+// DenseI8::vnni_blocks: its size and the re-layout (scalar, done at load).
+// Each 64-byte group is one vpdpbusd operand: lane r holds row r's four
+// weights, so one broadcast of four activation bytes feeds 16 rows.
+inline size_t VnniBlocksBytes(const DenseI8& layer) {
+  return size_t{(layer.out_size + 15) / 16} * ((layer.in_size + 3) / 4) * 64;
+}
+inline void PackVnniBlocks(const DenseI8& layer, int8_t* out) {
+  const uint32_t groups = (layer.in_size + 3) / 4;
+  std::memset(out, 0, VnniBlocksBytes(layer));
+  for (uint32_t j = 0; j < layer.out_size; ++j) {
+    const int8_t* row = layer.weights + static_cast<size_t>(j) * layer.stride;
+    int8_t* block = out + size_t{j / 16} * groups * 64 + 4 * (j % 16);
+    for (uint32_t k = 0; k < layer.in_size; ++k) block[64 * (k / 4) + k % 4] = row[k];
+  }
+}
+// Whether the target dispatched now runs on vnni_blocks (forward.cc).
+bool UsesVnniBlocks();
+
 // Vectors in each batched scratch buffer: `images` rounded up to a multiple
-// of 8, because AVX3_DL runs the last 4 to 7 images of a batch as a panel of
-// 8 (kernels_vnni-inl.h), whose scratch is 8 vectors.
+// of 8, because AVX3_DL computes tiles of 8 images and reads the last one's
+// 8 vectors whole (kernels_vnni-inl.h).
 inline constexpr size_t kBatchScratchMultiple = 8;
 inline constexpr size_t BatchScratchVectors(size_t images) {
   return (images + kBatchScratchMultiple - 1) / kBatchScratchMultiple * kBatchScratchMultiple;

@@ -67,10 +67,24 @@ LoadResult Network::Load(const uint8_t* bytes, size_t size, Network* out) {
   static_assert(internal::BatchScratchVectors(kMaxBatch) == kMaxBatch,
                 "PredictBatch's chunks need no scratch past kMaxBatch vectors");
   const size_t buffer_bytes = kMaxBatch * net.pitch_;
-  net.arena_bytes_ = 2 * buffer_bytes;
+  // Then, for AVX3_DL, the int8 weights re-laid out (a multiple of 64 bytes
+  // per layer, so each layer's blocks stay aligned).
+  const bool vnni = internal::UsesVnniBlocks();
+  size_t vnni_bytes = 0;
+  for (const DenseI8& l : net.layers_) {
+    if (vnni && l.weight_type == WeightType::kI8) vnni_bytes += internal::VnniBlocksBytes(l);
+  }
+  net.arena_bytes_ = 2 * buffer_bytes + vnni_bytes;
   net.arena_storage_.reset(new uint8_t[net.arena_bytes_ + kBlobAlign]());
   net.act_a_ = AlignUp(net.arena_storage_.get());
   net.act_b_ = net.act_a_ + buffer_bytes;
+  int8_t* blocks = reinterpret_cast<int8_t*>(net.act_b_ + buffer_bytes);
+  for (DenseI8& l : net.layers_) {
+    if (!vnni || l.weight_type != WeightType::kI8) continue;
+    internal::PackVnniBlocks(l, blocks);
+    l.vnni_blocks = blocks;
+    blocks += internal::VnniBlocksBytes(l);
+  }
   net.self_test_logits_.reset(new int32_t[view.header.output_size]);
   net.input_size_ = view.header.input_size;
   net.output_size_ = view.header.output_size;

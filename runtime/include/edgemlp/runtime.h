@@ -34,6 +34,13 @@ struct DenseI8 {
   // (a - 128) and add this back. Kernels that need it fall back to the
   // widening path when it is null.
   const int32_t* signed_input_compensation = nullptr;
+  // The int8 weights re-laid out at load for the batched AVX3_DL kernel, on
+  // CPUs where that target runs (null elsewhere): ceil(out_size / 16) blocks
+  // of 16 rows, each ceil(in_size / 4) groups of 64 bytes, byte 4r + i of
+  // group g of block b = weight (16b + r, 4g + i), zero past the layer's
+  // rows and inputs (kernels.h, PackVnniBlocks). Kernels that need it run
+  // image by image when it is null.
+  const int8_t* vnni_blocks = nullptr;
 };
 
 class Network {
@@ -64,7 +71,9 @@ class Network {
   // PredictBatch() takes any count and runs it in chunks of this size.
   static constexpr size_t kMaxBatch = 64;
   // Bytes of scratch used by a prediction (allocated once, at load):
-  // two activation buffers of kMaxBatch vectors of the widest stride.
+  // two activation buffers of kMaxBatch vectors of the widest stride, and
+  // on CPUs that run AVX3_DL the int8 weights re-laid out for its batched
+  // kernel (DenseI8::vnni_blocks).
   size_t arena_bytes() const { return arena_bytes_; }
   const BlobView& blob() const { return view_; }
   const std::vector<DenseI8>& layers() const { return layers_; }
