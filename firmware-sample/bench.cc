@@ -35,10 +35,13 @@ double MeasureClockHz() {
       asm volatile(EDGEMLP_ADD8 EDGEMLP_ADD8 EDGEMLP_ADD8 EDGEMLP_ADD8
                    EDGEMLP_ADD8 EDGEMLP_ADD8 EDGEMLP_ADD8 EDGEMLP_ADD8 : "+r"(x));
 #elif defined(__x86_64__) || defined(__i386__)
-#define EDGEMLP_X86_ADD8 "add $1, %0\n" "add $1, %0\n" "add $1, %0\n" "add $1, %0\n" \
-                         "add $1, %0\n" "add $1, %0\n" "add $1, %0\n" "add $1, %0\n"
+// A register operand: recent Intel cores run chains of adds of an
+// immediate at rename, several per cycle.
+#define EDGEMLP_X86_ADD8 "add %1, %0\n" "add %1, %0\n" "add %1, %0\n" "add %1, %0\n" \
+                         "add %1, %0\n" "add %1, %0\n" "add %1, %0\n" "add %1, %0\n"
+      const unsigned long one = 1;
       asm volatile(EDGEMLP_X86_ADD8 EDGEMLP_X86_ADD8 EDGEMLP_X86_ADD8 EDGEMLP_X86_ADD8
-                   EDGEMLP_X86_ADD8 EDGEMLP_X86_ADD8 EDGEMLP_X86_ADD8 EDGEMLP_X86_ADD8 : "+r"(x));
+                   EDGEMLP_X86_ADD8 EDGEMLP_X86_ADD8 EDGEMLP_X86_ADD8 EDGEMLP_X86_ADD8 : "+r"(x) : "r"(one));
 #else
       x = x * 3 + 1;  // unknown core: the number is a rough guess
 #endif

@@ -311,7 +311,7 @@ TEST_CASE("the runtime does not allocate after load, over many predictions and b
   REQUIRE(Network::LoadCopy(blob.data(), blob.size(), &net).ok());
   std::vector<uint8_t> pixels(784);
   std::vector<int32_t> logits(10);
-  // Batches of 21: panels of 16 and 8 images on AVX3_DL, then batch 1.
+  // Batches of 21: AVX3_DL tiles of 8, 8 and 5 images.
   constexpr size_t kBatch = 21;
   std::vector<uint8_t> batch(kBatch * 784, 7);
   std::vector<int32_t> batch_logits(kBatch * 10);

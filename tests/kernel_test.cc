@@ -234,7 +234,7 @@ TEST_CASE("whole forward pass: batched == Predict == PredictRef on every target"
   std::mt19937_64 rng(5);
   TestLayer l0(784, 100, true, 0, rng, 0), l1(100, 37, true, 0, rng, 0), l2(37, 10, false, 0, rng, 0);
   const DenseI8 layers[3] = {l0.view, l1.view, l2.view};
-  constexpr size_t kImages = 21;  // a 16-image panel, then an 8-image panel holding 5
+  constexpr size_t kImages = 21;  // AVX3_DL: two 8-image tiles, then one holding 5
   constexpr size_t kPitch = 832;
   std::vector<uint8_t> pixels;
   for (size_t n = 0; n < kImages; ++n) {

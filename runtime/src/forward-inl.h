@@ -31,6 +31,12 @@ void ForwardI8Impl(const DenseI8* layers, size_t count, const uint8_t* pixels, u
 // A family that re-lays weights out at load defines EDGEMLP_PACKS_WEIGHTS,
 // PackedBytes(layer) and PackLayer(layer, dst) (int8 layers only), and
 // reads PackedWeights(layer).
+// The layer's weights as packed by this target's PackLayer at load, or null
+// (not packed, or packed for another target).
+HWY_INLINE const int8_t* PackedWeights(const DenseI8& layer) {
+  return layer.packed_target == HWY_TARGET ? layer.packed_weights : nullptr;
+}
+
 #undef EDGEMLP_PACKS_WEIGHTS
 #if HWY_TARGET == HWY_AVX3_DL
 #include "kernels_vnni-inl.h"
@@ -49,12 +55,6 @@ void ForwardI8Impl(const DenseI8* layers, size_t count, const uint8_t* pixels, u
 HWY_INLINE size_t PackedBytes(const DenseI8&) { return 0; }
 HWY_INLINE void PackLayer(const DenseI8&, int8_t*) {}
 #endif
-
-// The layer's weights as packed by this target's PackLayer at load, or null
-// (not packed, or packed for another target).
-HWY_INLINE const int8_t* PackedWeights(const DenseI8& layer) {
-  return layer.packed_target == HWY_TARGET ? layer.packed_weights : nullptr;
-}
 
 // Kernels with kSignedInput return sum (a - 128) * w: this adds the row's
 // 128 * sum(w) back (DenseI8::signed_input_compensation, set at load).

@@ -86,6 +86,24 @@ inline void PackSdotWeights(const DenseI8& layer, int8_t* out) {
     }
   }
 }
+// AVX3_DL weight layout (kernels_vnni-inl.h, batched tiles): blocks of 16
+// rows, each ceil(in_size / 4) groups of 64 bytes; byte 4r + i of group g of
+// block b = weight (16b + r, 4g + i), zero past the layer's rows and inputs.
+// Each group is one vpdpbusd operand: lane r holds row r's four weights, so
+// one broadcast of four activation bytes feeds 16 rows.
+inline size_t VnniBlocksBytes(const DenseI8& layer) {
+  return size_t{(layer.out_size + 15) / 16} * ((layer.in_size + 3) / 4) * 64;
+}
+inline void PackVnniBlocks(const DenseI8& layer, int8_t* out) {
+  const uint32_t groups = (layer.in_size + 3) / 4;
+  std::memset(out, 0, VnniBlocksBytes(layer));
+  for (uint32_t j = 0; j < layer.out_size; ++j) {
+    const int8_t* row = layer.weights + static_cast<size_t>(j) * layer.stride;
+    int8_t* block = out + size_t{j / 16} * groups * 64 + 4 * (j % 16);
+    for (uint32_t k = 0; k < layer.in_size; ++k) block[64 * (k / 4) + k % 4] = row[k];
+  }
+}
+
 // Whether the NEON target runs the sdot kernel: the CPU has the dot product
 // (getauxval) and it is compiled in (aarch64), unless turned off with
 // SetArmDotProd(false) (tests and `edgemlp bench` compare both kernels).
@@ -96,8 +114,8 @@ bool UseArmDotProd();
 void SetArmDotProd(bool enabled);
 
 // Vectors in each batched scratch buffer: `images` rounded up to a multiple
-// of 8, because AVX3_DL runs the last 4 to 7 images of a batch as a panel of
-// 8 (kernels_vnni-inl.h), whose scratch is 8 vectors.
+// of 8, because AVX3_DL computes tiles of 8 images and reads the last one's
+// 8 vectors whole (kernels_vnni-inl.h).
 inline constexpr size_t kBatchScratchMultiple = 8;
 inline constexpr size_t BatchScratchVectors(size_t images) {
   return (images + kBatchScratchMultiple - 1) / kBatchScratchMultiple * kBatchScratchMultiple;

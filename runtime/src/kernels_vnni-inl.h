@@ -1,9 +1,17 @@
 // Kernels for AVX3_DL (AVX-512 with VNNI): batch 1 in 16-row blocks,
-// batched in image panels. The scalar reference is forward_ref.cc.
+// batched in tiles over weights re-laid out at load. The scalar reference is forward_ref.cc.
 // Included by forward-inl.h inside edgemlp::HWY_NAMESPACE, once per target
 // (foreach_target.h), so no include guard.
 
 inline constexpr bool kSignedInput = false;  // vpdpbusd takes u8 as they are
+
+// The batched tiles read the weights re-laid out at load (kernels.h,
+// PackVnniBlocks); batch 1 reads the blob's rows.
+#define EDGEMLP_PACKS_WEIGHTS 1
+HWY_INLINE size_t PackedBytes(const DenseI8& layer) { return internal::VnniBlocksBytes(layer); }
+HWY_INLINE void PackLayer(const DenseI8& layer, int8_t* dst) {
+  internal::PackVnniBlocks(layer, dst);
+}
 
 // VNNI: vpdpbusd multiplies u8 x s8 in groups of four and adds into s32
 // without intermediate saturation; Highway 1.0.3 has no op for it.
@@ -138,367 +146,258 @@ HWY_INLINE bool DenseRows16(const DenseI8& layer, const uint8_t* HWY_RESTRICT in
   }
 }
 
-// Requantize (blob_format.h) for 8 rows in int64 lanes: acc64 holds the
-// sign-extended sums, pairs the rows' {multiplier, shift} (one per 64 bits).
-// vpmuldq multiplies the low 32 bits of each lane: acc x multiplier, exact.
+// Requantize (blob_format.h) for a block of 16 rows in int64 lanes: the
+// even rows in [0], the odd rows in [1]. vpmuldq multiplies the low 32 bits
+// of each 64-bit lane (exact), so the even rows need no widening and the
+// odd ones one shift. The bias is folded into the rounding constant:
+// (dot + bias) x M + half = dot x M + (bias x M + half), all in int64 (the
+// validator keeps |bias| <= 2^30 and |dot| < 2^30, so the reference's
+// int32 sum cannot wrap either). Loaded once per block; the batched tiles
+// use it for every image, and every vector op here takes a port from
+// vpdpbusd.
+struct Requant16 {
+  __m512i multiplier[2], constant[2], shift[2];  // 8 x int64 each
+  __mmask16 rows;                                // the block's valid rows
+};
+HWY_INLINE Requant16 LoadRequant16(const DenseI8& layer, uint32_t j, uint32_t rows) {
+  Requant16 p;
+  p.rows = static_cast<__mmask16>((1u << rows) - 1);
+  const __m512i bias = _mm512_maskz_loadu_epi32(p.rows, layer.bias + j);
+  // {multiplier, shift} of rows 0-7 and 8-15, one row per 64 bits.
+  const __m512i pairs_lo =
+      _mm512_maskz_loadu_epi64(static_cast<__mmask8>(p.rows), layer.requant + 2 * j);
+  const __m512i pairs_hi =
+      _mm512_maskz_loadu_epi64(static_cast<__mmask8>(p.rows >> 8), layer.requant + 2 * j + 16);
+  for (int odd = 0; odd < 2; ++odd) {
+    const __m512i index = _mm512_setr_epi64(odd, odd + 2, odd + 4, odd + 6, odd + 8, odd + 10,
+                                            odd + 12, odd + 14);
+    const __m512i pairs = _mm512_permutex2var_epi64(pairs_lo, index, pairs_hi);
+    p.multiplier[odd] = pairs;  // vpmuldq reads the low half
+    p.shift[odd] = _mm512_srli_epi64(pairs, 32);
+    const __m512i half = _mm512_sllv_epi64(_mm512_set1_epi64(1),
+                                           _mm512_sub_epi64(p.shift[odd], _mm512_set1_epi64(1)));
+    const __m512i row_bias = odd ? _mm512_srli_epi64(bias, 32) : bias;
+    p.constant[odd] = _mm512_add_epi64(_mm512_mul_epi32(row_bias, pairs), half);
+  }
+  return p;
+}
+HWY_INLINE void Requantize16(const Requant16& p, __m512i sums, __m512i* q) {
+  const __m512i rows[2] = {sums, _mm512_srli_epi64(sums, 32)};
+  for (size_t odd = 0; odd < 2; ++odd) {
+    q[odd] = _mm512_srav_epi64(
+        _mm512_add_epi64(_mm512_mul_epi32(rows[odd], p.multiplier[odd]), p.constant[odd]),
+        p.shift[odd]);
+  }
+}
+
+// RequantizeToU8 of the block's rows into out[0, rows): one byte permute
+// gathers byte 0 of every 64-bit lane, even and odd rows alternating.
+HWY_INLINE void StoreU8x16(const Requant16& p, __m512i sums, uint8_t* HWY_RESTRICT out) {
+  const __m512i zero = _mm512_setzero_si512(), max_u8 = _mm512_set1_epi64(255);
+  const __m512i gather = _mm512_set_epi64(0, 0, 0, 0, 0, 0, 0x7838703068286020,
+                                          0x5818501048084000);  // 64 + 8i (odd), 8i
+  __m512i q[2];
+  Requantize16(p, sums, q);
+  const __m512i even = _mm512_min_epi64(_mm512_max_epi64(q[0], zero), max_u8);
+  const __m512i odd = _mm512_min_epi64(_mm512_max_epi64(q[1], zero), max_u8);
+  _mm_mask_storeu_epi8(out, p.rows,
+                       _mm512_castsi512_si128(_mm512_permutex2var_epi8(even, gather, odd)));
+}
+
+// RequantizeToI32 of the block's rows into out[0, rows): optional ReLU,
+// saturation to int32; odd rows move to the high half of each 64-bit lane.
+HWY_INLINE void StoreI32x16(const Requant16& p, bool relu, __m512i sums,
+                            int32_t* HWY_RESTRICT out) {
+  const __m512i low = _mm512_set1_epi64(relu ? 0 : INT32_MIN);
+  const __m512i high = _mm512_set1_epi64(INT32_MAX);
+  __m512i q[2];
+  Requantize16(p, sums, q);
+  const __m512i even = _mm512_min_epi64(_mm512_max_epi64(q[0], low), high);
+  const __m512i odd = _mm512_min_epi64(_mm512_max_epi64(q[1], low), high);
+  _mm512_mask_storeu_epi32(
+      out, p.rows, _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32)));
+}
+
+// Batch 1: rows j..j+rows-1 of `layer`, with fewer vector constants than
+// Requant16 (the activation chunks fill the registers): sign-extended
+// halves, {multiplier, shift} pairs as stored. (Requant16 here made M's
+// batch 1 3.5% slower.)
 HWY_INLINE __m512i Requantize8(__m512i acc64, __m512i pairs) {
   const __m512i shift = _mm512_srli_epi64(pairs, 32);
   const __m512i half = _mm512_sllv_epi64(_mm512_set1_epi64(1),
                                          _mm512_sub_epi64(shift, _mm512_set1_epi64(1)));
   return _mm512_srav_epi64(_mm512_add_epi64(_mm512_mul_epi32(acc64, pairs), half), shift);
 }
-
-// The rows' bias and {multiplier, shift} pairs, for the first `rows` of 16.
-struct Epilogue16Params {
-  __m512i acc;                // dot + bias, 16 x int32
-  __m512i pairs_lo, pairs_hi;  // rows 0-7 and 8-15
-};
-HWY_INLINE Epilogue16Params LoadEpilogue16(const DenseI8& layer, uint32_t j,
-                                           __m512i sums, uint32_t rows) {
+HWY_INLINE void RequantizeRows16(const DenseI8& layer, uint32_t j, __m512i sums, uint32_t rows,
+                                 __m512i* q) {
   const __mmask16 m16 = static_cast<__mmask16>((1u << rows) - 1);
-  const __mmask8 m_lo = static_cast<__mmask8>(m16 & 0xFF);
-  const __mmask8 m_hi = static_cast<__mmask8>(m16 >> 8);
-  Epilogue16Params p;
-  p.acc = _mm512_add_epi32(sums, _mm512_maskz_loadu_epi32(m16, layer.bias + j));
-  p.pairs_lo = _mm512_maskz_loadu_epi64(m_lo, layer.requant + 2 * j);
-  p.pairs_hi = _mm512_maskz_loadu_epi64(m_hi, layer.requant + 2 * j + 16);
-  return p;
+  const __m512i acc = _mm512_add_epi32(sums, _mm512_maskz_loadu_epi32(m16, layer.bias + j));
+  const __m512i pairs_lo =
+      _mm512_maskz_loadu_epi64(static_cast<__mmask8>(m16), layer.requant + 2 * j);
+  const __m512i pairs_hi =
+      _mm512_maskz_loadu_epi64(static_cast<__mmask8>(m16 >> 8), layer.requant + 2 * j + 16);
+  q[0] = Requantize8(_mm512_cvtepi32_epi64(_mm512_castsi512_si256(acc)), pairs_lo);
+  q[1] = Requantize8(_mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(acc, 1)), pairs_hi);
 }
-
-// RequantizeToU8 for 16 rows.
 HWY_INLINE void StoreU8x16(const DenseI8& layer, uint32_t j, __m512i sums,
                            uint32_t rows, uint8_t* HWY_RESTRICT out) {
-  const Epilogue16Params p = LoadEpilogue16(layer, j, sums, rows);
   const __m512i zero = _mm512_setzero_si512(), max_u8 = _mm512_set1_epi64(255);
-  const __m512i q_lo = Requantize8(_mm512_cvtepi32_epi64(_mm512_castsi512_si256(p.acc)), p.pairs_lo);
-  const __m512i q_hi = Requantize8(_mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(p.acc, 1)), p.pairs_hi);
-  const __m128i lo = _mm512_cvtepi64_epi8(_mm512_min_epi64(_mm512_max_epi64(q_lo, zero), max_u8));
-  const __m128i hi = _mm512_cvtepi64_epi8(_mm512_min_epi64(_mm512_max_epi64(q_hi, zero), max_u8));
+  __m512i q[2];
+  RequantizeRows16(layer, j, sums, rows, q);
+  const __m128i lo = _mm512_cvtepi64_epi8(_mm512_min_epi64(_mm512_max_epi64(q[0], zero), max_u8));
+  const __m128i hi = _mm512_cvtepi64_epi8(_mm512_min_epi64(_mm512_max_epi64(q[1], zero), max_u8));
   _mm_mask_storeu_epi8(out + j, static_cast<__mmask16>((1u << rows) - 1),
                        _mm_unpacklo_epi64(lo, hi));
 }
-
-// RequantizeToI32 for 16 rows: optional ReLU, saturation to int32.
 HWY_INLINE void StoreI32x16(const DenseI8& layer, uint32_t j, __m512i sums,
                             uint32_t rows, int32_t* HWY_RESTRICT out) {
-  const Epilogue16Params p = LoadEpilogue16(layer, j, sums, rows);
-  __m512i q_lo = Requantize8(_mm512_cvtepi32_epi64(_mm512_castsi512_si256(p.acc)), p.pairs_lo);
-  __m512i q_hi = Requantize8(_mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(p.acc, 1)), p.pairs_hi);
+  __m512i q[2];
+  RequantizeRows16(layer, j, sums, rows, q);
   if (layer.relu) {
-    q_lo = _mm512_max_epi64(q_lo, _mm512_setzero_si512());
-    q_hi = _mm512_max_epi64(q_hi, _mm512_setzero_si512());
+    q[0] = _mm512_max_epi64(q[0], _mm512_setzero_si512());
+    q[1] = _mm512_max_epi64(q[1], _mm512_setzero_si512());
   }
-  const __m512i q = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtsepi64_epi32(q_lo)),
-                                       _mm512_cvtsepi64_epi32(q_hi), 1);
-  _mm512_mask_storeu_epi32(out + j, static_cast<__mmask16>((1u << rows) - 1), q);
+  const __m512i q32 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtsepi64_epi32(q[0])),
+                                         _mm512_cvtsepi64_epi32(q[1]), 1);
+  _mm512_mask_storeu_epi32(out + j, static_cast<__mmask16>((1u << rows) - 1), q32);
 }
 
 // DenseRows for layers wider than kMaxActChunks chunks: DotRows<16>.
 inline constexpr uint32_t kRowBlock = 16;
 
-// Batched: image panels. kLanes images travel together, interleaved four
-// bytes at a time: group g of a panel (4 * kLanes bytes at 4 * kLanes * g)
-// holds bytes 4g..4g+3 of every image, image n's at 4 * n. One panel load
-// feeds vpdpbusd against each row's four weights broadcast from memory, so
-// lane n of a row's accumulator is image n's dot product: no horizontal
-// sums, and the epilogue writes the next layer's panel directly. Weights
-// stay in the blob's row order. (On Zen 4 this ran M batched 1.25x faster
-// than row-major 4 x 4 register blocks, which sum across lanes.)
-// 16 lanes (zmm) by default; the last 4 to 15 images of a batch go in 8-lane
-// (ymm) panels, which on Zen 4 run at 0.89x the 16-lane rate per image.
-// Panel vectors: one int32 lane per image.
-template <size_t kLanes>
-using PanelTag = hn::FixedTag<int32_t, kLanes>;
-template <size_t kLanes>
-using PanelVec = hn::Vec<PanelTag<kLanes>>;
+// Batched: GEMM tiles over the weights re-laid out at load
+// (PackedWeights(layer), kernels.h PackVnniBlocks) as oneDNN does. A tile is kBlocks blocks of 16 rows x
+// kTileImages images: per group of four inputs, each block's weights are
+// one vector load, and each image's four activation bytes, broadcast to
+// every lane, feed one vpdpbusd per block. Lane r of an accumulator is
+// row r . image n: no horizontal sums, no transposes, activations stay
+// row-major and the epilogue requantizes 16 rows of an image. (Replaced
+// image panels, which broadcast weights from the row-major blob and
+// transposed the pixels: on a Xeon with VNNI, M batched 1.29 -> 1.60 M
+// images/s, S 7.9 -> 13.1; docs/benchmark.md.)
+inline constexpr size_t kTileImages = 8;
+// A batch's last images that leave fewer than this in a tile run batch 1:
+// a tile costs the same for 1 or 8 images.
+inline constexpr size_t kTileMinImages = 4;
 
-// Fewer images than this run batch 1: an 8-image panel costs about as much
-// as 4 images at batch 1.
-inline constexpr size_t kPanelMinImages = 4;
-
-// A row's four weights, the memory operand of a broadcast vpdpbusd.
-struct Weights4 {
-  int8_t w[4];
-};
-
-// acc += a x (the four s8 weights at w, broadcast to every lane).
-template <size_t kLanes>
-HWY_INLINE PanelVec<kLanes> DpbusdBroadcast(PanelVec<kLanes> acc, PanelVec<kLanes> a,
-                                            const int8_t* w) {
-  const Weights4& w4 = *reinterpret_cast<const Weights4*>(w);
-  if constexpr (kLanes == 16) {
-    asm("vpdpbusd %2%{1to16%}, %1, %0" : "+v"(acc.raw) : "v"(a.raw), "m"(w4));
-  } else {
-    static_assert(kLanes == 8, "zmm or ymm panels");
-    asm("vpdpbusd %2%{1to8%}, %1, %0" : "+v"(acc.raw) : "v"(a.raw), "m"(w4));
+// sums[kBlocks * i + b] = block b . image i over `groups` groups, image i
+// at x + i * pitch: 2 x 8 accumulators, enough independent chains to cover
+// vpdpbusd's latency. Images are addressed as x + {1, 2, 4} x {pitch, 3,
+// 5, 7 x pitch} and the blocks as w + {0, block_bytes}, so one increment
+// each per group: GCC otherwise advances eight image pointers, and the
+// scalar adds took ports from vpdpbusd.
+template <size_t kBlocks>
+HWY_INLINE void DotTile(const int8_t* HWY_RESTRICT w, size_t block_bytes,
+                        const uint8_t* HWY_RESTRICT x, size_t pitch, size_t groups,
+                        __m512i* HWY_RESTRICT sums) {
+  __m512i acc[kTileImages][kBlocks];
+  for (size_t i = 0; i < kTileImages; ++i) {
+    for (size_t b = 0; b < kBlocks; ++b) acc[i][b] = _mm512_setzero_si512();
   }
-  return acc;
-}
-
-// Highway 1.0.3 has neither a block transpose nor an int64 -> int32
-// saturating demote: both widths, in intrinsics.
-// rows[n] = image n's 4-byte groups -> groups[g] = group g of every image:
-// interleave pairs, then quads (per 128-bit lane), then move 128-bit lanes.
-HWY_INLINE void TransposeGroups(const __m512i* rows, __m512i* groups) {  // 16 x 16
-  __m512i t[16], u[16];
-  for (size_t i = 0; i < 8; ++i) {  // 128-bit lane L: groups 4L..4L+3
-    t[2 * i] = _mm512_unpacklo_epi32(rows[2 * i], rows[2 * i + 1]);
-    t[2 * i + 1] = _mm512_unpackhi_epi32(rows[2 * i], rows[2 * i + 1]);
-  }
-  for (size_t i = 0; i < 4; ++i) {  // u[4i + c] lane L: group 4L + c, images 4i..4i+3
-    u[4 * i + 0] = _mm512_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
-    u[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
-    u[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
-    u[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
-  }
-  for (size_t c = 0; c < 4; ++c) {  // group 4L + c = lane L of u[c], u[4+c], u[8+c], u[12+c]
-    const __m512i t0 = _mm512_shuffle_i32x4(u[c], u[4 + c], _MM_SHUFFLE(1, 0, 1, 0));
-    const __m512i t1 = _mm512_shuffle_i32x4(u[c], u[4 + c], _MM_SHUFFLE(3, 2, 3, 2));
-    const __m512i t2 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], _MM_SHUFFLE(1, 0, 1, 0));
-    const __m512i t3 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], _MM_SHUFFLE(3, 2, 3, 2));
-    groups[c] = _mm512_shuffle_i32x4(t0, t2, _MM_SHUFFLE(2, 0, 2, 0));
-    groups[4 + c] = _mm512_shuffle_i32x4(t0, t2, _MM_SHUFFLE(3, 1, 3, 1));
-    groups[8 + c] = _mm512_shuffle_i32x4(t1, t3, _MM_SHUFFLE(2, 0, 2, 0));
-    groups[12 + c] = _mm512_shuffle_i32x4(t1, t3, _MM_SHUFFLE(3, 1, 3, 1));
-  }
-}
-HWY_INLINE void TransposeGroups(const __m256i* rows, __m256i* groups) {  // 8 x 8, as above
-  __m256i t[8], u[8];
-  for (size_t i = 0; i < 4; ++i) {
-    t[2 * i] = _mm256_unpacklo_epi32(rows[2 * i], rows[2 * i + 1]);
-    t[2 * i + 1] = _mm256_unpackhi_epi32(rows[2 * i], rows[2 * i + 1]);
-  }
-  for (size_t i = 0; i < 2; ++i) {
-    u[4 * i + 0] = _mm256_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
-    u[4 * i + 1] = _mm256_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
-    u[4 * i + 2] = _mm256_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
-    u[4 * i + 3] = _mm256_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
-  }
-  for (size_t c = 0; c < 4; ++c) {  // group 4L + c = lane L of u[c], u[4+c]
-    groups[c] = _mm256_permute2x128_si256(u[c], u[4 + c], 0x20);
-    groups[4 + c] = _mm256_permute2x128_si256(u[c], u[4 + c], 0x31);
-  }
-}
-HWY_INLINE __m256i SaturateTo32(__m512i v) { return _mm512_cvtsepi64_epi32(v); }
-HWY_INLINE __m128i SaturateTo32(__m256i v) { return _mm256_cvtsepi64_epi32(v); }
-
-// The panel of `count` (<= kLanes) vectors of `size` bytes at src + n * size,
-// zero-padded to `stride` bytes and to kLanes images: a kLanes x kLanes
-// transpose of 4-byte groups per 4 * kLanes bytes (masked loads pad).
-template <size_t kLanes>
-HWY_INLINE void PackPanel(const uint8_t* HWY_RESTRICT src, size_t size, size_t count,
-                          size_t stride, uint8_t* HWY_RESTRICT panel) {
-  const PanelTag<kLanes> d;
-  const hn::Repartition<uint8_t, decltype(d)> du8;
-  using Raw = decltype(hn::Zero(d).raw);
-  constexpr size_t kBlock = 4 * kLanes;  // bytes of an image per transpose
-  for (size_t k = 0; k < stride; k += kBlock) {
-    const auto valid = hn::FirstN(du8, size > k ? size - k : 0);
-    Raw rows[kLanes], groups[kLanes];
-    for (size_t n = 0; n < kLanes; ++n) {
-      rows[n] = hn::BitCast(d, n < count ? hn::MaskedLoad(valid, du8, src + n * size + k)
-                                         : hn::Zero(du8))
-                    .raw;
-    }
-    TransposeGroups(rows, groups);
-    for (size_t g = 0; g < kLanes; ++g) {
-      hn::StoreU(PanelVec<kLanes>{groups[g]}, d,
-                 reinterpret_cast<int32_t*>(panel + kLanes * k + kBlock * g));
+  const size_t s1 = pitch, s3 = 3 * pitch, s5 = 5 * pitch, s7 = 7 * pitch;
+  for (const int8_t* end = w + 64 * groups; w < end; w += 64, x += 4) {
+    __m512i wv[kBlocks];
+    for (size_t b = 0; b < kBlocks; ++b) wv[b] = _mm512_loadu_si512(w + b * block_bytes);
+    const size_t offsets[kTileImages] = {0, s1, 2 * s1, s3, 4 * s1, s5, 2 * s3, s7};
+    for (size_t i = 0; i < kTileImages; ++i) {
+      int32_t four;
+      std::memcpy(&four, x + offsets[i], 4);
+      const __m512i a = _mm512_set1_epi32(four);
+      for (size_t b = 0; b < kBlocks; ++b) acc[i][b] = Dpbusd(acc[i][b], a, wv[b]);
     }
   }
-}
-
-// acc[r] lane n = row r . image n for 16 rows of `stride` weights at w,
-// over the first `length` (a multiple of 4) weights: past the layer's
-// in_size both weights and activations are zero. Full blocks address row r
-// as p + r * stride with p or p + 8 * stride as base and stride, 3, 5 or 7 x
-// stride as scaled index, so few registers reach all 16 rows. The last block
-// repeats its last row past `rows` (those sums are never used).
-template <size_t kLanes, bool kFullBlock>
-HWY_INLINE void PanelDot16(const uint8_t* HWY_RESTRICT panel, const int8_t* HWY_RESTRICT w,
-                           size_t stride, size_t length, size_t rows,
-                           PanelVec<kLanes>* HWY_RESTRICT sums) {
-  const PanelTag<kLanes> d;
-  const auto load = [&](const uint8_t* p) {
-    return hn::LoadU(d, reinterpret_cast<const int32_t*>(p));
-  };
-  PanelVec<kLanes> acc[16];  // local, so the accumulators stay in registers
-  for (size_t r = 0; r < 16; ++r) acc[r] = hn::Zero(d);
-  if (kFullBlock) {
-    const size_t s1 = stride, s3 = 3 * stride, s5 = 5 * stride, s7 = 7 * stride;
-    const int8_t* p = w;
-    const int8_t* q = w + 8 * stride;
-    for (const int8_t* end = w + length; p < end; p += 4, q += 4, panel += 4 * kLanes) {
-      const auto a = load(panel);
-      // Rows 0..7 from p, 8..15 from q: base + {0, 1, 2, 3, 4, 5, 6, 7} x stride.
-      const auto eight_rows = [&](PanelVec<kLanes>* acc8, const int8_t* base) {
-        acc8[0] = DpbusdBroadcast<kLanes>(acc8[0], a, base);
-        acc8[1] = DpbusdBroadcast<kLanes>(acc8[1], a, base + s1);
-        acc8[2] = DpbusdBroadcast<kLanes>(acc8[2], a, base + 2 * s1);
-        acc8[3] = DpbusdBroadcast<kLanes>(acc8[3], a, base + s3);
-        acc8[4] = DpbusdBroadcast<kLanes>(acc8[4], a, base + 4 * s1);
-        acc8[5] = DpbusdBroadcast<kLanes>(acc8[5], a, base + s5);
-        acc8[6] = DpbusdBroadcast<kLanes>(acc8[6], a, base + 2 * s3);
-        acc8[7] = DpbusdBroadcast<kLanes>(acc8[7], a, base + s7);
-      };
-      eight_rows(acc, p);
-      eight_rows(acc + 8, q);
-    }
-  } else {
-    size_t row[16];
-    for (size_t r = 0; r < 16; ++r) row[r] = (r < rows ? r : rows - 1) * stride;
-    for (size_t k = 0; k < length; k += 4) {
-      const auto a = load(panel + kLanes * k);
-      for (size_t r = 0; r < 16; ++r) acc[r] = DpbusdBroadcast<kLanes>(acc[r], a, w + row[r] + k);
-    }
-  }
-  for (size_t r = 0; r < 16; ++r) sums[r] = acc[r];
-}
-
-// The Requantize of one row for kLanes images in int64 lanes: even holds
-// images 0, 2, 4, .. and odd images 1, 3, 5, ... MulEven (vpmuldq)
-// multiplies the low 32 bits of each lane: (dot + bias) x multiplier, exact.
-template <size_t kLanes>
-using PanelTag64 = hn::Repartition<int64_t, PanelTag<kLanes>>;
-template <size_t kLanes>
-struct ImagePairs {
-  hn::Vec<PanelTag64<kLanes>> even, odd;
-};
-template <size_t kLanes>
-HWY_INLINE ImagePairs<kLanes> RequantizeImages(PanelVec<kLanes> dots, const DenseI8& layer,
-                                               uint32_t row) {
-  const PanelTag<kLanes> d;
-  const PanelTag64<kLanes> d64;
-  const auto acc = hn::Add(dots, hn::Set(d, layer.bias[row]));
-  const auto multiplier = hn::Set(d, layer.requant[2 * row]);
-  const int shift = layer.requant[2 * row + 1];
-  const auto half = hn::Set(d64, int64_t{1} << (shift - 1));
-  const auto odd_lanes = hn::BitCast(d, hn::ShiftRight<32>(hn::BitCast(d64, acc)));
-  ImagePairs<kLanes> q;
-  q.even = hn::ShiftRightSame(hn::Add(hn::MulEven(acc, multiplier), half), shift);
-  q.odd = hn::ShiftRightSame(hn::Add(hn::MulEven(odd_lanes, multiplier), half), shift);
-  return q;
-}
-
-// RequantizeToU8 of rows j..j+rows-1 into the next layer's panel: rows
-// 4q..4q+3 of the block make its group j/4 + q, one 4-byte lane per image.
-// Rows past `rows` are written as zeros (the next layer's padding).
-template <size_t kLanes>
-HWY_INLINE void StorePanelU8(const DenseI8& layer, uint32_t j, uint32_t rows,
-                             const PanelVec<kLanes>* acc, uint8_t* HWY_RESTRICT out_panel) {
-  const PanelTag<kLanes> d;
-  const PanelTag64<kLanes> d64;
-  const auto zero = hn::Zero(d64), max_u8 = hn::Set(d64, 255);
-  for (uint32_t q = 0; q < 4; ++q) {
-    auto even = zero, odd = zero;  // four rows' bytes in the low half of each lane
-    for (uint32_t b = 0; b < 4 && 4 * q + b < rows; ++b) {
-      const ImagePairs<kLanes> v = RequantizeImages<kLanes>(acc[4 * q + b], layer, j + 4 * q + b);
-      const int bits = static_cast<int>(8 * b);
-      even = hn::Or(even, hn::ShiftLeftSame(hn::Min(hn::Max(v.even, zero), max_u8), bits));
-      odd = hn::Or(odd, hn::ShiftLeftSame(hn::Min(hn::Max(v.odd, zero), max_u8), bits));
-    }
-    hn::StoreU(hn::BitCast(d, hn::Or(even, hn::ShiftLeft<32>(odd))), d,
-               reinterpret_cast<int32_t*>(out_panel + kLanes * j + 4 * kLanes * q));
+  for (size_t i = 0; i < kTileImages; ++i) {
+    for (size_t b = 0; b < kBlocks; ++b) sums[kBlocks * i + b] = acc[i][b];
   }
 }
 
-// RequantizeToI32 of rows j..j+rows-1 for the first `count` images, into
-// row-major logits (images x out_size).
-template <size_t kLanes>
-HWY_INLINE void StoreLogits(const DenseI8& layer, uint32_t j, uint32_t rows,
-                            const PanelVec<kLanes>* acc, size_t count,
-                            int32_t* HWY_RESTRICT logits) {
-  const PanelTag64<kLanes> d64;
-  int32_t even[16][kLanes / 2], odd[16][kLanes / 2];
-  for (uint32_t r = 0; r < rows; ++r) {
-    ImagePairs<kLanes> v = RequantizeImages<kLanes>(acc[r], layer, j + r);
-    if (layer.relu) {
-      v.even = hn::Max(v.even, hn::Zero(d64));
-      v.odd = hn::Max(v.odd, hn::Zero(d64));
-    }
-    const auto even32 = SaturateTo32(v.even.raw), odd32 = SaturateTo32(v.odd.raw);
-    std::memcpy(even[r], &even32, sizeof(even[r]));
-    std::memcpy(odd[r], &odd32, sizeof(odd[r]));
-  }
-  for (size_t n = 0; n < count; ++n) {
-    for (uint32_t r = 0; r < rows; ++r) {
-      logits[n * layer.out_size + j + r] = n % 2 ? odd[r][n / 2] : even[r][n / 2];
-    }
-  }
-}
-
-// One layer over a panel: epilogue(first_row, rows, sums) per 16 rows.
-template <size_t kLanes, class Epilogue>
-HWY_INLINE void PanelDense(const DenseI8& layer, const uint8_t* HWY_RESTRICT in,
+// One layer for `images` activation vectors at in + n * pitch, read in
+// whole tiles (up to `images` rounded up to kTileImages; the extra images'
+// sums are dropped) and up to in_size rounded up to 4 bytes (the weights
+// past in_size are zero): epilogue(n, first_row, requant, sums) per image
+// and 16-row block. Two blocks at a time (their weights stay in L1 and
+// their Requant16 in registers) over every image tile.
+template <class Epilogue>
+HWY_INLINE void DenseTiles(const DenseI8& layer, const uint8_t* in, size_t pitch, size_t images,
                            Epilogue epilogue) {
-  PanelVec<kLanes> acc[16];
-  const size_t length = (layer.in_size + 3) / 4 * 4;
-  for (uint32_t j = 0; j < layer.out_size; j += 16) {
-    const uint32_t rows = layer.out_size - j < 16 ? layer.out_size - j : 16;
-    const int8_t* w = layer.weights + size_t{j} * layer.stride;
-    if (rows == 16) {
-      PanelDot16<kLanes, true>(in, w, layer.stride, length, rows, acc);
-    } else {
-      PanelDot16<kLanes, false>(in, w, layer.stride, length, rows, acc);
+  const size_t groups = (layer.in_size + 3) / 4, block_bytes = 64 * groups;
+  const uint32_t blocks = (layer.out_size + 15) / 16;
+  __m512i sums[2 * kTileImages];
+  for (uint32_t b = 0; b < blocks; b += 2) {
+    const uint32_t tile_blocks = blocks - b < 2 ? 1 : 2;
+    const int8_t* w = PackedWeights(layer) + b * block_bytes;
+    Requant16 requant[2];
+    for (uint32_t t = 0; t < tile_blocks; ++t) {
+      const uint32_t j = 16 * (b + t);
+      requant[t] = LoadRequant16(layer, j, layer.out_size - j < 16 ? layer.out_size - j : 16);
     }
-    epilogue(j, rows, acc);
+    for (size_t n = 0; n < images; n += kTileImages) {
+      if (tile_blocks == 2) {
+        DotTile<2>(w, block_bytes, in + n * pitch, pitch, groups, sums);
+      } else {
+        DotTile<1>(w, block_bytes, in + n * pitch, pitch, groups, sums);
+      }
+      const size_t count = images - n < kTileImages ? images - n : kTileImages;
+      for (size_t i = 0; i < count; ++i) {
+        for (uint32_t t = 0; t < tile_blocks; ++t) {
+          epilogue(n + i, 16 * (b + t), requant[t], sums[tile_blocks * i + t]);
+        }
+      }
+    }
   }
 }
 
-// The forward pass of `count` (<= kLanes) images as one panel. act_a and
-// act_b hold kLanes x stride bytes each.
-template <size_t kLanes>
-HWY_INLINE void ForwardPanel(const DenseI8* layers, size_t layer_count, const uint8_t* pixels,
-                             size_t count, uint8_t* act_a, uint8_t* act_b, int32_t* logits) {
-  using V = PanelVec<kLanes>;
-  uint8_t* cur = act_a;
-  uint8_t* next = act_b;
-  PackPanel<kLanes>(pixels, layers[0].in_size, count, layers[0].stride, cur);
-  for (size_t i = 0; i + 1 < layer_count; ++i) {
+// The forward pass of `images` images in tiles; act_a and act_b hold
+// `images` rounded up to kTileImages vectors. Pixels are read in place
+// when they fill whole tiles and groups, else (the last tile would read
+// past them) from a copy in act_b.
+HWY_INLINE void ForwardTiles(const DenseI8* layers, size_t count, const uint8_t* pixels,
+                             size_t images, uint8_t* act_a, uint8_t* act_b, size_t pitch,
+                             int32_t* logits) {
+  const size_t in_size = layers[0].in_size;
+  const uint8_t* in = pixels;
+  size_t in_pitch = in_size;
+  if (in_size % 4 != 0 || images % kTileImages != 0) {
+    for (size_t n = 0; n < images; ++n) std::memcpy(act_b + n * pitch, pixels + n * in_size, in_size);
+    in = act_b;
+    in_pitch = pitch;
+  }
+  uint8_t* out = act_a;
+  for (size_t i = 0; i + 1 < count; ++i) {
     const DenseI8& layer = layers[i];
-    PanelDense<kLanes>(layer, cur, [&](uint32_t j, uint32_t rows, const V* acc) {
-      StorePanelU8<kLanes>(layer, j, rows, acc, next);
-    });
-    uint8_t* t = cur;
-    cur = next;
-    next = t;
+    DenseTiles(layer, in, in_pitch, images,
+               [&](size_t n, uint32_t j, const Requant16& requant, __m512i sums) {
+                 StoreU8x16(requant, sums, out + n * pitch + j);
+               });
+    in = out;
+    in_pitch = pitch;
+    out = out == act_a ? act_b : act_a;
   }
-  const DenseI8& last = layers[layer_count - 1];
-  PanelDense<kLanes>(last, cur, [&](uint32_t j, uint32_t rows, const V* acc) {
-    StoreLogits<kLanes>(last, j, rows, acc, count, logits);
-  });
+  const DenseI8& last = layers[count - 1];
+  DenseTiles(last, in, in_pitch, images,
+             [&](size_t n, uint32_t j, const Requant16& requant, __m512i sums) {
+               StoreI32x16(requant, last.relu, sums, logits + n * last.out_size + j);
+             });
 }
 
-// Batched forward pass in panels of 16 images, the last 4 to 15 images in
-// panels of 8 (padded); int16/int4 layers and the last 1 to 3 images run
-// batch 1.
+// Batched forward pass in tiles of 8 images; layers without packed weights
+// (int16/int4, or a target forced after load) and the last 1 to 3 images
+// run batch 1.
 HWY_INLINE void ForwardBatch(const DenseI8* layers, size_t count, const uint8_t* pixels,
                              size_t images, uint8_t* act_a, uint8_t* act_b, size_t pitch,
                              int32_t* logits) {
   const size_t in_size = layers[0].in_size, out_size = layers[count - 1].out_size;
-  bool all_int8 = true;
-  for (size_t i = 0; i < count; ++i) all_int8 &= layers[i].weight_type == WeightType::kI8;
-  size_t n = 0;
-  // A panel of `lanes` images at image n uses lanes x stride bytes of each
-  // scratch buffer from n * pitch: within BatchScratchVectors(images).
-  for (; all_int8 && n + 16 <= images; n += 16) {
-    // The next panel's pixels, into L2 while this one computes: 16 images
-    // are 16 short streams the hardware prefetchers do not follow. (With
-    // inputs from memory: M 2% and S 5% more images/s on Zen 4.)
-    const size_t ahead = images - n - 16 < 16 ? images - n - 16 : 16;
-    const uint8_t* next_pixels = pixels + (n + 16) * in_size;
-    for (size_t b = 0; b < ahead * in_size; b += 64) {
-      _mm_prefetch(reinterpret_cast<const char*>(next_pixels + b), _MM_HINT_T1);
-    }
-    ForwardPanel<16>(layers, count, pixels + n * in_size, 16, act_a + n * pitch, act_b + n * pitch,
-                     logits + n * out_size);
+  bool tiles = true;
+  for (size_t i = 0; i < count; ++i) tiles &= PackedWeights(layers[i]) != nullptr;
+  size_t tiled = 0;
+  if (tiles) {
+    tiled = images % kTileImages < kTileMinImages ? images - images % kTileImages : images;
   }
-  for (; all_int8 && n + kPanelMinImages <= images; n += 8) {
-    const size_t lanes = images - n < 8 ? images - n : 8;
-    ForwardPanel<8>(layers, count, pixels + n * in_size, lanes, act_a + n * pitch,
-                    act_b + n * pitch, logits + n * out_size);
-  }
-  for (; n < images; ++n) {
+  // Tiles use vectors 0..tiled-1 of each scratch buffer, rounded up to a
+  // tile, batch 1 image n its own vector n (only when `tiled` fills whole
+  // tiles): within BatchScratchVectors(images).
+  if (tiled > 0) ForwardTiles(layers, count, pixels, tiled, act_a, act_b, pitch, logits);
+  for (size_t n = tiled; n < images; ++n) {
     ForwardI8Impl(layers, count, pixels + n * in_size, act_a + n * pitch, act_b + n * pitch,
                   logits + n * out_size);
   }

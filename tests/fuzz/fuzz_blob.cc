@@ -39,8 +39,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         __builtin_trap();
       }
     }
-    // And the batched path: 21 images are a 16-image panel and a padded
-    // 8-image one on AVX3_DL.
+    // And the batched path: 21 images are tiles of 8, 8 and 5 on AVX3_DL.
     constexpr size_t kBatch = 21;
     std::vector<uint8_t> batch(kBatch * net.input_size());
     for (size_t i = 0; i < batch.size(); ++i) batch[i] = static_cast<uint8_t>(i * 131 + (i >> 7));
