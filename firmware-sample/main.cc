@@ -180,7 +180,7 @@ int main(int argc, char** argv) {
   options.stop = &g_stop;
 
   // The kernel that runs: the target, "+sdot" where NEON uses the Arm dot
-  // product (chosen at run time: runtime/src/kernels_sdot-inl.h).
+  // product (chosen at run time: the runtime's kernels_sdot-inl.h).
   const std::string kernel = edgemlp::KernelName(edgemlp::ChosenTarget());
   const bool has_known_answer = net.SelfTest().status != edgemlp::Status::kNoTestVector;
   std::fprintf(stderr,

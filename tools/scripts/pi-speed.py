@@ -13,7 +13,7 @@ cortex-a76 (sdot) for the Pi 5.
    reference = Forward/Dense*Ref / 2 (start-up verification runs PredictRef
    twice).
 2. Cycles of the inner dot-product loops from llvm-mca-19, on the loops GCC
-   emits for runtime/src/forward.cc with the build's own flags. LLVM 19 has no
+   emits for the runtime's forward.cc with the build's own compile command. LLVM 19 has no
    Cortex-A72 or Cortex-A76 scheduling model (-mcpu=cortex-a72 and cortex-a76
    both fall back to its Cortex-A57 model): the Pi 4 uses that A57 model (the
    A72 is the A57's successor, same F0/F1 NEON pipes), the Pi 5 the Neoverse
@@ -30,18 +30,15 @@ Usage: tools/scripts/pi-speed.py MODEL.q8 ARCH BUILD_AARCH64
 """
 import bisect
 import collections
+import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import tempfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-CXX = "aarch64-linux-gnu-g++"
 MCA = "llvm-mca-19"
-# The build's own flags (cross/aarch64-linux-gnu.txt sets no -mcpu/-march).
-FLAGS = ["-std=c++17", "-O3", "-DNDEBUG", "-DHWY_COMPILE_ONLY_STATIC",
-         f"-I{ROOT}/runtime/include", f"-I{ROOT}/runtime/src"]
 
 
 def count_instructions(exe, model, cpu):
@@ -129,10 +126,28 @@ def mca_cycles(body, cpu):
     return mca(body, cpu)[0]
 
 
-def compile_asm(source, extra=()):
-    return subprocess.run([CXX, *FLAGS, *extra, "-S", "-o", "-",
-                           os.path.join(ROOT, "runtime/src", source)],
-                          capture_output=True, text=True, check=True).stdout
+def compile_asm(build, source, extra=()):
+    """GCC's assembly for one of the runtime's sources, compiled with the
+    build's own command (its compile_commands.json: compiler, flags, include
+    paths), so the loops are the ones that ship to the board."""
+    with open(os.path.join(build, "compile_commands.json")) as f:
+        entries = [e for e in json.load(f)
+                   if os.path.basename(e["file"]) == source and "runtime" in e["output"]]
+    if not entries:
+        sys.exit(f"pi-speed: {build}/compile_commands.json has no runtime {source}")
+    args = shlex.split(entries[0]["command"])
+    # Drop the object output and dependency file; print assembly instead.
+    keep, skip = [], False
+    for a in args:
+        if skip:
+            skip = False
+        elif a in ("-o", "-MQ", "-MF"):
+            skip = True
+        elif a not in ("-c", "-MD", "-Werror"):
+            keep.append(a)
+    return subprocess.run([*keep[:-1], *extra, "-S", "-o", "-", keep[-1]],
+                          cwd=entries[0]["directory"], capture_output=True, text=True,
+                          check=True).stdout
 
 
 def pick(found, must, count=None, eor=None):
@@ -167,8 +182,8 @@ def main():
     layers = [(sizes[i], sizes[i + 1], (sizes[i] + 63) // 64 * 64) for i in range(len(sizes) - 1)]
     weight_bytes = sum(out * stride for _, out, stride in layers)
     exe = os.path.join(build, "firmware-sample/edgemlp-firmware")
-    fwd = loops(compile_asm("forward.cc"))
-    ref_scalar = loops(compile_asm("forward_ref.cc", ["-fno-tree-vectorize"]))
+    fwd = loops(compile_asm(build, "forward.cc"))
+    ref_scalar = loops(compile_asm(build, "forward_ref.cc", ["-fno-tree-vectorize"]))
     print(f"model {arch}; layers (in, out, stride) {layers}; {weight_bytes:,} weight bytes")
     print(f"binary {exe} (one build for every board); {MCA}")
     for board, mcpu, qemu_cpu, hz, l2_bytes, l2_rate, dram_rate in BOARDS:
