@@ -99,38 +99,35 @@ TEST_CASE("each corruption gets its own status") {
         Status::kUnsupportedVersion);
   CHECK(damaged([](Buffer& b) { b.Put<uint16_t>(offsetof(FileHeader, version_minor), 9); }) ==
         Status::kOk);  // newer minor: accepted
-  CHECK(damaged([](Buffer& b) { b.Put<uint32_t>(offsetof(FileHeader, file_size), 1u << 30); }) ==
-        Status::kTruncated);
-  CHECK(damaged([](Buffer& b) { b.Put<uint32_t>(offsetof(FileHeader, file_size), 100); }) ==
-        Status::kBadHeader);
-  CHECK(damaged([](Buffer& b) { b.Put<uint32_t>(offsetof(FileHeader, header_size), 12); }) ==
-        Status::kBadHeader);
-  CHECK(damaged([](Buffer& b) { b.Put<uint32_t>(offsetof(FileHeader, header_size), 0xFFFFFF00u); }) ==
-        Status::kTruncated);
-  CHECK(damaged([](Buffer& b) { b.Put<uint32_t>(offsetof(FileHeader, layer_record_size), 8); }) ==
-        Status::kBadHeader);
-  CHECK(damaged([](Buffer& b) { b.Put<uint32_t>(offsetof(FileHeader, layer_count), 0); }) ==
-        Status::kBadHeader);
-  CHECK(damaged([](Buffer& b) { b.Put<uint32_t>(offsetof(FileHeader, layer_count), 0xFFFFFFFFu); }) ==
-        Status::kBadHeader);
-  CHECK(damaged([](Buffer& b) { b.Put<uint32_t>(offsetof(FileHeader, layer_count), 2); }) ==
-        Status::kBadShape);  // output_size no longer matches
-  CHECK(damaged([](Buffer& b) { b.Put<uint32_t>(offsetof(FileHeader, kind), 9); }) ==
-        Status::kBadHeader);
-  CHECK(damaged([](Buffer& b) { b.Put<uint32_t>(offsetof(FileHeader, input_size), 785); }) ==
-        Status::kBadShape);
-  CHECK(damaged([](Buffer& b) { b.Put<uint32_t>(offsetof(FileHeader, output_size), 11); }) ==
-        Status::kBadShape);
   CHECK(damaged([](Buffer& b) { b.Put<float>(offsetof(FileHeader, input_scale), NAN); }) ==
         Status::kBadScale);
-  CHECK(damaged([](Buffer& b) { b.Put<uint32_t>(LayerField(1, offsetof(LayerRecord, in_size)), 71); }) ==
-        Status::kBadShape);
-  CHECK(damaged([](Buffer& b) { b.Put<uint32_t>(LayerField(0, offsetof(LayerRecord, out_size)), 0); }) ==
-        Status::kBadShape);
-  CHECK(damaged([](Buffer& b) { b.Put<uint32_t>(LayerField(0, offsetof(LayerRecord, stride)), 800); }) ==
-        Status::kBadShape);  // not a multiple of 64
-  CHECK(damaged([](Buffer& b) { b.Put<uint32_t>(LayerField(0, offsetof(LayerRecord, stride)), 700); }) ==
-        Status::kBadShape);  // shorter than in_size
+  // One uint32 field set to a bad value, the CRC fixed up.
+  struct U32Edit {
+    size_t at;
+    uint32_t value;
+    Status want;
+  };
+  const U32Edit u32_edits[] = {
+      {offsetof(FileHeader, file_size), 1u << 30, Status::kTruncated},
+      {offsetof(FileHeader, file_size), 100, Status::kBadHeader},
+      {offsetof(FileHeader, header_size), 12, Status::kBadHeader},
+      {offsetof(FileHeader, header_size), 0xFFFFFF00u, Status::kTruncated},
+      {offsetof(FileHeader, layer_record_size), 8, Status::kBadHeader},
+      {offsetof(FileHeader, layer_count), 0, Status::kBadHeader},
+      {offsetof(FileHeader, layer_count), 0xFFFFFFFFu, Status::kBadHeader},
+      {offsetof(FileHeader, layer_count), 2, Status::kBadShape},  // output_size no longer matches
+      {offsetof(FileHeader, kind), 9, Status::kBadHeader},
+      {offsetof(FileHeader, input_size), 785, Status::kBadShape},
+      {offsetof(FileHeader, output_size), 11, Status::kBadShape},
+      {LayerField(1, offsetof(LayerRecord, in_size)), 71, Status::kBadShape},
+      {LayerField(0, offsetof(LayerRecord, out_size)), 0, Status::kBadShape},
+      {LayerField(0, offsetof(LayerRecord, stride)), 800, Status::kBadShape},  // not a multiple of 64
+      {LayerField(0, offsetof(LayerRecord, stride)), 700, Status::kBadShape},  // shorter than in_size
+  };
+  for (const U32Edit& e : u32_edits) {
+    INFO("offset ", e.at, " value ", e.value);
+    CHECK(damaged([&](Buffer& b) { b.Put<uint32_t>(e.at, e.value); }) == e.want);
+  }
   CHECK(damaged([](Buffer& b) { b.data()[LayerField(0, offsetof(LayerRecord, activation))] = 7; }) ==
         Status::kBadLayer);
   CHECK(damaged([](Buffer& b) { b.data()[LayerField(0, offsetof(LayerRecord, activation))] = 0; }) ==
