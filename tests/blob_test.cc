@@ -43,6 +43,14 @@ std::vector<uint8_t> Int8Blob() {
   return QuantizeInt8(test::RandomModel({784, 70, 33, 10}, 5));
 }
 
+// Writes blob to path, checks the file holds exactly it, and loads it.
+void WriteAndLoad(const std::string& path, const std::vector<uint8_t>& blob, Network* net) {
+  WriteFileAtomic(path, blob.data(), blob.size());
+  CHECK(test::ReadBytes(path) == blob);
+  const LoadResult r = Network::LoadFile(path, net);
+  REQUIRE_MESSAGE(r.ok(), r.message);
+}
+
 size_t LayerField(size_t layer, size_t field_offset) {
   return kHeaderSizeV11 + layer * sizeof(LayerRecord) + field_offset;
 }
@@ -50,11 +58,8 @@ size_t LayerField(size_t layer, size_t field_offset) {
 TEST_CASE("int8 blob: write, read back, load: identical and valid") {
   const std::vector<uint8_t> blob = Int8Blob();
   test::TempDir dir;
-  WriteFileAtomic(dir.File("m.q8"), blob.data(), blob.size());
-  CHECK(test::ReadBytes(dir.File("m.q8")) == blob);
   Network net;
-  const LoadResult r = Network::LoadFile(dir.File("m.q8"), &net);
-  REQUIRE_MESSAGE(r.ok(), r.message);
+  WriteAndLoad(dir.File("m.q8"), blob, &net);
   CHECK(net.input_size() == 784);
   CHECK(net.output_size() == 10);
   CHECK(net.layer_count() == 3);
@@ -238,11 +243,8 @@ TEST_CASE("every scheme: write, read back, load, self-test on every target") {
   test::TempDir dir;
   for (const auto& [blob, types] : cases) {
     INFO("layer 0 type ", int(types[0]));
-    WriteFileAtomic(dir.File("m.bin"), blob.data(), blob.size());
-    CHECK(test::ReadBytes(dir.File("m.bin")) == blob);
     Network net;
-    const LoadResult r = Network::LoadFile(dir.File("m.bin"), &net);
-    REQUIRE_MESSAGE(r.ok(), r.message);
+    WriteAndLoad(dir.File("m.bin"), blob, &net);
     REQUIRE(net.layer_count() == 3);
     for (size_t i = 0; i < 3; ++i) CHECK(GetLayer(net, i).weight_type == types[i]);
     CHECK(net.blob().metadata() == "{\"architecture\": \"784-70-33-10\"}");
