@@ -43,6 +43,14 @@ std::vector<uint8_t> Int8Blob() {
   return QuantizeInt8(test::RandomModel({784, 70, 33, 10}, 5));
 }
 
+// Writes blob to path, checks the file holds exactly it, and loads it.
+void WriteAndLoad(const std::string& path, const std::vector<uint8_t>& blob, Network* net) {
+  WriteFileAtomic(path, blob.data(), blob.size());
+  CHECK(test::ReadBytes(path) == blob);
+  const LoadResult r = Network::LoadFile(path, net);
+  REQUIRE_MESSAGE(r.ok(), r.message);
+}
+
 size_t LayerField(size_t layer, size_t field_offset) {
   return kHeaderSizeV11 + layer * sizeof(LayerRecord) + field_offset;
 }
@@ -50,11 +58,8 @@ size_t LayerField(size_t layer, size_t field_offset) {
 TEST_CASE("int8 blob: write, read back, load: identical and valid") {
   const std::vector<uint8_t> blob = Int8Blob();
   test::TempDir dir;
-  WriteFileAtomic(dir.File("m.q8"), blob.data(), blob.size());
-  CHECK(test::ReadBytes(dir.File("m.q8")) == blob);
   Network net;
-  const LoadResult r = Network::LoadFile(dir.File("m.q8"), &net);
-  REQUIRE_MESSAGE(r.ok(), r.message);
+  WriteAndLoad(dir.File("m.q8"), blob, &net);
   CHECK(net.input_size() == 784);
   CHECK(net.output_size() == 10);
   CHECK(net.layer_count() == 3);
@@ -99,38 +104,35 @@ TEST_CASE("each corruption gets its own status") {
         Status::kUnsupportedVersion);
   CHECK(damaged([](Buffer& b) { b.Put<uint16_t>(offsetof(FileHeader, version_minor), 9); }) ==
         Status::kOk);  // newer minor: accepted
-  CHECK(damaged([](Buffer& b) { b.Put<uint32_t>(offsetof(FileHeader, file_size), 1u << 30); }) ==
-        Status::kTruncated);
-  CHECK(damaged([](Buffer& b) { b.Put<uint32_t>(offsetof(FileHeader, file_size), 100); }) ==
-        Status::kBadHeader);
-  CHECK(damaged([](Buffer& b) { b.Put<uint32_t>(offsetof(FileHeader, header_size), 12); }) ==
-        Status::kBadHeader);
-  CHECK(damaged([](Buffer& b) { b.Put<uint32_t>(offsetof(FileHeader, header_size), 0xFFFFFF00u); }) ==
-        Status::kTruncated);
-  CHECK(damaged([](Buffer& b) { b.Put<uint32_t>(offsetof(FileHeader, layer_record_size), 8); }) ==
-        Status::kBadHeader);
-  CHECK(damaged([](Buffer& b) { b.Put<uint32_t>(offsetof(FileHeader, layer_count), 0); }) ==
-        Status::kBadHeader);
-  CHECK(damaged([](Buffer& b) { b.Put<uint32_t>(offsetof(FileHeader, layer_count), 0xFFFFFFFFu); }) ==
-        Status::kBadHeader);
-  CHECK(damaged([](Buffer& b) { b.Put<uint32_t>(offsetof(FileHeader, layer_count), 2); }) ==
-        Status::kBadShape);  // output_size no longer matches
-  CHECK(damaged([](Buffer& b) { b.Put<uint32_t>(offsetof(FileHeader, kind), 9); }) ==
-        Status::kBadHeader);
-  CHECK(damaged([](Buffer& b) { b.Put<uint32_t>(offsetof(FileHeader, input_size), 785); }) ==
-        Status::kBadShape);
-  CHECK(damaged([](Buffer& b) { b.Put<uint32_t>(offsetof(FileHeader, output_size), 11); }) ==
-        Status::kBadShape);
   CHECK(damaged([](Buffer& b) { b.Put<float>(offsetof(FileHeader, input_scale), NAN); }) ==
         Status::kBadScale);
-  CHECK(damaged([](Buffer& b) { b.Put<uint32_t>(LayerField(1, offsetof(LayerRecord, in_size)), 71); }) ==
-        Status::kBadShape);
-  CHECK(damaged([](Buffer& b) { b.Put<uint32_t>(LayerField(0, offsetof(LayerRecord, out_size)), 0); }) ==
-        Status::kBadShape);
-  CHECK(damaged([](Buffer& b) { b.Put<uint32_t>(LayerField(0, offsetof(LayerRecord, stride)), 800); }) ==
-        Status::kBadShape);  // not a multiple of 64
-  CHECK(damaged([](Buffer& b) { b.Put<uint32_t>(LayerField(0, offsetof(LayerRecord, stride)), 700); }) ==
-        Status::kBadShape);  // shorter than in_size
+  // One uint32 field set to a bad value, the CRC fixed up.
+  struct U32Edit {
+    size_t at;
+    uint32_t value;
+    Status want;
+  };
+  const U32Edit u32_edits[] = {
+      {offsetof(FileHeader, file_size), 1u << 30, Status::kTruncated},
+      {offsetof(FileHeader, file_size), 100, Status::kBadHeader},
+      {offsetof(FileHeader, header_size), 12, Status::kBadHeader},
+      {offsetof(FileHeader, header_size), 0xFFFFFF00u, Status::kTruncated},
+      {offsetof(FileHeader, layer_record_size), 8, Status::kBadHeader},
+      {offsetof(FileHeader, layer_count), 0, Status::kBadHeader},
+      {offsetof(FileHeader, layer_count), 0xFFFFFFFFu, Status::kBadHeader},
+      {offsetof(FileHeader, layer_count), 2, Status::kBadShape},  // output_size no longer matches
+      {offsetof(FileHeader, kind), 9, Status::kBadHeader},
+      {offsetof(FileHeader, input_size), 785, Status::kBadShape},
+      {offsetof(FileHeader, output_size), 11, Status::kBadShape},
+      {LayerField(1, offsetof(LayerRecord, in_size)), 71, Status::kBadShape},
+      {LayerField(0, offsetof(LayerRecord, out_size)), 0, Status::kBadShape},
+      {LayerField(0, offsetof(LayerRecord, stride)), 800, Status::kBadShape},  // not a multiple of 64
+      {LayerField(0, offsetof(LayerRecord, stride)), 700, Status::kBadShape},  // shorter than in_size
+  };
+  for (const U32Edit& e : u32_edits) {
+    INFO("offset ", e.at, " value ", e.value);
+    CHECK(damaged([&](Buffer& b) { b.Put<uint32_t>(e.at, e.value); }) == e.want);
+  }
   CHECK(damaged([](Buffer& b) { b.data()[LayerField(0, offsetof(LayerRecord, activation))] = 7; }) ==
         Status::kBadLayer);
   CHECK(damaged([](Buffer& b) { b.data()[LayerField(0, offsetof(LayerRecord, activation))] = 0; }) ==
@@ -241,11 +243,8 @@ TEST_CASE("every scheme: write, read back, load, self-test on every target") {
   test::TempDir dir;
   for (const auto& [blob, types] : cases) {
     INFO("layer 0 type ", int(types[0]));
-    WriteFileAtomic(dir.File("m.bin"), blob.data(), blob.size());
-    CHECK(test::ReadBytes(dir.File("m.bin")) == blob);
     Network net;
-    const LoadResult r = Network::LoadFile(dir.File("m.bin"), &net);
-    REQUIRE_MESSAGE(r.ok(), r.message);
+    WriteAndLoad(dir.File("m.bin"), blob, &net);
     REQUIRE(net.layer_count() == 3);
     for (size_t i = 0; i < 3; ++i) CHECK(GetLayer(net, i).weight_type == types[i]);
     CHECK(net.blob().metadata() == "{\"architecture\": \"784-70-33-10\"}");

@@ -43,13 +43,15 @@ void __libc_free(void*);
 namespace {
 std::atomic<size_t> g_live{0}, g_peak{0}, g_calls{0};
 
-void Count(void* p) {
-  if (p == nullptr) return;
+// Counts p as live and hands it back.
+void* Counted(void* p) {
+  if (p == nullptr) return p;
   g_calls.fetch_add(1, std::memory_order_relaxed);
   const size_t live = g_live.fetch_add(malloc_usable_size(p)) + malloc_usable_size(p);
   size_t peak = g_peak.load();
   while (live > peak && !g_peak.compare_exchange_weak(peak, live)) {
   }
+  return p;
 }
 void Uncount(void* p) {
   if (p != nullptr) g_live.fetch_sub(malloc_usable_size(p));
@@ -57,28 +59,15 @@ void Uncount(void* p) {
 }  // namespace
 
 extern "C" {
-void* malloc(size_t n) {
-  void* p = __libc_malloc(n);
-  Count(p);
-  return p;
-}
-void* calloc(size_t n, size_t size) {
-  void* p = __libc_calloc(n, size);
-  Count(p);
-  return p;
-}
+void* malloc(size_t n) { return Counted(__libc_malloc(n)); }
+void* calloc(size_t n, size_t size) { return Counted(__libc_calloc(n, size)); }
 void* realloc(void* old, size_t n) {
   const size_t old_size = old ? malloc_usable_size(old) : 0;
   void* p = __libc_realloc(old, n);
   if (p != nullptr || n == 0) g_live.fetch_sub(old_size);
-  Count(p);
-  return p;
+  return Counted(p);
 }
-void* memalign(size_t align, size_t n) {
-  void* p = __libc_memalign(align, n);
-  Count(p);
-  return p;
-}
+void* memalign(size_t align, size_t n) { return Counted(__libc_memalign(align, n)); }
 void* aligned_alloc(size_t align, size_t n) { return memalign(align, n); }
 int posix_memalign(void** out, size_t align, size_t n) {
   *out = memalign(align, n);

@@ -46,17 +46,31 @@ inline constexpr uint32_t kRowBlock = 4;
 #else
 // u8 and i8 widen to i16; i16 x i16 -> i32 pairs (pmaddwd, vmlal, SVE2
 // mlalb/t) are exact, unlike pmaddubsw, which saturates at 2*255*127.
+using D16 = hn::ScalableTag<int16_t>;
+using D32 = hn::Repartition<int32_t, D16>;
+
+// The u8 or i8 values at p, widened to one vector of i16 lanes.
+template <typename T>
+HWY_INLINE hn::Vec<D16> LoadWide(const T* HWY_RESTRICT p) {
+  return hn::PromoteTo(D16(), hn::LoadU(hn::Rebind<T, D16>(), p));
+}
+
+// One row's widened weights v times two images' x0 and x1, each into its
+// own (s, t) accumulator pair.
+template <class V16, class V32>
+HWY_INLINE void MulAccBoth(V16 x0, V16 x1, V16 v, V32& s0, V32& t0, V32& s1, V32& t1) {
+  s0 = hn::ReorderWidenMulAccumulate(D32(), x0, v, s0, t0);
+  s1 = hn::ReorderWidenMulAccumulate(D32(), x1, v, s1, t1);
+}
+
 // Vectors are sizeless on SVE, so rows are unrolled by hand, not in arrays.
 template <size_t kRows>
 HWY_INLINE void DotRows(const uint8_t* HWY_RESTRICT act,
                         const int8_t* HWY_RESTRICT w, size_t stride,
                         int32_t* HWY_RESTRICT dots) {
   static_assert(kRows == 1 || kRows == 4, "1 or 4 rows");
-  const hn::ScalableTag<int16_t> d16;
-  const hn::Rebind<uint8_t, decltype(d16)> du8;
-  const hn::Rebind<int8_t, decltype(d16)> di8;
-  const hn::Repartition<int32_t, decltype(d16)> d32;
-  const size_t n = hn::Lanes(d16);
+  const D32 d32;
+  const size_t n = hn::Lanes(D16());
   const int8_t* HWY_RESTRICT w0 = w;
   const int8_t* HWY_RESTRICT w1 = w + (kRows > 1 ? stride : 0);
   const int8_t* HWY_RESTRICT w2 = w + (kRows > 1 ? 2 * stride : 0);
@@ -67,16 +81,12 @@ HWY_INLINE void DotRows(const uint8_t* HWY_RESTRICT act,
   auto s3 = hn::Zero(d32), t3 = hn::Zero(d32);
   size_t i = 0;
   for (; i + n <= stride; i += n) {
-    const auto a = hn::PromoteTo(d16, hn::LoadU(du8, act + i));
-    s0 = hn::ReorderWidenMulAccumulate(
-        d32, a, hn::PromoteTo(d16, hn::LoadU(di8, w0 + i)), s0, t0);
+    const auto a = LoadWide(act + i);
+    s0 = hn::ReorderWidenMulAccumulate(d32, a, LoadWide(w0 + i), s0, t0);
     if (kRows > 1) {
-      s1 = hn::ReorderWidenMulAccumulate(
-          d32, a, hn::PromoteTo(d16, hn::LoadU(di8, w1 + i)), s1, t1);
-      s2 = hn::ReorderWidenMulAccumulate(
-          d32, a, hn::PromoteTo(d16, hn::LoadU(di8, w2 + i)), s2, t2);
-      s3 = hn::ReorderWidenMulAccumulate(
-          d32, a, hn::PromoteTo(d16, hn::LoadU(di8, w3 + i)), s3, t3);
+      s1 = hn::ReorderWidenMulAccumulate(d32, a, LoadWide(w1 + i), s1, t1);
+      s2 = hn::ReorderWidenMulAccumulate(d32, a, LoadWide(w2 + i), s2, t2);
+      s3 = hn::ReorderWidenMulAccumulate(d32, a, LoadWide(w3 + i), s3, t3);
     }
   }
   dots[0] = hn::GetLane(hn::SumOfLanes(d32, hn::Add(s0, t0))) +
@@ -98,11 +108,8 @@ HWY_INLINE void DotRows(const uint8_t* HWY_RESTRICT act,
 HWY_INLINE void DotRows4x2(const uint8_t* HWY_RESTRICT act0, const uint8_t* HWY_RESTRICT act1,
                            const int8_t* HWY_RESTRICT w, size_t stride,
                            int32_t* HWY_RESTRICT dots) {
-  const hn::ScalableTag<int16_t> d16;
-  const hn::Rebind<uint8_t, decltype(d16)> du8;
-  const hn::Rebind<int8_t, decltype(d16)> di8;
-  const hn::Repartition<int32_t, decltype(d16)> d32;
-  const size_t n = hn::Lanes(d16);
+  const D32 d32;
+  const size_t n = hn::Lanes(D16());
   const int8_t* HWY_RESTRICT w0 = w;
   const int8_t* HWY_RESTRICT w1 = w + stride;
   const int8_t* HWY_RESTRICT w2 = w + 2 * stride;
@@ -114,20 +121,12 @@ HWY_INLINE void DotRows4x2(const uint8_t* HWY_RESTRICT act0, const uint8_t* HWY_
   auto s30 = hn::Zero(d32), t30 = hn::Zero(d32), s31 = hn::Zero(d32), t31 = hn::Zero(d32);
   size_t i = 0;
   for (; i + n <= stride; i += n) {
-    const auto x0 = hn::PromoteTo(d16, hn::LoadU(du8, act0 + i));
-    const auto x1 = hn::PromoteTo(d16, hn::LoadU(du8, act1 + i));
-    const auto v0 = hn::PromoteTo(d16, hn::LoadU(di8, w0 + i));
-    s00 = hn::ReorderWidenMulAccumulate(d32, x0, v0, s00, t00);
-    s01 = hn::ReorderWidenMulAccumulate(d32, x1, v0, s01, t01);
-    const auto v1 = hn::PromoteTo(d16, hn::LoadU(di8, w1 + i));
-    s10 = hn::ReorderWidenMulAccumulate(d32, x0, v1, s10, t10);
-    s11 = hn::ReorderWidenMulAccumulate(d32, x1, v1, s11, t11);
-    const auto v2 = hn::PromoteTo(d16, hn::LoadU(di8, w2 + i));
-    s20 = hn::ReorderWidenMulAccumulate(d32, x0, v2, s20, t20);
-    s21 = hn::ReorderWidenMulAccumulate(d32, x1, v2, s21, t21);
-    const auto v3 = hn::PromoteTo(d16, hn::LoadU(di8, w3 + i));
-    s30 = hn::ReorderWidenMulAccumulate(d32, x0, v3, s30, t30);
-    s31 = hn::ReorderWidenMulAccumulate(d32, x1, v3, s31, t31);
+    const auto x0 = LoadWide(act0 + i);
+    const auto x1 = LoadWide(act1 + i);
+    MulAccBoth(x0, x1, LoadWide(w0 + i), s00, t00, s01, t01);
+    MulAccBoth(x0, x1, LoadWide(w1 + i), s10, t10, s11, t11);
+    MulAccBoth(x0, x1, LoadWide(w2 + i), s20, t20, s21, t21);
+    MulAccBoth(x0, x1, LoadWide(w3 + i), s30, t30, s31, t31);
   }
   const auto sum = [&](decltype(s00) a, decltype(s00) b) {
     return hn::GetLane(hn::SumOfLanes(d32, hn::Add(a, b)));
