@@ -162,21 +162,27 @@ class CliTest(RunDirTest):
         self.assertIn("CRC32", p.stderr)
 
     def test_predict_pgm_and_png(self):
-        images = mnist_test_images(3)
-        pgm = os.path.join(self.dir, "a.pgm")
-        write_pgm(pgm, images[0])
-        # The same digit, twice the size and black on white: scaled, inverted.
-        big = [255 - images[0][(r // 2) * 28 + c // 2] for r in range(56) for c in range(56)]
-        png = os.path.join(self.dir, "b.png")
-        write_png(png, big, 56, 56)
-        r = run_json("predict", self.blob, pgm, png)
-        preds = r["predictions"]
-        self.assertEqual(len(preds), 2)
+        images = mnist_test_images(8)
+        pgms, pngs = [], []
+        for i, image in enumerate(images):
+            pgms.append(os.path.join(self.dir, f"a{i}.pgm"))
+            write_pgm(pgms[-1], image)
+            # The same digit, twice the size and black on white: inverted,
+            # cropped, fitted and centred back to about the same frame.
+            big = [255 - image[(r // 2) * 28 + c // 2] for r in range(56) for c in range(56)]
+            pngs.append(os.path.join(self.dir, f"b{i}.png"))
+            write_png(pngs[-1], big, 56, 56)
+        preds = run_json("predict", self.blob, *pgms, *pngs)["predictions"]
+        self.assertEqual(len(preds), 16)
         for p in preds:
             self.assertAlmostEqual(sum(p["probabilities"]), 1.0, places=4)
             self.assertEqual(p["digit"], max(range(10), key=lambda k: p["probabilities"][k]))
         self.assertEqual(preds[0]["digit"], 7)  # test image 0 is a 7
-        self.assertEqual(preds[1]["digit"], 7)
+        # The frames differ from the originals by resampling, so a model
+        # trained on few images (the sanitizer stage) may flip a close call;
+        # a wrong inversion or scaling would disagree on most.
+        agree = sum(preds[i]["digit"] == preds[8 + i]["digit"] for i in range(8))
+        self.assertGreaterEqual(agree, 6)
         p = run("predict", self.blob, os.path.join(self.dir, "none.png"), expect=3)
         self.assertIn("none.png", p.stderr)
 
