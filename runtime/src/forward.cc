@@ -124,6 +124,7 @@ std::vector<int64_t> AvailableTargets() {
 void ForceTarget(int64_t target) {
   g_forced_target = target;
   hwy::SetSupportedTargetsForTest(target);
+  internal::g_target_generation.fetch_add(1, std::memory_order_relaxed);
 }
 #endif
 

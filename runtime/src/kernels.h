@@ -3,6 +3,7 @@
 #ifndef EDGEMLP_RUNTIME_SRC_KERNELS_H_
 #define EDGEMLP_RUNTIME_SRC_KERNELS_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -51,6 +52,11 @@ void ForwardI8Batch(const DenseI8* layers, size_t count, const uint8_t* pixels,
 // DenseI8::packed_weights/packed_target; forced targets are repacked lazily.
 size_t PackedWeightBytes(const DenseI8& layer);
 void PackWeights(const DenseI8& layer, int8_t* dst);
+
+// Bumped by ForceTarget. A Network compares it with the generation it packed
+// for: one relaxed load per Predict, where asking Highway for the current
+// target would cost a dispatched call.
+inline std::atomic<uint32_t> g_target_generation{0};
 
 // DenseI8::signed_input_compensation for `layer`: out[j] = 128 * sum_k w[j][k].
 inline void ComputeSignedInputCompensation(const DenseI8& layer, int32_t* out) {

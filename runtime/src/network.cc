@@ -210,20 +210,30 @@ LoadResult Network::SelfTest() {
 // Packs for the current target into the space reserved at load; a target
 // forced later (tests, bench) that needs more space runs on the blob's rows.
 void Network::RepackWeights() {
-  packed_target_ = ChosenTarget();
+  packed_generation_ =
+      internal::g_target_generation.load(std::memory_order_relaxed);
+  const int64_t target = ChosenTarget();
   const bool fits = PackedBytes(layers_) <= packed_bytes_;
   int8_t* dst = packed_;
   for (DenseI8& l : layers_) {
     const size_t bytes = fits ? RoundUp(internal::PackedWeightBytes(l)) : 0;
     l.packed_weights = bytes != 0 ? dst : nullptr;
-    l.packed_target = packed_target_;
+    l.packed_target = target;
     if (bytes != 0) internal::PackWeights(l, dst);
     dst += bytes;
   }
 }
 
+void Network::RepackIfTargetForced() {
+  if (packed_bytes_ != 0 &&
+      internal::g_target_generation.load(std::memory_order_relaxed) !=
+          packed_generation_) {
+    RepackWeights();
+  }
+}
+
 int Network::Predict(const uint8_t* pixels, int32_t* logits) {
-  if (packed_bytes_ != 0 && ChosenTarget() != packed_target_) RepackWeights();
+  RepackIfTargetForced();
   internal::ForwardI8(layers_.data(), layers_.size(), pixels, act_a_, act_b_,
                       logits);
   return ArgMax(logits, output_size_);
@@ -231,7 +241,7 @@ int Network::Predict(const uint8_t* pixels, int32_t* logits) {
 
 void Network::PredictBatch(const uint8_t* pixels, size_t count,
                            int32_t* logits, int* classes) {
-  if (packed_bytes_ != 0 && ChosenTarget() != packed_target_) RepackWeights();
+  RepackIfTargetForced();
   for (size_t done = 0; done < count; done += kMaxBatch) {
     const size_t n = count - done < kMaxBatch ? count - done : kMaxBatch;
     int32_t* chunk_logits = logits + done * output_size_;

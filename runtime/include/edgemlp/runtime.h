@@ -113,8 +113,9 @@ class Network {
   size_t arena_bytes_ = 0;
   int8_t* packed_ = nullptr;    // packed_bytes_ of the arena for packed weights
   size_t packed_bytes_ = 0;
-  int64_t packed_target_ = 0;   // the target they are packed for
-  void RepackWeights();         // for ChosenTarget(), if they fit packed_bytes_
+  uint32_t packed_generation_ = 0;  // internal::g_target_generation packed for
+  void RepackWeights();  // for ChosenTarget(), if they fit packed_bytes_
+  void RepackIfTargetForced();  // ForceTarget() ran since the last packing
   float logit_scale_ = 0.0f;
 };
 
