@@ -24,7 +24,7 @@ int32_t WeightQmax(WeightType type, uint32_t in_size) {
     case WeightType::kI4:
       return 7;
     default:
-      return 127;
+      return kInt8WeightLimit;
   }
 }
 
@@ -126,6 +126,10 @@ std::vector<uint8_t> Quantize(const FloatModel& model, const QuantOptions& optio
                        ": the model has layers 0.." + std::to_string(n_layers - 1));
     }
   }
+  if (options.int8_limit < 1 || options.int8_limit > 127) {
+    throw InputError("int8 weight limit " + std::to_string(options.int8_limit) +
+                     ": expected 1..127");
+  }
   if (!options.activation_max.empty() && options.activation_max.size() + 1 != n_layers) {
     throw InputError("need one activation range per hidden layer");
   }
@@ -170,7 +174,7 @@ std::vector<uint8_t> Quantize(const FloatModel& model, const QuantOptions& optio
     const uint32_t in = static_cast<uint32_t>(w.cols());
     const uint32_t out = static_cast<uint32_t>(w.rows());
     const uint32_t stride = WeightStride(type, in);
-    const double qmax = WeightQmax(type, in);
+    const double qmax = type == WeightType::kI8 ? options.int8_limit : WeightQmax(type, in);
     const bool last = i + 1 == n_layers;
 
     LayerSections& s = sections[i];

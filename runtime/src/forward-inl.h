@@ -25,9 +25,13 @@ namespace hn = hwy::HWY_NAMESPACE;
 void ForwardI8Impl(const DenseI8* layers, size_t count, const uint8_t* pixels, uint8_t* act_a,
                    uint8_t* act_b, int32_t* logits);
 
-// One kernel family per target (each defines kRowBlock, kSignedInput and
-// DotRows; see kernels_generic-inl.h), plus the Arm dot product where the
-// CPU has it.
+// One kernel family per target (each defines kRowBlock and DotRows; see
+// kernels_generic-inl.h), plus the Arm dot product where the CPU has it.
+// A family whose kernels can take u8 activations as s8 (a - 128) defines
+// EDGEMLP_SIGNED_INPUT, UsesSignedInput(layer) and a second template
+// argument kSigned on DotRows and DotRows4x2: with it, they return
+// sum (a - 128) * w and the driver adds the row's 128 * sum(w) back
+// (DenseI8::signed_input_compensation, set at load).
 // A family that re-lays weights out at load defines EDGEMLP_PACKS_WEIGHTS,
 // PackedBytes(layer) and PackLayer(layer, dst) (int8 layers only), and
 // reads PackedWeights(layer).
@@ -38,6 +42,7 @@ HWY_INLINE const int8_t* PackedWeights(const DenseI8& layer) {
 }
 
 #undef EDGEMLP_PACKS_WEIGHTS
+#undef EDGEMLP_SIGNED_INPUT
 #if HWY_TARGET == HWY_AVX3_DL
 #include "kernels_vnni-inl.h"
 #elif HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_SSE4 || \
@@ -56,16 +61,41 @@ HWY_INLINE size_t PackedBytes(const DenseI8&) { return 0; }
 HWY_INLINE void PackLayer(const DenseI8&, int8_t*) {}
 #endif
 
-// Kernels with kSignedInput return sum (a - 128) * w: this adds the row's
-// 128 * sum(w) back (DenseI8::signed_input_compensation, set at load).
-struct SignedInput {
-  const int32_t* compensation;
-  explicit SignedInput(const DenseI8& layer)
-      : compensation(kSignedInput ? layer.signed_input_compensation : nullptr) {}
-  int32_t operator()(uint32_t row, int32_t dot) const {
-    return kSignedInput ? dot + compensation[row] : dot;
-  }
-};
+// The family's DotRows in the layer's input mode (see above).
+#ifdef EDGEMLP_SIGNED_INPUT
+inline constexpr bool kHasSignedInput = true;
+template <size_t kRows, bool kSigned>
+HWY_INLINE void Dots(const uint8_t* act, const int8_t* w, size_t stride, int32_t* dots) {
+  DotRows<kRows, kSigned>(act, w, stride, dots);
+}
+template <bool kSigned>
+HWY_INLINE void Dots4x2(const uint8_t* act0, const uint8_t* act1, const int8_t* w, size_t stride,
+                        int32_t* dots) {
+  DotRows4x2<kSigned>(act0, act1, w, stride, dots);
+}
+#else
+inline constexpr bool kHasSignedInput = false;
+HWY_INLINE bool UsesSignedInput(const DenseI8&) { return false; }
+template <size_t kRows, bool kSigned>
+HWY_INLINE void Dots(const uint8_t* act, const int8_t* w, size_t stride, int32_t* dots) {
+  static_assert(!kSigned, "this family takes u8 activations as they are");
+  DotRows<kRows>(act, w, stride, dots);
+}
+#if HWY_TARGET != HWY_AVX3_DL
+template <bool kSigned>
+HWY_INLINE void Dots4x2(const uint8_t* act0, const uint8_t* act1, const int8_t* w, size_t stride,
+                        int32_t* dots) {
+  static_assert(!kSigned, "this family takes u8 activations as they are");
+  DotRows4x2(act0, act1, w, stride, dots);
+}
+#endif
+#endif
+
+// A row's dot product with the compensation a signed-input kernel needs.
+template <bool kSigned>
+HWY_INLINE int32_t Compensated(const DenseI8& layer, uint32_t row, int32_t dot) {
+  return kSigned ? dot + layer.signed_input_compensation[row] : dot;
+}
 
 #if HWY_TARGET == HWY_NEON
 // The Arm kernels: sdot where the CPU has it and the weights were packed
@@ -92,16 +122,17 @@ HWY_INLINE bool ArmDense(const DenseI8& layer, const uint8_t* HWY_RESTRICT in, s
 
 // Calls epilogue(row, dot) for every output row, kRowBlock rows at a time so
 // one activation load feeds several weight rows.
-template <class Epilogue>
-HWY_INLINE void DenseRows(const DenseI8& layer, const uint8_t* HWY_RESTRICT in,
-                          Epilogue epilogue) {
+template <bool kSigned, class Epilogue>
+HWY_INLINE void DenseRowsAs(const DenseI8& layer, const uint8_t* HWY_RESTRICT in,
+                            Epilogue epilogue) {
   int32_t dots[kRowBlock];
   const size_t stride = layer.stride;
-  const SignedInput signed_input(layer);
   uint32_t j = 0;
   for (; j + kRowBlock <= layer.out_size; j += kRowBlock) {
-    DotRows<kRowBlock>(in, layer.weights + j * stride, stride, dots);
-    for (uint32_t r = 0; r < kRowBlock; ++r) epilogue(j + r, signed_input(j + r, dots[r]));
+    Dots<kRowBlock, kSigned>(in, layer.weights + j * stride, stride, dots);
+    for (uint32_t r = 0; r < kRowBlock; ++r) {
+      epilogue(j + r, Compensated<kSigned>(layer, j + r, dots[r]));
+    }
   }
 #if HWY_TARGET == HWY_AVX3_DL
   if (j < layer.out_size) {
@@ -110,10 +141,19 @@ HWY_INLINE void DenseRows(const DenseI8& layer, const uint8_t* HWY_RESTRICT in,
   }
 #else
   for (; j < layer.out_size; ++j) {
-    DotRows<1>(in, layer.weights + j * stride, stride, dots);
-    epilogue(j, signed_input(j, dots[0]));
+    Dots<1, kSigned>(in, layer.weights + j * stride, stride, dots);
+    epilogue(j, Compensated<kSigned>(layer, j, dots[0]));
   }
 #endif
+}
+
+template <class Epilogue>
+HWY_INLINE void DenseRows(const DenseI8& layer, const uint8_t* HWY_RESTRICT in,
+                          Epilogue epilogue) {
+  if constexpr (kHasSignedInput) {
+    if (UsesSignedInput(layer)) return DenseRowsAs<true>(layer, in, epilogue);
+  }
+  DenseRowsAs<false>(layer, in, epilogue);
 }
 
 // The epilogues are the reference's own functions (blob_format.h).
@@ -172,35 +212,47 @@ void ForwardI8Impl(const DenseI8* layers, size_t count, const uint8_t* pixels, u
 // Batched: calls epilogue(image, row, dot) for `images` activation vectors
 // at in + image * pitch. Register blocks of 4 rows x 2 images; each 4-row
 // weight block is reused from L1 for every pair of images.
-template <class Epilogue>
-HWY_INLINE void DenseRowsBatch(const DenseI8& layer, const uint8_t* HWY_RESTRICT in,
-                               size_t pitch, size_t images, Epilogue epilogue) {
+template <bool kSigned, class Epilogue>
+HWY_INLINE void DenseRowsBatchAs(const DenseI8& layer, const uint8_t* HWY_RESTRICT in,
+                                 size_t pitch, size_t images, Epilogue epilogue) {
   const size_t stride = layer.stride;
   const uint32_t out_size = layer.out_size;
-  const SignedInput signed_input(layer);
   int32_t dots[8];
   uint32_t j = 0;
   for (; j + 4 <= out_size; j += 4) {
     const int8_t* w = layer.weights + j * stride;
     size_t n = 0;
     for (; n + 2 <= images; n += 2) {
-      DotRows4x2(in + n * pitch, in + (n + 1) * pitch, w, stride, dots);
+      Dots4x2<kSigned>(in + n * pitch, in + (n + 1) * pitch, w, stride, dots);
       for (uint32_t r = 0; r < 4; ++r) {
-        epilogue(n, j + r, signed_input(j + r, dots[r]));
-        epilogue(n + 1, j + r, signed_input(j + r, dots[4 + r]));
+        epilogue(n, j + r, Compensated<kSigned>(layer, j + r, dots[r]));
+        epilogue(n + 1, j + r, Compensated<kSigned>(layer, j + r, dots[4 + r]));
       }
     }
     if (n < images) {
-      DotRows<4>(in + n * pitch, w, stride, dots);
-      for (uint32_t r = 0; r < 4; ++r) epilogue(n, j + r, signed_input(j + r, dots[r]));
+      Dots<4, kSigned>(in + n * pitch, w, stride, dots);
+      for (uint32_t r = 0; r < 4; ++r) {
+        epilogue(n, j + r, Compensated<kSigned>(layer, j + r, dots[r]));
+      }
     }
   }
   for (; j < out_size; ++j) {
     for (size_t n = 0; n < images; ++n) {
-      DotRows<1>(in + n * pitch, layer.weights + j * stride, stride, dots);
-      epilogue(n, j, signed_input(j, dots[0]));
+      Dots<1, kSigned>(in + n * pitch, layer.weights + j * stride, stride, dots);
+      epilogue(n, j, Compensated<kSigned>(layer, j, dots[0]));
     }
   }
+}
+
+template <class Epilogue>
+HWY_INLINE void DenseRowsBatch(const DenseI8& layer, const uint8_t* HWY_RESTRICT in,
+                               size_t pitch, size_t images, Epilogue epilogue) {
+  if constexpr (kHasSignedInput) {
+    if (UsesSignedInput(layer)) {
+      return DenseRowsBatchAs<true>(layer, in, pitch, images, epilogue);
+    }
+  }
+  DenseRowsBatchAs<false>(layer, in, pitch, images, epilogue);
 }
 
 // int16/int4 layers have batch-1 kernels only: run them image by image.

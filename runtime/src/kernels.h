@@ -68,6 +68,18 @@ inline void ComputeSignedInputCompensation(const DenseI8& layer, int32_t* out) {
   }
 }
 
+// DenseI8::max_abs_weight for `layer`, padding included.
+inline int32_t MaxAbsWeight(const DenseI8& layer) {
+  int32_t max_abs = 0;
+  const size_t count = size_t{layer.out_size} * layer.stride;
+  for (size_t i = 0; i < count; ++i) {
+    const int32_t w = layer.weights[i];
+    const int32_t magnitude = w < 0 ? -w : w;
+    if (magnitude > max_abs) max_abs = magnitude;
+  }
+  return max_abs;
+}
+
 // Arm sdot weight layout (kernels_sdot-inl.h): rows in blocks of kSdotRows
 // (the last block padded with zero rows); per block and 16 bytes of k, 4
 // groups g of 4 bytes, each 4 vectors q of 16 bytes: rows 4q..4q+3, their

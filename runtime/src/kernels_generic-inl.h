@@ -5,8 +5,7 @@
 // (foreach_target.h), so no include guard.
 //
 // Each kernel family defines what forward-inl.h's DenseRows calls:
-// kRowBlock, kSignedInput (true: DotRows returns sum (a - 128) * w and the
-// driver adds the compensation), DotRows<kRowBlock> and DotRows<1>
+// kRowBlock, DotRows<kRowBlock> and DotRows<1>
 // (AVX3_DL: DotRowsTail);
 // and, except AVX3_DL (own ForwardBatch), DotRows4x2 (4 rows x 2 images)
 // for DenseRowsBatch.
@@ -22,8 +21,6 @@ HWY_INLINE int32_t DotTail(const uint8_t* HWY_RESTRICT act,
   }
   return sum;
 }
-
-inline constexpr bool kSignedInput = false;  // u8 activations as they are
 
 #if HWY_TARGET == HWY_SCALAR
 // GCC 12 compiles the fallback as HWY_SCALAR, whose widening ops are missing.

@@ -3,8 +3,6 @@
 // Included by forward-inl.h inside edgemlp::HWY_NAMESPACE, once per target
 // (foreach_target.h), so no include guard.
 
-inline constexpr bool kSignedInput = false;  // vpdpbusd takes u8 as they are
-
 // The batched tiles read the weights re-laid out at load (kernels.h,
 // PackVnniBlocks); batch 1 reads the blob's rows.
 #define EDGEMLP_PACKS_WEIGHTS 1

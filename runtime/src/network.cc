@@ -67,6 +67,7 @@ LoadResult Network::Load(const uint8_t* bytes, size_t size, Network* out) {
     if (l.weight_type != WeightType::kI8) continue;  // sdot is for int8 rows
     internal::ComputeSignedInputCompensation(l, compensation);
     l.signed_input_compensation = compensation;
+    l.max_abs_weight = internal::MaxAbsWeight(l);
     compensation += l.out_size;
   }
   // Two activation buffers of kMaxBatch vectors, each padded to a 64-byte

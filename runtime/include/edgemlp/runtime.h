@@ -40,6 +40,11 @@ struct DenseI8 {
   // back. Required by the x86 kernels without VNNI; Arm sdot falls back to
   // the widening path when it is null.
   const int32_t* signed_input_compensation = nullptr;
+  // The largest |w| of an int8 layer, found at load (127 if unknown).
+  // x86 pmaddubsw multiplies u8 activations by weights within +-64 without
+  // saturating (2 * 255 * 64 < 32768), so those layers skip the a - 128
+  // sign trick.
+  int32_t max_abs_weight = 127;
   // The weights re-laid out at load, in the arena, for the SIMD target
   // packed_target (a Highway target bit) if its kernels want another layout
   // (internal::PackWeights); null when they read the blob's rows. Kernels of
