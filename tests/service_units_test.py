@@ -41,9 +41,16 @@ def main():
                         "RestartPreventExitStatus=2 3"):
                 if not re.search(r"^" + re.escape(key), text, re.M):
                     failures.append(f"{name}: no {key} line")
+            checked = text.replace(INSTALLED, firmware)
+            # Programs the units take from the board's OS: a build machine may
+            # lack one (procps's kill in a minimal container); verify the rest.
+            for program in ("/bin/kill", "/bin/bash"):
+                if program in checked and not os.access(program, os.X_OK):
+                    print(f"{name}: note: no {program} here, verified with /bin/true instead")
+                    checked = checked.replace(program, "/bin/true")
             copy = os.path.join(tmp, name)
             with open(copy, "w") as f:
-                f.write(text.replace(INSTALLED, firmware))
+                f.write(checked)
             verify = subprocess.run([analyze, "verify", copy], capture_output=True, text=True)
             out = (verify.stdout + verify.stderr).strip()
             print(f"{name}: systemd-analyze verify: exit {verify.returncode}"
