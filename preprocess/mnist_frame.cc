@@ -16,43 +16,73 @@ void PreprocessLikeMnist(const GrayImage& image, uint8_t frame[kFrameBytes]) {
   std::memset(frame, 0, kFrameBytes);
   const int w = image.width, h = image.height;
   if (w <= 0 || h <= 0 || image.pixels == nullptr) return;
-  auto at = [&](int x, int y) { return image.pixels[static_cast<size_t>(y) * w + x]; };
+  auto row = [&](int y) { return image.pixels + static_cast<size_t>(y) * w; };
 
   // Polarity from the border: MNIST is white ink on black.
   uint64_t border_sum = 0, border_count = 0;
-  for (int x = 0; x < w; ++x) border_sum += at(x, 0) + at(x, h - 1), border_count += 2;
-  for (int y = 0; y < h; ++y) border_sum += at(0, y) + at(w - 1, y), border_count += 2;
+  for (int x = 0; x < w; ++x) border_sum += row(0)[x] + row(h - 1)[x], border_count += 2;
+  for (int y = 0; y < h; ++y) border_sum += row(y)[0] + row(y)[w - 1], border_count += 2;
   const bool invert = border_sum > 127 * border_count;
-  auto raw_ink = [&](int x, int y) { return invert ? 255 - at(x, y) : at(x, y); };
+  // Raw ink: the pixel, or 255 - pixel on a light page (pixel ^ 0xFF).
+  const uint8_t flip = invert ? 0xFF : 0;
 
   if (w == kFrameSide && h == kFrameSide && !invert) {
     std::memcpy(frame, image.pixels, kFrameBytes);
     return;
   }
+  // One pass over the image: the largest raw ink of every row and column.
+  // Ink "clearly above the background" is a threshold on raw ink (levelling
+  // is monotonic), so the maxima give the ink's bounding box once the
+  // threshold is known. Rows and columns are kept as "first/last row (column)
+  // whose maximum is v", 256 entries each, so any image size fits; columns
+  // are swept in strips of kStrip so their running maxima stay in L1.
+  constexpr int kStrip = 4096;
+  uint8_t column_max[kStrip];
+  int first_row[256], last_row[256], first_col[256], last_col[256];
+  std::fill_n(first_row, 256, h);
+  std::fill_n(last_row, 256, -1);
+  std::fill_n(first_col, 256, w);
+  std::fill_n(last_col, 256, -1);
+  for (int xs = 0; xs < w; xs += kStrip) {
+    const int n = std::min(kStrip, w - xs);
+    std::memset(column_max, 0, static_cast<size_t>(n));
+    for (int y = 0; y < h; ++y) {
+      const uint8_t* p = row(y) + xs;
+      uint8_t row_max = 0;
+      for (int x = 0; x < n; ++x) {  // vectorized: byte xor and max
+        const uint8_t v = static_cast<uint8_t>(p[x] ^ flip);
+        column_max[x] = std::max(column_max[x], v);
+        row_max = std::max(row_max, v);
+      }
+      first_row[row_max] = std::min(first_row[row_max], y);
+      last_row[row_max] = std::max(last_row[row_max], y);
+    }
+    for (int x = 0; x < n; ++x) {
+      first_col[column_max[x]] = std::min(first_col[column_max[x]], xs + x);
+      last_col[column_max[x]] = std::max(last_col[column_max[x]], xs + x);
+    }
+  }
   // Levels, as MNIST has them: the paper (the border's mean) becomes 0 and
   // the darkest ink 255, so a photo's grey page is not read as faint ink.
+  // A table of 256 levels: no division per pixel.
   const int paper =
       static_cast<int>(invert ? 255 - border_sum / border_count : border_sum / border_count);
-  int peak = 0;
-  for (int y = 0; y < h; ++y) {
-    for (int x = 0; x < w; ++x) peak = std::max(peak, raw_ink(x, y));
-  }
+  int peak = 255;
+  while (peak > 0 && last_row[peak] < 0) --peak;
   const int range = std::max(1, peak - paper);
-  auto ink = [&](int x, int y) {
-    return std::max(0, std::min(255, (raw_ink(x, y) - paper) * 255 / range));
-  };
-  // Bounding box of the ink (pixels clearly above the background).
+  uint8_t level[256];
+  for (int v = 0; v < 256; ++v) {
+    level[v] = static_cast<uint8_t>(std::clamp((v - paper) * 255 / range, 0, 255));
+  }
+  auto ink = [&](int x, int y) { return level[row(y)[x] ^ flip]; };
+  // Bounding box of the ink (pixels clearly above the background): every
+  // raw ink v with level[v] > kInkThreshold.
   constexpr int kInkThreshold = 64;
   int x0 = w, y0 = h, x1 = -1, y1 = -1;
-  for (int y = 0; y < h; ++y) {
-    for (int x = 0; x < w; ++x) {
-      if (ink(x, y) > kInkThreshold) {
-        if (x < x0) x0 = x;
-        if (x > x1) x1 = x;
-        if (y < y0) y0 = y;
-        if (y > y1) y1 = y;
-      }
-    }
+  for (int v = 0; v < 256; ++v) {
+    if (level[v] <= kInkThreshold) continue;
+    x0 = std::min(x0, first_col[v]), x1 = std::max(x1, last_col[v]);
+    y0 = std::min(y0, first_row[v]), y1 = std::max(y1, last_row[v]);
   }
   if (x1 < 0) return;  // blank: an all-black frame
   const int bw = x1 - x0 + 1, bh = y1 - y0 + 1;

@@ -20,6 +20,79 @@
 namespace edgemlp {
 namespace {
 
+// The preprocessing as first written, straight from its definition (a
+// division per pixel, a pass for the peak, one for the box): the reference
+// the one-pass, table-driven PreprocessLikeMnist must match byte for byte.
+void PreprocessReference(const GrayImage& image, uint8_t frame[kFrameBytes]) {
+  std::memset(frame, 0, kFrameBytes);
+  const int w = image.width, h = image.height;
+  auto at = [&](int x, int y) { return image.pixels[static_cast<size_t>(y) * w + x]; };
+  uint64_t border_sum = 0, border_count = 0;
+  for (int x = 0; x < w; ++x) border_sum += at(x, 0) + at(x, h - 1), border_count += 2;
+  for (int y = 0; y < h; ++y) border_sum += at(0, y) + at(w - 1, y), border_count += 2;
+  const bool invert = border_sum > 127 * border_count;
+  auto raw_ink = [&](int x, int y) { return invert ? 255 - at(x, y) : at(x, y); };
+  if (w == kFrameSide && h == kFrameSide && !invert) {
+    std::memcpy(frame, image.pixels, kFrameBytes);
+    return;
+  }
+  const int paper =
+      static_cast<int>(invert ? 255 - border_sum / border_count : border_sum / border_count);
+  int peak = 0;
+  for (int y = 0; y < h; ++y) {
+    for (int x = 0; x < w; ++x) peak = std::max(peak, raw_ink(x, y));
+  }
+  const int range = std::max(1, peak - paper);
+  auto ink = [&](int x, int y) {
+    return std::max(0, std::min(255, (raw_ink(x, y) - paper) * 255 / range));
+  };
+  int x0 = w, y0 = h, x1 = -1, y1 = -1;
+  for (int y = 0; y < h; ++y) {
+    for (int x = 0; x < w; ++x) {
+      if (ink(x, y) > 64) {
+        x0 = std::min(x0, x), x1 = std::max(x1, x);
+        y0 = std::min(y0, y), y1 = std::max(y1, y);
+      }
+    }
+  }
+  if (x1 < 0) return;
+  const int bw = x1 - x0 + 1, bh = y1 - y0 + 1;
+  const double scale = 20.0 / (bw > bh ? bw : bh);
+  const int tw = std::max(1, static_cast<int>(std::lround(bw * scale)));
+  const int th = std::max(1, static_cast<int>(std::lround(bh * scale)));
+  uint8_t patch[20 * 20];
+  double mass = 0, mass_x = 0, mass_y = 0;
+  for (int ty = 0; ty < th; ++ty) {
+    const double sy0 = y0 + ty * static_cast<double>(bh) / th;
+    const double sy1 = y0 + (ty + 1) * static_cast<double>(bh) / th;
+    for (int tx = 0; tx < tw; ++tx) {
+      const double sx0 = x0 + tx * static_cast<double>(bw) / tw;
+      const double sx1 = x0 + (tx + 1) * static_cast<double>(bw) / tw;
+      double sum = 0, area = 0;
+      for (int y = static_cast<int>(sy0); y < sy1 && y < h; ++y) {
+        const double cy = std::min(sy1, y + 1.0) - std::max(sy0, static_cast<double>(y));
+        for (int x = static_cast<int>(sx0); x < sx1 && x < w; ++x) {
+          const double cx = std::min(sx1, x + 1.0) - std::max(sx0, static_cast<double>(x));
+          sum += cx * cy * ink(x, y);
+          area += cx * cy;
+        }
+      }
+      const int v = area > 0 ? static_cast<int>(std::lround(sum / area)) : 0;
+      patch[ty * 20 + tx] = static_cast<uint8_t>(v > 255 ? 255 : v);
+      mass += v, mass_x += v * (tx + 0.5), mass_y += v * (ty + 0.5);
+    }
+  }
+  auto offset = [&](double weighted, int size) {
+    int o = mass > 0 ? static_cast<int>(std::lround(kFrameSide / 2.0 - weighted / mass))
+                     : (kFrameSide - size) / 2;
+    return std::max(0, std::min(kFrameSide - size, o));
+  };
+  const int ox = offset(mass_x, tw), oy = offset(mass_y, th);
+  for (int ty = 0; ty < th; ++ty) {
+    std::memcpy(frame + (oy + ty) * kFrameSide + ox, patch + ty * 20, tw);
+  }
+}
+
 TEST_CASE("preprocessing crops, fits to 20x20, centres the mass and inverts a light page") {
   const std::vector<uint8_t> px = Photo(200, 120);
   uint8_t frame[kFrameBytes];
@@ -135,6 +208,62 @@ TEST_CASE("ReadFrameFile reads what FrameFromFileBytes takes and names what is w
         "not a regular file");
   std::remove(fifo.c_str());
   rmdir(dir);
+}
+
+TEST_CASE("preprocessing gives the reference's frame, byte for byte") {
+  FastNoise noise{12345};
+  // A digit-like 28x28 glyph: a ring and a stroke, drawn white on black.
+  uint8_t glyph[kFrameBytes] = {};
+  for (int y = 0; y < kFrameSide; ++y) {
+    for (int x = 0; x < kFrameSide; ++x) {
+      const double r = std::hypot(x - 14.0, y - 10.0);
+      if ((r > 4 && r < 7) || (x >= 18 && x <= 20 && y >= 10 && y <= 24))
+        glyph[y * kFrameSide + x] = static_cast<uint8_t>(180 + noise.Next() % 76);
+    }
+  }
+  uint8_t got[kFrameBytes], want[kFrameBytes];
+  int compared = 0, non_blank = 0;
+  const auto same = [&](const std::vector<uint8_t>& px, int w, int h) {
+    PreprocessLikeMnist(GrayImage{px.data(), w, h}, got);
+    PreprocessReference(GrayImage{px.data(), w, h}, want);
+    ++compared;
+    non_blank += std::any_of(want, want + kFrameBytes, [](uint8_t v) { return v != 0; });
+    return std::memcmp(got, want, kFrameBytes) == 0;
+  };
+  // Photos of the glyph (dark ink on a lit page) at many sizes and places,
+  // and the same inverted (white ink on black).
+  const int sizes[][2] = {{640, 480}, {320, 240}, {97, 61}, {29, 28}, {28, 28}, {1, 1}, {3, 200}};
+  for (const auto& size : sizes) {
+    for (int i = 0; i < 6; ++i) {
+      const int w = size[0], h = size[1];
+      const double scale = 0.2 + (noise.Next() % 1000) / 1000.0 * std::min(w, h) / 28.0;
+      const int left = static_cast<int>(noise.Next() % static_cast<uint32_t>(w));
+      const int top = static_cast<int>(noise.Next() % static_cast<uint32_t>(h));
+      std::vector<uint8_t> px = Photograph(glyph, scale, left - w / 4, top - h / 4, w, h, noise);
+      CHECK_MESSAGE(same(px, w, h), w, "x", h, " photo ", i);
+      for (uint8_t& v : px) v = static_cast<uint8_t>(255 - v);
+      CHECK_MESSAGE(same(px, w, h), w, "x", h, " inverted photo ", i);
+    }
+  }
+  // Wider than one column strip (4096), ink only in the second strip; noise
+  // (the box is everything); flat pages (blank); faint ink that never
+  // reaches the threshold (peak <= paper).
+  std::vector<uint8_t> wide(5000 * 12, 0);
+  for (int y = 3; y < 9; ++y) wide[static_cast<size_t>(y) * 5000 + 4500 + y] = 200;
+  CHECK(same(wide, 5000, 12));
+  CHECK(same(std::vector<uint8_t>(5000 * 3, 40), 5000, 3));
+  std::vector<uint8_t> random(200 * 150);
+  for (uint8_t& v : random) v = static_cast<uint8_t>(noise.Next());
+  CHECK(same(random, 200, 150));
+  CHECK(same(std::vector<uint8_t>(64 * 64, 255), 64, 64));
+  CHECK(same(std::vector<uint8_t>(64 * 64, 0), 64, 64));
+  std::vector<uint8_t> faint(64 * 64, 100);
+  faint[64 * 30 + 30] = 90;
+  CHECK(same(faint, 64, 64));
+  std::vector<uint8_t> mnist_inverted(kFrameBytes, 255);
+  for (int i = 100; i < 600; i += 7) mnist_inverted[i] = 0;
+  CHECK(same(mnist_inverted, 28, 28));
+  CHECK(non_blank > compared / 2);  // most comparisons had ink to place
 }
 
 }  // namespace

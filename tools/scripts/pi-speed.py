@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Raspberry Pi speed evidence without a Pi (docs/raspberry-pi.md).
 
-One aarch64 binary ships to the Pi 3, 4 and 5 (the sdot kernel is picked at
-run time), so both estimates come from that one build, each on the path its
-board takes: QEMU_CPU=cortex-a72 (NEON smull/smlal2/sadalp) for the Pi 4,
-cortex-a76 (sdot) for the Pi 5.
+One aarch64 binary ships to the Zero 2 W, Pi 3, 4 and 5 (the sdot kernel is
+picked at run time), so every estimate comes from that one build, each on the
+path its board takes: QEMU_CPU=cortex-a53 (NEON smull/smlal2/sadalp) for the
+Pi 3 and Zero 2 W, cortex-a72 (the same kernel) for the Pi 4, cortex-a76
+(sdot) for the Pi 5.
 
 1. Instructions per inference, counted under qemu: edgemlp-firmware runs with
    -singlestep -d nochain,exec (one log line per executed instruction); each
@@ -13,16 +14,18 @@ cortex-a76 (sdot) for the Pi 5.
    reference = Forward/Dense*Ref / 2 (start-up verification runs PredictRef
    twice).
 2. Cycles of the inner dot-product loops from llvm-mca-19, on the loops GCC
-   emits for the runtime's forward.cc with the build's own compile command. LLVM 19 has no
-   Cortex-A72 or Cortex-A76 scheduling model (-mcpu=cortex-a72 and cortex-a76
-   both fall back to its Cortex-A57 model): the Pi 4 uses that A57 model (the
-   A72 is the A57's successor, same F0/F1 NEON pipes), the Pi 5 the Neoverse
-   N1 model (the N1 is built on the Cortex-A76 core). The model is named in
-   the output, read from llvm-mca's resource names. Loop cycles times the
-   iterations the model's layers need, scaled by (all instructions / loop
-   instructions) from step 1, at 1.8 GHz (Pi 4) and 2.4 GHz (Pi 5).
+   emits for the runtime's forward.cc with the build's own compile command.
+   LLVM 19 has its own in-order Cortex-A53 model (CortexA53Model, used for the
+   Pi 3 and Zero 2 W) but no Cortex-A72 or Cortex-A76 model (-mcpu=cortex-a72
+   and cortex-a76 both fall back to its Cortex-A57 model): the Pi 4 uses that
+   A57 model (the A72 is the A57's successor, same F0/F1 NEON pipes), the
+   Pi 5 the Neoverse N1 model (the N1 is built on the Cortex-A76 core). The
+   model is named in the output, read from llvm-mca's resource names. Loop
+   cycles times the iterations the model's layers need, scaled by (all
+   instructions / loop instructions) from step 1, at each board's clock.
 3. A memory term: the weight bytes per image over the read rate of the level
-   they live in (all weights of the default model fit in L2). The estimate is
+   they live in (all weights of the default model fit in L2, 512 KB on the
+   Cortex-A53 boards). The estimate is
    the larger of compute and memory.
 
 Usage: tools/scripts/pi-speed.py MODEL.q8 ARCH BUILD_AARCH64
@@ -118,7 +121,7 @@ def mca(body, cpu):
                           "-iterations=1000"], input="\n".join(body) + "\n",
                          capture_output=True, text=True, check=True).stdout
     unit = re.search(r"\[\S+\]\s+- (\w+?)Unit", out).group(1)
-    model = {"A57": "Cortex-A57", "N1": "Neoverse-N1"}.get(unit, unit)
+    model = {"A53": "Cortex-A53", "A57": "Cortex-A57", "N1": "Neoverse-N1"}.get(unit, unit)
     return int(re.search(r"Total Cycles:\s+(\d+)", out).group(1)) / 1000, model
 
 
@@ -167,10 +170,20 @@ def pick(found, must, count=None, eor=None):
 # - Pi 5 DRAM: 32-bit LPDDR4X-4267, 17 GB/s peak
 #   (https://threedots.ovh/blog/2023/09/gathering-some-raspberry-pi-5-details/;
 #   a peak, not a measurement).
-# - L2 (Pi 4: 1 MB shared; Pi 5: 512 KB per core, 2 MB L3): no measured read
-#   rate found; assumed 16 bytes per cycle (one 128-bit load per cycle from
-#   L2). `edgemlp-firmware --bench` reports the real rate on a board.
+# - Pi 3 B+ and Zero 2 W DRAM (LPDDR2, BCM2837 / RP3A0): tinymembench
+#   "standard memcpy" 1,050 MB/s on a Pi 3 B+ and 1,296 MB/s on a Zero 2 W
+#   (https://github.com/ThomasKaiser/Knowledge/blob/master/articles/Quick_Review_of_RPi_Zero_2_W.md).
+#   A copy reads and writes every byte, so the read rate is higher: taken as
+#   is, the term is pessimistic.
+# - L2 (Pi 4: 1 MB shared; Pi 5: 512 KB per core, 2 MB L3; Pi 3 and Zero 2 W:
+#   512 KB shared, 13 ns load latency at 1 GHz in the same review): no measured
+#   read rate found. Assumed 16 bytes per cycle (one 128-bit load per cycle)
+#   on the A72 and A76, 8 on the in-order A53, whose few outstanding line
+#   fills cannot hide that latency. `edgemlp-firmware --bench` reports the real
+#   rate on a board.
 BOARDS = [  # board, llvm-mca -mcpu, QEMU_CPU, clock, L2 bytes, L2 B/s, DRAM B/s
+    ("Zero 2 W", "cortex-a53", "cortex-a53", 1.0e9, 512 << 10, 8 * 1.0e9, 1.296e9),
+    ("Pi 3 B+", "cortex-a53", "cortex-a53", 1.4e9, 512 << 10, 8 * 1.4e9, 1.05e9),
     ("Pi 4", "cortex-a72", "cortex-a72", 1.8e9, 1 << 20, 16 * 1.8e9, 5.56e9),
     ("Pi 5", "neoverse-n1", "cortex-a76", 2.4e9, 512 << 10, 16 * 2.4e9, 17e9),
 ]
@@ -186,8 +199,11 @@ def main():
     ref_scalar = loops(compile_asm(build, "forward_ref.cc", ["-fno-tree-vectorize"]))
     print(f"model {arch}; layers (in, out, stride) {layers}; {weight_bytes:,} weight bytes")
     print(f"binary {exe} (one build for every board); {MCA}")
+    counts = {}  # per QEMU_CPU: the Zero 2 W and Pi 3 run the same path
     for board, mcpu, qemu_cpu, hz, l2_bytes, l2_rate, dram_rate in BOARDS:
-        counted = count_instructions(exe, model, qemu_cpu)
+        if qemu_cpu not in counts:
+            counts[qemu_cpu] = count_instructions(exe, model, qemu_cpu)
+        counted = counts[qemu_cpu]
         if qemu_cpu == "cortex-a76":
             # SdotBlock16<1>: 2 x 16 sdot per iteration, 16 rows x 32 bytes.
             name, body = "sdot (packed, by element)", pick(fwd, "sdot", 32)
