@@ -20,6 +20,7 @@
 #include "bench.h"
 #include "camera_formats.h"
 #include "firmware.h"
+#include "version.h"  // EDGEMLP_VERSION, EDGEMLP_GIT_REVISION (meson.build)
 #if EDGEMLP_HAVE_CAMERA
 #include "camera_v4l2.h"
 #endif
@@ -82,6 +83,10 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     const bool has_value = i + 1 < argc;
+    if (arg == "--version") {
+      std::printf("edgemlp-firmware %s (git %s)\n", EDGEMLP_VERSION, EDGEMLP_GIT_REVISION);
+      return 0;
+    }
     if (arg == "--json") {
       options.json = true;
     } else if (arg == "--bench") {

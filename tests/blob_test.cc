@@ -182,6 +182,50 @@ TEST_CASE("each corruption gets its own status") {
         Status::kBadChecksum);
 }
 
+TEST_CASE("reserved fields: refused in a known minor, ignored in a newer one") {
+  const std::vector<uint8_t> blob = Int8Blob();
+  const size_t ext_reserved = sizeof(FileHeader) + offsetof(HeaderExtension, reserved);
+  const size_t reserved[] = {
+      offsetof(FileHeader, flags),
+      offsetof(FileHeader, reserved),
+      ext_reserved,
+      ext_reserved + sizeof(HeaderExtension::reserved) - 4,
+      LayerField(0, offsetof(LayerRecord, reserved0)),
+      LayerField(1, offsetof(LayerRecord, reserved)),
+      LayerField(2, offsetof(LayerRecord, reserved) + sizeof(LayerRecord::reserved) - 4),
+  };
+  REQUIRE(Buffer(blob).Parse() == Status::kOk);  // the writer leaves them 0
+  for (size_t at : reserved) {
+    INFO("offset ", at);
+    for (uint16_t minor : {uint16_t{0}, kBlobVersionMinor, uint16_t{kBlobVersionMinor + 1}}) {
+      INFO("minor ", minor);
+      Buffer b(blob);
+      b.Put<uint16_t>(offsetof(FileHeader, version_minor), minor);
+      b.Put<uint16_t>(at, 1);
+      b.FixCrc();
+      BlobView view;
+      const LoadResult r = ParseBlob(b.data(), b.size, &view);
+      CHECK(r.status == (minor > kBlobVersionMinor ? Status::kOk : Status::kReservedNotZero));
+      if (!r.ok()) CHECK(r.message.find("reserved in format 1.") != std::string::npos);
+    }
+  }
+}
+
+TEST_CASE("a non-finite calib_max is refused in both kinds") {
+  const std::vector<uint8_t> int8 = Int8Blob();
+  const std::vector<uint8_t> f32 = SerializeFloatModel(test::RandomModel({16, 4, 2}, 1));
+  for (float bad : {NAN, INFINITY, -INFINITY}) {
+    INFO("calib_max ", bad);
+    for (const std::vector<uint8_t>* blob : {&int8, &f32}) {
+      Buffer b(*blob);
+      REQUIRE(b.Parse() == Status::kOk);
+      b.Put<float>(LayerField(1, offsetof(LayerRecord, calib_max)), bad);
+      b.FixCrc();
+      CHECK(b.Parse() == Status::kBadValue);
+    }
+  }
+}
+
 TEST_CASE("truncation at every section boundary and inside each") {
   const std::vector<uint8_t> blob = Int8Blob();
   for (size_t keep = 0; keep < blob.size(); keep += (keep < 256 ? 1 : kBlobAlign / 2)) {

@@ -16,6 +16,7 @@ import math
 import os
 import platform
 import re
+import shlex
 import signal
 import struct
 import subprocess
@@ -526,20 +527,38 @@ class DiagnosticsCliTest(RunDirTest):
         self.assertGreater(t["test_accuracy"], 0.96)
 
     def test_doctor_on_stuck_preset(self):
-        j = run_json("doctor", "--data", DATA, "--preset", "stuck-3.25", "--verify-epochs", "1")
+        # 2,000 of the preset's images keep the run stuck and the suggested
+        # command (run in full, no --verify-epochs) short enough to run again.
+        j = run_json("doctor", "--data", DATA, "--preset", "stuck-3.25", "--train-count", "2000")
         s = self.severities(j)
         self.assertEqual(s["D12"], "OK")  # gradient check
         self.assertEqual(s["D13"], "WARN")  # cannot memorise 20 images from this init
         self.assertEqual(s["D14"], "WARN")  # blank images score the same
         for key in ("D15", "D17"):
             self.assertIn(key, s)
-        cmd = j["suggested_command"]
-        self.assertTrue(cmd.startswith("edgemlp train "))
-        self.assertIn("--preset stuck-3.25", cmd)  # the user's own arguments, then the fixes
-        for fix in ("--batch 128", "--init he", "--input standardize", "--arch 784-256-128-10"):
-            self.assertIn(fix, cmd)
-        self.assertEqual(j["suggested_epochs_run"], 1)
-        self.assertGreater(j["suggested_accuracy"], 0.9 if FULL_DATA else 0.5)
+        cmd = shlex.split(j["suggested_command"])
+        self.assertEqual(cmd[:2], ["edgemlp", "train"])
+        args = cmd[2:]
+        # One clean command: the preset spelled out, each option once, the
+        # user's values where no finding corrects them.
+        flags = [a.split("=")[0] for a in args if a.startswith("--")]
+        self.assertEqual(sorted(flags), sorted(set(flags)), j["suggested_command"])
+        self.assertNotIn("--preset", flags)
+        pairs = dict(zip(args[::2], args[1::2]))
+        self.assertEqual(len(pairs) * 2, len(args), args)  # every option here takes a value
+        for flag, value in (("--batch", "128"), ("--init", "he"), ("--input", "standardize"),
+                            ("--arch", "784-256-128-10"), ("--optimizer", "adam"),
+                            ("--activation", "relu"), ("--epochs", "10"),
+                            ("--loss", "sigmoid-bce"), ("--l2-lambda", "1"),
+                            ("--train-count", "2000"), ("--data", DATA)):
+            self.assertEqual(pairs.get(flag), value, flag)
+        self.assertEqual(j["suggested_epochs_run"], 10)
+        # Run as printed, it trains the model the doctor verified, bit for bit.
+        pairs["--out"] = os.path.join(self.dir, "suggested.f32")
+        t = run_json("train", *[x for kv in pairs.items() for x in kv])
+        self.assertEqual(t["test_accuracy"], j["suggested_accuracy"])
+        self.assertEqual(t["final_loss"], j["suggested_final_loss"])
+        self.assertGreater(j["suggested_accuracy"], 0.85)  # and it learns (11% before)
 
     def assert_nice_ticks(self, svg):
         """Each axis's tick labels step evenly by 1, 2 or 5 x 10^k and none is negative."""

@@ -30,6 +30,7 @@ const char* StatusName(Status status) {
     case Status::kIoError: return "io_error";
     case Status::kNoTestVector: return "no_test_vector";
     case Status::kSelfTestFailed: return "self_test_failed";
+    case Status::kReservedNotZero: return "reserved_not_zero";
   }
   return "unknown";
 }
@@ -178,6 +179,10 @@ LoadResult CheckLayer(const FileHeader& h, const LayerRecord& l, size_t index,
     return Fail(Status::kBadLayer,
                 at + "int8 hidden layers must use relu (u8 activations)");
   }
+  if (!std::isfinite(l.calib_max)) {
+    return Fail(Status::kBadValue, at + "calib_max " + std::to_string(l.calib_max) +
+                                       " is not finite (the largest activation seen)");
+  }
   const uint64_t rows = l.out_size;
   LoadResult r = CheckSection(at + "weights", l.weights_offset,
                               rows * l.stride * bits / 8, data_begin, size);
@@ -270,6 +275,32 @@ LoadResult CheckExtension(const FileHeader& h, const HeaderExtension& ext,
     r = CheckSection("known-answer output", ext.kat_output_offset,
                      uint64_t{h.output_size} * 4, data_begin, size);
     if (!r.ok()) return r;
+  }
+  return {};
+}
+
+// Reserved fields are 0 in every minor up to ours; a newer minor may give
+// them a meaning (docs/blob-format.md, Compatibility), so they are only
+// checked in files of a minor this reader knows.
+LoadResult CheckReserved(const FileHeader& h, const HeaderExtension& ext,
+                         const std::vector<LayerRecord>& layers) {
+  const auto nonzero = [](const auto& field) {
+    uint8_t zero[sizeof(field)] = {};
+    return std::memcmp(&field, zero, sizeof(field)) != 0;
+  };
+  const auto fail = [&](const std::string& field) {
+    return Fail(Status::kReservedNotZero,
+                field + " is not 0 (reserved in format " + std::to_string(h.version_major) +
+                    "." + std::to_string(h.version_minor) + ")");
+  };
+  if (h.version_minor > kBlobVersionMinor) return {};
+  if (nonzero(h.flags)) return fail("header flags");
+  if (nonzero(h.reserved)) return fail("header reserved word");
+  if (nonzero(ext.reserved)) return fail("header extension reserved words");
+  for (size_t i = 0; i < layers.size(); ++i) {
+    if (nonzero(layers[i].reserved0) || nonzero(layers[i].reserved)) {
+      return fail(LayerPrefix(i) + "reserved words");
+    }
   }
   return {};
 }
@@ -402,6 +433,8 @@ LoadResult ParseBlob(const uint8_t* bytes, size_t size, BlobView* view,
     LoadResult r = CheckExtension(h, ext, records_end, size);
     if (!r.ok()) return r;
   }
+  LoadResult r = CheckReserved(h, ext, layers);
+  if (!r.ok()) return r;
   const uint32_t crc = check_crc ? BlobCrc32(bytes, size) : h.crc32;
   if (crc != h.crc32) {
     char buf[96];

@@ -194,8 +194,8 @@ void RunDoctor(const DoctorOptions& d) {
     Log("%s", FindingLine(findings[i]).c_str());
   const std::vector<std::string> verdict = Verdict(findings);
 
-  // The corrected command: the user's own arguments, then the fixes (the
-  // last occurrence of an option wins).
+  // The corrected command: the user's own arguments (the doctor's own
+  // options left out), each fix replacing the option it corrects.
   std::vector<std::string> args;
   bool skip_value = false;
   for (size_t i = 1; i < CommandLine().size(); ++i) {  // [0] is "doctor"
@@ -212,8 +212,7 @@ void RunDoctor(const DoctorOptions& d) {
     if (a.rfind("--verify-epochs=", 0) == 0) continue;
     args.push_back(a);
   }
-  const std::vector<std::string> fixes = Fixes(run, findings);
-  args.insert(args.end(), fixes.begin(), fixes.end());
+  args = MergeTrainArgs(args, Fixes(run, findings));
   bool has_out = false;
   for (const std::string& a : args) has_out |= a == "--out" || a.rfind("--out=", 0) == 0;
   if (!has_out) args.insert(args.end(), {"--out", "model.f32"});

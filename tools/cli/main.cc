@@ -16,7 +16,7 @@ int main(int argc, char** argv) {
       "with Highway SIMD.",
       "edgemlp"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "edgemlp " EDGEMLP_VERSION);
+  app.set_version_flag("--version", "edgemlp " EDGEMLP_VERSION " (git " EDGEMLP_GIT_REVISION ")");
   app.footer(
       "Data: --data DIR, else $EDGEMLP_DATA, else ./data/mnist (the four MNIST "
       "IDX files, gzipped or not; tools/scripts/fetch-mnist.sh gets them).\n"

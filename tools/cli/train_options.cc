@@ -252,4 +252,40 @@ TrainOptions ParseTrainArgs(std::vector<std::string> args) {
   return o;
 }
 
+std::vector<std::string> MergeTrainArgs(std::vector<std::string> args,
+                                        const std::vector<std::string>& overrides) {
+  args.insert(args.begin(), "train");
+  ExpandPreset(&args);
+  args.erase(args.begin());
+  args.insert(args.end(), overrides.begin(), overrides.end());
+  TrainOptions o;
+  CLI::App app{"train"};
+  AddTrainOptions(&app, &o);
+  app.add_option("--out", o.out, "Output float model file");
+  // Each option as its canonical name and its tokens ("--x v", "--x=v" or a
+  // flag), in order of first appearance; a later occurrence replaces them.
+  std::vector<std::pair<std::string, std::vector<std::string>>> merged;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    const size_t eq = a.rfind("--", 0) == 0 ? a.find('=') : std::string::npos;
+    const CLI::Option* opt = app.get_option_no_throw(a.substr(0, eq));
+    std::vector<std::string> tokens = {a};
+    if (opt && eq == std::string::npos && opt->get_expected_max() > 0 && i + 1 < args.size()) {
+      tokens.push_back(args[++i]);
+    }
+    if (opt && opt->get_single_name() == "preset") continue;  // expanded above
+    const std::string key = opt ? opt->get_single_name() : a;  // not an option: kept as it is
+    auto it = std::find_if(merged.begin(), merged.end(),
+                           [&](const auto& m) { return opt && m.first == key; });
+    if (it == merged.end()) {
+      merged.emplace_back(key, std::move(tokens));
+    } else {
+      it->second = std::move(tokens);
+    }
+  }
+  std::vector<std::string> out;
+  for (const auto& m : merged) out.insert(out.end(), m.second.begin(), m.second.end());
+  return out;
+}
+
 }  // namespace edgemlp::cli

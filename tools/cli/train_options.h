@@ -60,6 +60,13 @@ std::string FindingLine(const Finding& f);
 // Parses `args` (a train command line without "edgemlp train") into options.
 TrainOptions ParseTrainArgs(std::vector<std::string> args);
 
+// `args` (a train command line without "edgemlp train") with `overrides`
+// applied, as a person would type it: a preset expanded into its options,
+// each option once, where it first appears, with its last value; options
+// new in `overrides` follow in their order.
+std::vector<std::string> MergeTrainArgs(std::vector<std::string> args,
+                                        const std::vector<std::string>& overrides);
+
 }  // namespace edgemlp::cli
 
 #endif  // EDGEMLP_TOOLS_TRAIN_OPTIONS_H_

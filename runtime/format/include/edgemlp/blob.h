@@ -30,6 +30,7 @@ enum class Status : int {
   kIoError,             // the file could not be read
   kNoTestVector,        // SelfTest: the blob has no known-answer vector (1.0)
   kSelfTestFailed,      // SelfTest: wrong logits for the known-answer input
+  kReservedNotZero,     // a reserved field is set in a file of a known minor
 };
 
 const char* StatusName(Status status);
