@@ -113,9 +113,9 @@ void EmitPrediction(Prediction p, int64_t received_ns, const char* source, const
       c->last_stats_ns = now;
     }
   }
-  if (stats) {
+  if (stats) {  // on stderr as it is, with the journal's priority prefix
     c->FormatStats(o.json, line, sizeof(line));
-    std::fputs(line, stderr);
+    LogLine(kLogInfo, line);
   }
 }
 

@@ -5,6 +5,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdarg>
 #include <cstddef>
@@ -40,7 +41,7 @@ bool LogToJournal() {
 }
 
 void Log(LogPriority priority, const char* format, ...) {
-  // One write() per line, so lines from a signal-interrupted loop never mix.
+  // The line is built on the stack and written at once (no allocation).
   char line[1024];
   int n = LogToJournal() ? std::snprintf(line, sizeof(line), "<%d>", static_cast<int>(priority))
                          : 0;
@@ -49,11 +50,19 @@ void Log(LogPriority priority, const char* format, ...) {
   va_start(args, format);
   const int m = std::vsnprintf(line + n, sizeof(line) - n - 1, format, args);
   va_end(args);
-  n = m < 0 ? n : n + m < static_cast<int>(sizeof(line)) - 1 ? n + m : static_cast<int>(sizeof(line)) - 2;
+  n = std::min(n + std::max(m, 0), static_cast<int>(sizeof(line)) - 2);  // truncated if long
   line[n++] = '\n';
   std::fflush(stderr);
   const ssize_t ignored = write(STDERR_FILENO, line, static_cast<size_t>(n));
   (void)ignored;
+}
+
+void LogLine(LogPriority priority, const char* line) {
+  char prefix[8] = "";
+  if (LogToJournal()) std::snprintf(prefix, sizeof(prefix), "<%d>", static_cast<int>(priority));
+  std::fflush(stderr);
+  std::fprintf(stderr, "%s%s", prefix, line);
+  std::fflush(stderr);
 }
 
 int64_t MonotonicNs() {

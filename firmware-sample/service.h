@@ -16,6 +16,8 @@ enum LogPriority { kLogError = 3, kLogWarning = 4, kLogInfo = 6 };
 // front when stderr is the journal ($JOURNAL_STREAM names stderr's device
 // and inode, as systemd sets it), so `journalctl -p err` finds errors.
 void Log(LogPriority priority, const char* format, ...) __attribute__((format(printf, 2, 3)));
+// `line` (ending in '\n') on stderr as it is, but for the "<N>" prefix.
+void LogLine(LogPriority priority, const char* line);
 // Whether Log() writes the prefixes (decided once, on the first Log()).
 bool LogToJournal();
 

@@ -173,6 +173,7 @@ TEST_CASE("with --hz the camera loop never answers a frame captured more than on
   V4l2Camera camera;
   REQUIRE_MESSAGE(camera.Open("/dev/null", 640, 480), camera.error());
   std::FILE* out = std::tmpfile();
+  std::fputs("warm up the stream's buffer\n", out);
   FrameClassifier classifier(&loaded.net);
   LoopOptions options;
   options.stop = &stop;
