@@ -269,8 +269,13 @@ FrameStream::FrameStream(size_t frame_bytes)
       filling_(storage_.get() + frame_bytes) {}
 
 FrameStream::Result FrameStream::Next(int fd, bool newest, const LoopOptions& o) {
+  // A writer that never pauses (e.g. `cat` of a file) would keep a drain
+  // going: it ends after this many frames replaced (more than a pipe holds).
+  constexpr uint64_t kMaxReplaced = 256;
   bool have = false;
+  uint64_t replaced = 0;
   for (;;) {
+    if (have && replaced >= kMaxReplaced) return Result::kFrame;
     // With a frame in hand, only what is readable now; else wait for data.
     switch (WaitReadable(fd, have ? 0 : -1, o)) {
       case Wait::kReady:
@@ -291,7 +296,10 @@ FrameStream::Result FrameStream::Next(int fd, bool newest, const LoopOptions& o)
     filled_ += static_cast<size_t>(n);
     if (filled_ < frame_bytes_) continue;
     received_ns_ = MonotonicNs();
-    if (have) ++dropped_;
+    if (have) {
+      ++dropped_;
+      ++replaced;
+    }
     std::swap(ready_, filling_);
     filled_ = 0;
     have = true;

@@ -3,6 +3,7 @@
 // GPIO lines on a fake chip, models read into memory and reloaded, I420
 // frames and the newest-frame drain of a pipe.
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <linux/gpio.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -379,6 +380,35 @@ TEST_CASE("under --hz a pipe is drained to its newest complete frame; a file is 
     } else {
       CHECK(classifier.frames() == 5);
       CHECK(classifier.dropped() == 0);
+    }
+    std::fclose(out);
+  }
+  // A writer that never pauses: the drain stops after 256 replaced frames.
+  {
+    int fds[2];
+    REQUIRE(pipe(fds) == 0);
+    REQUIRE(fcntl(fds[1], F_SETPIPE_SZ, 512 * 1024) >= 300 * static_cast<int>(kFrameBytes));
+    std::vector<uint8_t> many(300 * kFrameBytes);
+    for (size_t i = 0; i < 300; ++i) {
+      std::memcpy(many.data() + i * kFrameBytes, frames.data() + (i % 5) * kFrameBytes, kFrameBytes);
+    }
+    REQUIRE(write(fds[1], many.data(), many.size()) == static_cast<ssize_t>(many.size()));
+    close(fds[1]);
+    FrameClassifier classifier(&loaded.net);
+    LoopOptions options;
+    options.hz = 1000;
+    std::FILE* out = std::tmpfile();
+    RunRawLoop(fds[0], nullptr, options, &classifier, out);
+    close(fds[0]);
+    CHECK(classifier.frames() == 2);  // frame 257 (256 replaced), then frame 300 (42 replaced)
+    CHECK(classifier.dropped() == 298);
+    std::rewind(out);
+    char line[256];
+    int32_t scratch[10];
+    for (const size_t index : {256, 299}) {
+      REQUIRE(std::fgets(line, sizeof(line), out) != nullptr);
+      CHECK(std::atoi(line) ==
+            loaded.net.PredictRef(frames.data() + (index % 5) * kFrameBytes, scratch));
     }
     std::fclose(out);
   }
