@@ -418,7 +418,13 @@ void FirmwareService::Reload() {
     Log(kLogWarning, "SIGHUP: the model is compiled in; nothing to reload");
     return;
   }
-  if (notifier_) notifier_->Send("RELOADING=1");
+  if (notifier_) {
+    // MONOTONIC_USEC: what Type=notify-reload (systemd 253+) requires with it.
+    char state[64];
+    std::snprintf(state, sizeof(state), "RELOADING=1\nMONOTONIC_USEC=%lld",
+                  static_cast<long long>(MonotonicNs() / 1000));
+    notifier_->Send(state);
+  }
   std::string error;
   if (ReloadModelFile(model_path_, net_, &error)) {
     ++reloads_;

@@ -194,9 +194,9 @@ with tempfile.TemporaryDirectory() as tmp:
               f"({pings} in 0.75 s), STOPPING=1 last",
               messages[:1] == ["READY=1"] and 5 <= pings <= 10 and messages[-1] == "STOPPING=1"
               and p.returncode == 0, messages)
-        check(f"sd_notify to {name}: RELOADING=1 then READY=1 on SIGHUP",
-              "RELOADING=1" in messages and
-              messages[messages.index("RELOADING=1") + 1] == "READY=1", messages)
+        reloading = [i for i, m in enumerate(messages) if m.startswith("RELOADING=1\nMONOTONIC_USEC=")]
+        check(f"sd_notify to {name}: RELOADING=1 (with MONOTONIC_USEC) then READY=1 on SIGHUP",
+              len(reloading) == 1 and messages[reloading[0] + 1] == "READY=1", messages)
 
     # 4. journald priorities only when stderr is the journal stream.
     r, w = os.pipe()
