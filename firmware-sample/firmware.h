@@ -1,7 +1,9 @@
 // The firmware loop as a library (main.cc parses flags; tests drive it):
-// classify frames, keep running statistics and the eval digests, read raw
-// frames from a stream or images from a watched directory. Every buffer is
-// allocated in a constructor; the loops themselves never touch the heap.
+// classify frames, keep running statistics and the eval digests, read raw or
+// I420 frames from a stream or images from a watched directory, wait for
+// input without losing a signal, reload the model. Every buffer is allocated
+// in a constructor or at a loop's start; no frame touches the heap (a SIGHUP
+// reload does).
 #ifndef EDGEMLP_FIRMWARE_FIRMWARE_H_
 #define EDGEMLP_FIRMWARE_FIRMWARE_H_
 
@@ -146,7 +148,7 @@ class Pacer {
   explicit Pacer(double hz);  // hz <= 0: no pacing
   bool active() const { return period_ns_ > 0; }
   int64_t period_ns() const { return period_ns_; }
-  // Sleeps until the current slot begins.
+  // Sleeps until the current slot begins (in WaitReadable: signals end it).
   void WaitForSlot(const LoopOptions& options);
   // After a frame: true if it ended after its slot; moves to the next slot
   // (skipping slots already over, so a late frame does not start a backlog).

@@ -128,6 +128,29 @@ with tempfile.TemporaryDirectory() as tmp:
             p.communicate()
             check(f"{sig.name} on idle stdin", False, "still running after 1 s")
 
+    # ...while sleeping for the next --hz slot, and while waiting for a FIFO's writer.
+    fifo = os.path.join(tmp, "frames")
+    os.mkfifo(fifo)
+    for what, args in [("--hz 0.2 slot", ["--hz", "0.2"]), ("FIFO without a writer", ["--fifo", fifo])]:
+        p = start("--model", golden, *args)
+        wait_for_line(p.stderr, "verified")
+        if "--hz" in args:
+            p.stdin.write(frames_of(2, 1))
+            p.stdin.flush()
+            wait_for_line(p.stdout, " ")  # the first answer; the second waits 5 s
+        time.sleep(0.2)
+        sent = time.monotonic()
+        p.send_signal(signal.SIGTERM)
+        try:
+            out, _ = p.communicate(timeout=1)
+            check(f"SIGTERM during {what}: exit 0 within 1 s with the statistics line",
+                  p.returncode == 0 and "stats frames=" in out.decode(),
+                  f"exit {p.returncode}, stdout {out!r}")
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.communicate()
+            check(f"SIGTERM during {what}", False, "still running after 1 s")
+
     # 2. The model file replaced in place; SIGHUP; a bad file on SIGHUP.
     model = os.path.join(tmp, "model.q8")
     other = subprocess.run([frames_tool, "blob", "7"], capture_output=True, check=True).stdout
