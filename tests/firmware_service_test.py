@@ -242,10 +242,12 @@ with tempfile.TemporaryDirectory() as tmp:
     proc = subprocess.Popen([firmware, "--model", golden], stdin=subprocess.PIPE, stderr=w,
                             stdout=subprocess.PIPE, env=env)
     os.close(w)
-    proc.communicate(frames_of(2, 1), timeout=10)
+    proc.communicate(frames_of(2, 1) + bytes(100), timeout=10)  # and a short frame
     err = os.read(r, 65536).decode()
     os.close(r)
-    check("journal stderr: start-up at <6>", err.startswith("<6>edgemlp-firmware: "), err)
+    check("journal stderr: start-up at <6>, a malformed frame at <4>",
+          err.startswith("<6>edgemlp-firmware: ") and
+          "\n<4>edgemlp-firmware: malformed frame: short read, 100 of 784 bytes" in err, err)
 
     # 5. latency_us >= inference_us on every line; --print change.
     frames = frames_of(200, 5)
