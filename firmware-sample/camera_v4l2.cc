@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <linux/videodev2.h>
-#include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -234,27 +233,24 @@ void V4l2Camera::Close() {
   fd_ = -1;
 }
 
-V4l2Camera::Capture V4l2Camera::Next(volatile std::sig_atomic_t* stop) {
+V4l2Camera::Capture V4l2Camera::Next(const LoopOptions& o, int64_t max_age_ns) {
   if (fd_ < 0) {
     Fail("not open");
     return Capture::kFailed;
   }
+  const int64_t deadline = MonotonicNs() + int64_t{timeout_ms_} * 1000000;
   for (;;) {
-    pollfd p{fd_, POLLIN, 0};
-    const int ready = poll(&p, 1, timeout_ms_);
-    if (stop != nullptr && *stop != 0) return Capture::kStopped;
-    if (ready < 0) {
-      if (errno == EINTR) continue;
-      Fail("poll: %s", std::strerror(errno));
-      return Capture::kFailed;
-    }
-    if (ready == 0) {
-      Fail("no frame within %d ms (select timeout); expected a streaming camera", timeout_ms_);
-      return Capture::kFailed;
-    }
-    if (p.revents & (POLLERR | POLLHUP | POLLNVAL) && !(p.revents & POLLIN)) {
-      Fail("the device reports an error (unplugged?)");
-      return Capture::kFailed;
+    switch (WaitReadable(fd_, deadline, o)) {
+      case Wait::kReady:
+        break;
+      case Wait::kStopped:
+        return Capture::kStopped;
+      case Wait::kTimeout:
+        Fail("no frame within %d ms (select timeout); expected a streaming camera", timeout_ms_);
+        return Capture::kFailed;
+      case Wait::kError:
+        Fail("poll: %s", std::strerror(errno));
+        return Capture::kFailed;
     }
     // Dequeue all that is ready; keep the newest, give the others back.
     v4l2_buffer newest{};
@@ -277,11 +273,26 @@ V4l2Camera::Capture V4l2Camera::Next(volatile std::sig_atomic_t* stop) {
         Fail("VIDIOC_DQBUF returned buffer %u of %d", b.index, buffer_count_);
         return Capture::kFailed;
       }
-      if (have && !Requeue(newest.index)) return Capture::kFailed;
+      if (have) {
+        ++dropped_;
+        if (!Requeue(newest.index)) return Capture::kFailed;
+      }
       newest = b;
       have = true;
     }
     if (!have) continue;  // woken without a frame: wait again
+    received_ns_ = MonotonicNs();
+    // Too old to answer for now (a monotonic capture time more than one
+    // period ago): back to the driver, and wait for a fresh one.
+    const bool monotonic = (newest.flags & V4L2_BUF_FLAG_TIMESTAMP_MASK) ==
+                           V4L2_BUF_FLAG_TIMESTAMP_MONOTONIC;
+    const int64_t captured =
+        int64_t{newest.timestamp.tv_sec} * 1000000000 + int64_t{newest.timestamp.tv_usec} * 1000;
+    if (max_age_ns > 0 && monotonic && received_ns_ - captured > max_age_ns) {
+      ++dropped_;
+      if (!Requeue(newest.index)) return Capture::kFailed;
+      continue;
+    }
     const Buffer& buffer = buffers_[newest.index];
     const size_t size = newest.bytesused > 0 && newest.bytesused <= buffer.length ? newest.bytesused
                                                                                   : buffer.length;
@@ -305,19 +316,20 @@ bool RunCameraLoop(V4l2Camera* camera, const LoopOptions& o, FrameClassifier* cl
   int bad_in_a_row = 0;
   while (!Stopped(o)) {
     pacer.WaitForSlot(o);
-    switch (camera->Next(o.stop)) {
+    // With --hz, never a frame captured more than one period ago.
+    const V4l2Camera::Capture capture = camera->Next(o, pacer.period_ns());
+    classifier->CountDropped(camera->TakeDropped());
+    switch (capture) {
       case V4l2Camera::Capture::kStopped:
         return true;
       case V4l2Camera::Capture::kFailed:
-        std::fprintf(stderr, "edgemlp-firmware: %s\n", camera->error());
+        Log(kLogError, "%s", camera->error());
         return false;
       case V4l2Camera::Capture::kMalformed:
         classifier->CountMalformed();
-        std::fprintf(stderr, "edgemlp-firmware: malformed frame: %s; skipped\n", camera->error());
+        Log(kLogWarning, "malformed frame: %s; skipped", camera->error());
         if (++bad_in_a_row >= kMaxBadFramesInARow) {
-          std::fprintf(stderr,
-                       "edgemlp-firmware: %d bad frames in a row from the camera; giving up\n",
-                       bad_in_a_row);
+          Log(kLogError, "%d bad frames in a row from the camera; giving up", bad_in_a_row);
           return false;
         }
         pacer.FinishSlot();
@@ -329,7 +341,7 @@ bool RunCameraLoop(V4l2Camera* camera, const LoopOptions& o, FrameClassifier* cl
     PreprocessLikeMnist(camera->image(), frame);
     const Prediction p = classifier->Classify(frame);
     if (pacer.FinishSlot()) classifier->CountMissedDeadline();
-    EmitPrediction(p, nullptr, o, *classifier, out);
+    EmitPrediction(p, camera->received_ns(), nullptr, o, classifier, out);
   }
   return true;
 }

@@ -34,10 +34,23 @@ class V4l2Camera {
   enum class Capture { kFrame, kMalformed, kStopped, kFailed };
   // Waits up to the timeout for a frame and takes the newest one queued
   // (older ones go back to the driver, so a slow consumer sees no backlog).
+  // With max_age_ns > 0, a newest frame whose capture time (the buffer's
+  // CLOCK_MONOTONIC timestamp) is older than that goes back too, counted in
+  // stale(), and the wait goes on: the driver stalls with every buffer
+  // full, so the newest queued frame can be several periods old.
   // kFrame: image() holds its luma. kMalformed: one bad frame (error()
   // says why), the stream goes on. kFailed: the stream is unusable.
-  // kStopped: *stop was set while waiting.
-  Capture Next(volatile std::sig_atomic_t* stop);
+  // kStopped: a signal asked to stop while waiting.
+  Capture Next(const LoopOptions& options, int64_t max_age_ns = 0);
+  // When the frame in image() was dequeued (MonotonicNs).
+  int64_t received_ns() const { return received_ns_; }
+  // Frames given back unanswered since the last call (older than max_age_ns,
+  // or not the newest).
+  uint64_t TakeDropped() {
+    const uint64_t n = dropped_;
+    dropped_ = 0;
+    return n;
+  }
 
   GrayImage image() const { return GrayImage{gray_.get(), layout_.width, layout_.height}; }
   const FrameLayout& layout() const { return layout_; }
@@ -59,6 +72,8 @@ class V4l2Camera {
   };
   int fd_ = -1;
   int timeout_ms_ = 2000;
+  int64_t received_ns_ = 0;
+  uint64_t dropped_ = 0;
   bool streaming_ = false;
   Buffer buffers_[kMaxBuffers];
   int buffer_count_ = 0;

@@ -1,10 +1,12 @@
 #include "firmware.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -14,23 +16,6 @@
 namespace edgemlp::firmware {
 
 namespace {
-
-// Reads up to `size` bytes, retrying short reads; stops early on EOF, an
-// error or a stop request (a signal interrupts read() with EINTR).
-size_t ReadFull(int fd, uint8_t* buf, size_t size, const LoopOptions& o) {
-  size_t got = 0;
-  while (got < size) {
-    const ssize_t n = read(fd, buf + got, size - got);
-    if (n > 0) {
-      got += static_cast<size_t>(n);
-    } else if (n < 0 && errno == EINTR && !Stopped(o)) {
-      continue;
-    } else {
-      break;
-    }
-  }
-  return got;
-}
 
 // JSON string body: escapes quotes, backslashes and control characters.
 size_t JsonEscape(const char* s, char* buf, size_t size) {
@@ -59,15 +44,40 @@ size_t Clamp(int written, size_t size) {
 
 bool Stopped(const LoopOptions& o) { return o.stop != nullptr && *o.stop != 0; }
 
+Wait WaitReadable(int fd, int64_t deadline_ns, const LoopOptions& o) {
+  for (;;) {
+    if (Stopped(o)) return Wait::kStopped;
+    if (o.reload != nullptr && *o.reload != 0) {
+      *o.reload = 0;
+      if (o.hooks != nullptr) o.hooks->Reload();
+    }
+    const int64_t now = MonotonicNs();
+    int64_t until = deadline_ns;
+    if (o.hooks != nullptr) {
+      o.hooks->Tick(now);
+      const int64_t tick = o.hooks->NextTickNs();
+      if (tick >= 0 && (until < 0 || tick < until)) until = tick;
+    }
+    timespec ts{};
+    if (until >= 0) {
+      const int64_t wait = std::max<int64_t>(0, until - now);
+      ts = timespec{static_cast<time_t>(wait / 1000000000), static_cast<long>(wait % 1000000000)};
+    }
+    pollfd p{fd, POLLIN, 0};
+    const int r = ppoll(&p, fd >= 0 ? 1 : 0, until >= 0 ? &ts : nullptr, o.wait_mask);
+    if (r > 0) return Wait::kReady;  // readable, or hung up / failed: read() tells
+    if (r < 0 && errno != EINTR) return Wait::kError;
+    if (r == 0 && deadline_ns >= 0 && MonotonicNs() >= deadline_ns) return Wait::kTimeout;
+  }
+}
+
 Pacer::Pacer(double hz) : period_ns_(hz > 0 ? static_cast<int64_t>(1e9 / hz) : 0) {}
 
 void Pacer::WaitForSlot(const LoopOptions& o) {
   if (!active()) return;
   if (start_ns_ == 0) start_ns_ = NowNs();
   const int64_t begin = start_ns_ + slot_ * period_ns_;
-  timespec ts{static_cast<time_t>(begin / 1000000000), static_cast<long>(begin % 1000000000)};
-  while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR && !Stopped(o)) {
-  }
+  if (NowNs() < begin) WaitReadable(-1, begin, o);  // a sleep that signals end
 }
 
 bool Pacer::FinishSlot() {
@@ -80,30 +90,40 @@ bool Pacer::FinishSlot() {
   return missed;
 }
 
-int64_t Pacer::NowNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
-}
+int64_t Pacer::NowNs() { return MonotonicNs(); }
 
-void EmitPrediction(const Prediction& p, const char* source, const LoopOptions& o,
-                    const FrameClassifier& c, std::FILE* out) {
+void EmitPrediction(Prediction p, int64_t received_ns, const char* source, const LoopOptions& o,
+                    FrameClassifier* c, std::FILE* out) {
+  c->RecordLatency(&p, received_ns);
+  const bool changed = p.digit != c->last_digit;
+  c->last_digit = p.digit;
   char line[1024];
-  c.FormatPrediction(p, source, o.json, line, sizeof(line));
-  std::fputs(line, out);
-  if (o.stats_every > 0 && c.frames() % o.stats_every == 0) {
-    c.FormatStats(o.json, line, sizeof(line));
-    std::fputs(line, stderr);
+  if (changed || !o.print_changes) {
+    c->FormatPrediction(p, source, o.json, line, sizeof(line));
+    std::fputs(line, out);
+  }
+  if (changed && o.hooks != nullptr) o.hooks->DigitChanged(p.digit);
+  bool stats = o.stats_every > 0 && c->frames() % o.stats_every == 0;
+  if (o.stats_period_s > 0) {
+    const int64_t now = MonotonicNs();
+    if (c->last_stats_ns == 0) c->last_stats_ns = now;
+    if (now - c->last_stats_ns >= static_cast<int64_t>(o.stats_period_s * 1e9)) {
+      stats = true;
+      c->last_stats_ns = now;
+    }
+  }
+  if (stats) {  // on stderr as it is, with the journal's priority prefix
+    c->FormatStats(o.json, line, sizeof(line));
+    LogLine(kLogInfo, line);
   }
 }
 
-LatencyStats::LatencyStats() : buckets_(1000001, 0) {}
-
 void LatencyStats::Add(double us) {
-  const double slot = us / kBucketUs;
-  const size_t last = buckets_.size() - 1;
-  buckets_[slot < static_cast<double>(last) ? static_cast<size_t>(slot) : last]++;
+  // Bucket b >= 1 holds [0.1 * 2^(b/8), 0.1 * 2^((b+1)/8)) us.
+  const double octaves = us > kFirstUs ? std::log2(us / kFirstUs) : 0;
+  buckets_[std::min(kBuckets - 1, static_cast<int>(octaves * kPerOctave))]++;
   ++count_;
+  if (count_ == 1 || us < min_us_) min_us_ = us;
   if (us > max_us_) max_us_ = us;
   const double delta = us - mean_;
   mean_ += delta / static_cast<double>(count_);
@@ -112,12 +132,14 @@ void LatencyStats::Add(double us) {
 
 double LatencyStats::Percentile(double q) const {
   if (count_ == 0) return 0;
-  const uint64_t rank = static_cast<uint64_t>(std::ceil(q * static_cast<double>(count_)));
+  const uint64_t rank = std::max<uint64_t>(
+      1, static_cast<uint64_t>(std::ceil(q * static_cast<double>(count_))));
   uint64_t seen = 0;
-  for (size_t i = 0; i < buckets_.size(); ++i) {
+  for (int i = 0; i < kBuckets - 1; ++i) {
     seen += buckets_[i];
-    if (seen >= rank && seen > 0) {
-      return i + 1 == buckets_.size() ? max_us_ : std::min(max_us_, (i + 1) * kBucketUs);
+    if (seen >= rank) {
+      const double upper = kFirstUs * std::exp2(static_cast<double>(i + 1) / kPerOctave);
+      return std::max(min_us_, std::min(max_us_, upper));
     }
   }
   return max_us_;
@@ -138,14 +160,25 @@ Prediction FrameClassifier::Classify(const uint8_t* frame) {
   const auto t1 = std::chrono::steady_clock::now();
   Softmax(logits_.get(), n, net_->logit_scale(), probs_.get());
   p.probability = probs_[p.digit];
-  p.latency_us = std::chrono::duration<double, std::micro>(t1 - t0).count();
-  const uint64_t index = stats_.count();
-  if (index < labels_.size() && labels_[index] == p.digit) ++correct_;
+  p.inference_us = std::chrono::duration<double, std::micro>(t1 - t0).count();
+  p.latency_us = p.inference_us;
+  if (frames_ < labels_.size() && labels_[frames_] == p.digit) ++correct_;
+  ++frames_;
   const uint8_t digit = static_cast<uint8_t>(p.digit);
   predictions_sha_.Update(&digit, 1);
   outputs_sha_.Update(logits_.get(), n * sizeof(int32_t));
-  stats_.Add(p.latency_us);
+  stats_.Add(p.inference_us);
   return p;
+}
+
+void FrameClassifier::RecordLatency(Prediction* p, int64_t received_ns) {
+  // steady_clock and CLOCK_MONOTONIC differ; the received time is the
+  // latter, and the latency includes the inference whatever the clocks say.
+  if (received_ns > 0) {
+    const double us = static_cast<double>(MonotonicNs() - received_ns) / 1e3;
+    p->latency_us = std::max(us, p->inference_us);
+  }
+  latency_.Add(p->latency_us);
 }
 
 size_t FrameClassifier::FormatPrediction(const Prediction& p, const char* source, bool json,
@@ -160,9 +193,10 @@ size_t FrameClassifier::FormatPrediction(const Prediction& p, const char* source
   return Clamp(
       std::snprintf(buf, size,
                     "{\"frame\":%llu,\"digit\":%d,\"probability\":%.4f,"
-                    "\"latency_us\":%.2f%s%s%s}\n",
-                    static_cast<unsigned long long>(stats_.count() - 1), p.digit, p.probability,
-                    p.latency_us, source ? ",\"source\":\"" : "", name, source ? "\"" : ""),
+                    "\"latency_us\":%.2f,\"inference_us\":%.2f%s%s%s}\n",
+                    static_cast<unsigned long long>(frames_ - 1), p.digit, p.probability,
+                    p.latency_us, p.inference_us, source ? ",\"source\":\"" : "", name,
+                    source ? "\"" : ""),
       size);
 }
 
@@ -171,7 +205,7 @@ size_t FrameClassifier::FormatStats(bool json, char* buf, size_t size) const {
   char predictions_hex[65], outputs_hex[65];
   predictions.FinishHex(predictions_hex);
   outputs.FinishHex(outputs_hex);
-  const unsigned long long frames = stats_.count();
+  const unsigned long long frames = frames_;
   const bool labelled = !labels_.empty() && frames > 0;
   const double accuracy =
       labelled ? static_cast<double>(correct_) / static_cast<double>(frames) : 0;
@@ -181,16 +215,21 @@ size_t FrameClassifier::FormatStats(bool json, char* buf, size_t size) const {
                   json ? ",\"accuracy\":%.4f" : " accuracy=%.4f", accuracy);
   }
   const char* format = json ? "{\"final\":true,\"frames\":%llu,\"malformed\":%llu,"
-                              "\"missed_deadlines\":%llu,\"p50_us\":%.2f,\"p99_us\":%.2f,"
-                              "\"max_us\":%.2f,\"jitter_us\":%.2f%s,"
+                              "\"missed_deadlines\":%llu,\"dropped\":%llu,\"p50_us\":%.2f,"
+                              "\"p99_us\":%.2f,\"max_us\":%.2f,\"jitter_us\":%.2f,"
+                              "\"latency_p50_us\":%.2f,\"latency_p99_us\":%.2f,"
+                              "\"latency_max_us\":%.2f%s,"
                               "\"predictions_sha256\":\"%s\",\"outputs_sha256\":\"%s\"}\n"
-                            : "stats frames=%llu malformed=%llu missed_deadlines=%llu p50_us=%.2f "
-                              "p99_us=%.2f max_us=%.2f jitter_us=%.2f%s predictions_sha256=%s "
-                              "outputs_sha256=%s\n";
+                            : "stats frames=%llu malformed=%llu missed_deadlines=%llu dropped=%llu "
+                              "p50_us=%.2f p99_us=%.2f max_us=%.2f jitter_us=%.2f "
+                              "latency_p50_us=%.2f latency_p99_us=%.2f latency_max_us=%.2f%s "
+                              "predictions_sha256=%s outputs_sha256=%s\n";
   return Clamp(std::snprintf(buf, size, format, frames, static_cast<unsigned long long>(malformed_),
                              static_cast<unsigned long long>(missed_deadlines_),
-                             stats_.Percentile(0.5), stats_.Percentile(0.99), stats_.max_us(),
-                             stats_.jitter_us(), accuracy_field, predictions_hex, outputs_hex),
+                             static_cast<unsigned long long>(dropped_), stats_.Percentile(0.5),
+                             stats_.Percentile(0.99), stats_.max_us(), stats_.jitter_us(),
+                             latency_.Percentile(0.5), latency_.Percentile(0.99),
+                             latency_.max_us(), accuracy_field, predictions_hex, outputs_hex),
                size);
 }
 
@@ -222,41 +261,191 @@ const char* VerifyBlobKnownAnswer(Network* net) {
   return error.c_str();
 }
 
-void RunRawLoop(int fd, const char* reopen_path, const LoopOptions& o, FrameClassifier* classifier,
-                std::FILE* out) {
+FrameStream::FrameStream(size_t frame_bytes)
+    : frame_bytes_(frame_bytes),
+      storage_(new uint8_t[2 * frame_bytes]),
+      ready_(storage_.get()),
+      filling_(storage_.get() + frame_bytes) {}
+
+FrameStream::Result FrameStream::Next(int fd, bool newest, const LoopOptions& o) {
+  // A writer that never pauses (e.g. `cat` of a file) would keep a drain
+  // going: it ends after this many frames replaced (more than a pipe holds).
+  constexpr uint64_t kMaxReplaced = 256;
+  bool have = false;
+  uint64_t replaced = 0;
+  for (;;) {
+    if (have && replaced >= kMaxReplaced) return Result::kFrame;
+    // With a frame in hand, only what is readable now; else wait for data.
+    switch (WaitReadable(fd, have ? 0 : -1, o)) {
+      case Wait::kReady:
+        break;
+      case Wait::kTimeout:
+        return Result::kFrame;  // have: nothing more readable
+      case Wait::kStopped:
+        return Result::kStopped;
+      case Wait::kError:
+        return Result::kError;
+    }
+    const ssize_t n = read(fd, filling_ + filled_, frame_bytes_ - filled_);
+    if (n < 0) {
+      if (errno == EINTR || errno == EAGAIN) continue;
+      return Result::kError;
+    }
+    if (n == 0) return have ? Result::kFrame : Result::kEnd;
+    filled_ += static_cast<size_t>(n);
+    if (filled_ < frame_bytes_) continue;
+    received_ns_ = MonotonicNs();
+    if (have) {
+      ++dropped_;
+      ++replaced;
+    }
+    std::swap(ready_, filling_);
+    filled_ = 0;
+    have = true;
+    if (!newest) return Result::kFrame;
+  }
+}
+
+size_t I420FrameBytes(int width, int height) {
+  const size_t w = static_cast<size_t>(width), h = static_cast<size_t>(height);
+  return w * h + 2 * ((w + 1) / 2) * ((h + 1) / 2);
+}
+
+void RunStreamLoop(int fd, const char* reopen_path, int width, int height, const LoopOptions& o,
+                   FrameClassifier* classifier, std::FILE* out) {
+  const bool i420 = width > 0;
+  FrameStream stream(i420 ? I420FrameBytes(width, height) : kFrameBytes);
   uint8_t frame[kFrameBytes];
   Pacer pacer(o.hz);
+  struct stat st {};
+  // A file is read in full; a pipe under --hz is drained to its newest frame.
+  const bool newest = o.hz > 0 && fstat(fd, &st) == 0 && !S_ISREG(st.st_mode);
   while (!Stopped(o)) {
     pacer.WaitForSlot(o);
-    const size_t got = ReadFull(fd, frame, kFrameBytes, o);
-    if (got < kFrameBytes) {
-      if (got > 0) {
+    const FrameStream::Result r = stream.Next(fd, newest, o);
+    classifier->CountDropped(stream.TakeDropped());
+    if (r == FrameStream::Result::kError) {
+      Log(kLogError, "%s: read: %s", reopen_path ? reopen_path : "stdin", std::strerror(errno));
+      break;
+    }
+    if (r != FrameStream::Result::kFrame) {
+      if (stream.partial_bytes() > 0) {
         classifier->CountMalformed();
-        std::fprintf(stderr,
-                     "edgemlp-firmware: malformed frame: short read, %zu of %zu bytes; skipped\n",
-                     got, kFrameBytes);
+        Log(kLogWarning, "malformed frame: short read, %zu of %zu bytes; skipped",
+            stream.partial_bytes(), i420 ? I420FrameBytes(width, height) : kFrameBytes);
+        stream.Reset();
       }
-      if (Stopped(o) || reopen_path == nullptr) break;
+      if (r == FrameStream::Result::kStopped || reopen_path == nullptr) break;
       close(fd);  // FIFO: the writer left; wait for the next one
-      fd = open(reopen_path, O_RDONLY | O_CLOEXEC);
+      fd = open(reopen_path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
       if (fd < 0) {
-        std::fprintf(stderr, "edgemlp-firmware: %s: cannot reopen: %s\n", reopen_path,
-                     std::strerror(errno));
+        Log(kLogError, "%s: cannot reopen: %s", reopen_path, std::strerror(errno));
         return;
       }
       continue;
     }
-    const Prediction p = classifier->Classify(frame);
+    const uint8_t* pixels = stream.frame();
+    if (i420) {  // the luma plane comes first
+      PreprocessLikeMnist(GrayImage{stream.frame(), width, height}, frame);
+      pixels = frame;
+    }
+    const Prediction p = classifier->Classify(pixels);
     if (pacer.FinishSlot()) classifier->CountMissedDeadline();
-    EmitPrediction(p, nullptr, o, *classifier, out);
+    EmitPrediction(p, stream.received_ns(), nullptr, o, classifier, out);
   }
   if (reopen_path != nullptr && fd >= 0) close(fd);
+}
+
+void RunRawLoop(int fd, const char* reopen_path, const LoopOptions& o, FrameClassifier* classifier,
+                std::FILE* out) {
+  RunStreamLoop(fd, reopen_path, 0, 0, o, classifier, out);
+}
+
+bool LoadModelFile(const char* path, Network* net, std::string* error) {
+  const int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    *error = std::string(path) + ": cannot open: " + std::strerror(errno);
+    return false;
+  }
+  struct stat st {};
+  constexpr off_t kMaxModelBytes = off_t{1} << 30;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > kMaxModelBytes) {
+    close(fd);
+    *error = std::string(path) + ": expected a regular file of at most 1 GiB (an int8 blob)";
+    return false;
+  }
+  // Read, not mapped: the bytes are the process's own from here on.
+  std::vector<uint8_t> bytes(static_cast<size_t>(st.st_size));
+  size_t got = 0;
+  while (got < bytes.size()) {
+    const ssize_t n = read(fd, bytes.data() + got, bytes.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<size_t>(n);
+  }
+  close(fd);
+  if (got != bytes.size()) {
+    *error = std::string(path) + ": read " + std::to_string(got) + " of " +
+             std::to_string(bytes.size()) + " bytes (the file shrank while being read?)";
+    return false;
+  }
+  const LoadResult r = Network::LoadCopy(bytes.data(), bytes.size(), net);  // CRC, layout
+  const char* check = !r.ok() ? r.message.c_str() : VerifyPredictMatchesReference(net);
+  if (check == nullptr) check = VerifyBlobKnownAnswer(net);
+  if (check != nullptr) {
+    *error = std::string(path) + ": " + check;
+    return false;
+  }
+  return true;
+}
+
+bool ReloadModelFile(const char* path, Network* live, std::string* error) {
+  Network fresh;
+  if (!LoadModelFile(path, &fresh, error)) return false;
+  if (fresh.input_size() != live->input_size() || fresh.output_size() != live->output_size()) {
+    *error = std::string(path) + ": the new model maps " + std::to_string(fresh.input_size()) +
+             " -> " + std::to_string(fresh.output_size()) + ", the running one " +
+             std::to_string(live->input_size()) + " -> " + std::to_string(live->output_size());
+    return false;
+  }
+  *live = std::move(fresh);  // the arena and blob move with it: pointers stay valid
+  return true;
+}
+
+void FirmwareService::Reload() {
+  if (model_path_ == nullptr) {
+    Log(kLogWarning, "SIGHUP: the model is compiled in; nothing to reload");
+    return;
+  }
+  if (notifier_) {
+    // MONOTONIC_USEC: what Type=notify-reload (systemd 253+) requires with it.
+    char state[64];
+    std::snprintf(state, sizeof(state), "RELOADING=1\nMONOTONIC_USEC=%lld",
+                  static_cast<long long>(MonotonicNs() / 1000));
+    notifier_->Send(state);
+  }
+  std::string error;
+  if (ReloadModelFile(model_path_, net_, &error)) {
+    ++reloads_;
+    Log(kLogInfo, "SIGHUP: %s reloaded and verified (CRC, SIMD == reference); %zu layers",
+        model_path_, net_->layer_count());
+  } else {
+    ++refused_;
+    Log(kLogError, "SIGHUP: refused the new model, keeping the running one: %s", error.c_str());
+  }
+  if (notifier_) notifier_->Send("READY=1");
+}
+
+void FirmwareService::DigitChanged(int digit) {
+  if (gpio_ != nullptr && gpio_->open() && !gpio_->Set(static_cast<unsigned>(digit))) {
+    Log(kLogError, "GPIO: %s", gpio_->error());
+  }
 }
 
 int WatchDirectory(const char* dir) {
   const int watch = inotify_init1(IN_CLOEXEC);
   if (watch < 0 || inotify_add_watch(watch, dir, IN_CLOSE_WRITE | IN_MOVED_TO) < 0) {
-    std::fprintf(stderr, "edgemlp-firmware: %s: cannot watch: %s\n", dir, std::strerror(errno));
+    Log(kLogError, "%s: cannot watch: %s", dir, std::strerror(errno));
     if (watch >= 0) close(watch);
     return -1;
   }
@@ -271,9 +460,12 @@ void RunWatchLoop(int watch, const char* dir, const LoopOptions& o, FrameClassif
   DecodeArena arena(arena_memory.get(), DecodeArena::kRecommendedBytes);
   uint8_t frame[kFrameBytes];
   alignas(inotify_event) char events[16 * (sizeof(inotify_event) + 256)];
-  std::fprintf(stderr, "edgemlp-firmware: watching %s for .pgm, .png and .raw files\n", dir);
+  Log(kLogInfo, "watching %s for .pgm, .png and .raw files", dir);
   while (!Stopped(o)) {
+    const Wait w = WaitReadable(watch, -1, o);
+    if (w == Wait::kStopped || w == Wait::kError) break;
     const ssize_t n = read(watch, events, sizeof(events));
+    const int64_t received = MonotonicNs();
     if (n <= 0) {
       if (n < 0 && errno == EINTR) continue;
       break;
@@ -289,10 +481,10 @@ void RunWatchLoop(int watch, const char* dir, const LoopOptions& o, FrameClassif
       // The same reader and preprocessing as `edgemlp predict`.
       if (const char* error = ReadFrameFile(path, file.get(), &arena, frame)) {
         classifier->CountMalformed();
-        std::fprintf(stderr, "edgemlp-firmware: malformed frame %s: %s; skipped\n", path, error);
+        Log(kLogWarning, "malformed frame %s: %s; skipped", path, error);
         continue;
       }
-      EmitPrediction(classifier->Classify(frame), name, o, *classifier, out);
+      EmitPrediction(classifier->Classify(frame), received, name, o, classifier, out);
     }
   }
   close(watch);

@@ -76,7 +76,7 @@ TEST_CASE("camera frames: luma, preprocessing and prediction allocate nothing pe
   for (int i = 0; i < 200; ++i) {
     REQUIRE(ExtractLuma(f.layout, f.bytes.data(), f.bytes.size(), gray.data()) == nullptr);
     PreprocessLikeMnist(GrayImage{gray.data(), kW, kH}, frame);
-    EmitPrediction(classifier.Classify(frame), nullptr, LoopOptions{}, classifier, out);
+    EmitPrediction(classifier.Classify(frame), 0, nullptr, LoopOptions{}, &classifier, out);
   }
   CHECK(HeapAllocations() - before == 0);
   std::fclose(out);
@@ -131,6 +131,8 @@ TEST_CASE("the camera loop on a fake V4L2 device takes the newest frame, skips b
   CHECK(stop == 1);
   CHECK(classifier.frames() == 101);
   CHECK(classifier.malformed() == 3);
+  // Not the newest of its wake-up: 2 of each 3, and of the last three bursts 2, 2, 1.
+  CHECK(classifier.dropped() == 205);
   CHECK(fake.dequeued == 308);  // every frame but the EIO's was dequeued...
   int owned = 0;
   for (const bool o : fake.owned_by_driver) owned += o;
@@ -155,6 +157,55 @@ TEST_CASE("the camera loop on a fake V4L2 device takes the newest frame, skips b
   }
   CHECK(lines == 101);
   std::fclose(out);
+}
+
+TEST_CASE("with --hz the camera loop never answers a frame captured more than one period ago") {
+  LoadedNet loaded(17);
+  FakeCameraSetup setup({kYuyv});
+  FakeV4l2& fake = setup.fake;
+  using Event = FakeV4l2::Event;
+  fake.burst = 3;
+  // Wake-ups: the newest is stale; all stale; then fresh ones.
+  fake.events = {Event::kFrame, Event::kFrame, Event::kStale, Event::kStale, Event::kStale,
+                 Event::kStale, Event::kFrame, Event::kFrame, Event::kFrame};
+  volatile std::sig_atomic_t stop = 0;
+  fake.stop_flag = &stop;
+  V4l2Camera camera;
+  REQUIRE_MESSAGE(camera.Open("/dev/null", 640, 480), camera.error());
+  std::FILE* out = std::tmpfile();
+  std::fputs("warm up the stream's buffer\n", out);
+  FrameClassifier classifier(&loaded.net);
+  LoopOptions options;
+  options.stop = &stop;
+  options.hz = 100;  // one period: 10 ms; the stale frames are 10 s old
+  const long before = HeapAllocations();
+  CHECK(RunCameraLoop(&camera, options, &classifier, out));
+  CHECK(HeapAllocations() - before == 0);
+  CHECK(fake.dequeued == 9);
+  CHECK(classifier.frames() == 1);  // only the last wake-up's newest frame
+  CHECK(classifier.dropped() == 8);
+  int owned = 0;
+  for (const bool o : fake.owned_by_driver) owned += o;
+  CHECK(owned == FakeV4l2::kBuffers);
+  std::fclose(out);
+  camera.Close();
+
+  // Without --hz there is no period: the same script answers a stale frame.
+  FakeCameraSetup again({kYuyv});
+  again.fake.burst = 3;
+  again.fake.events = {Event::kFrame, Event::kFrame, Event::kStale};
+  stop = 0;
+  again.fake.stop_flag = &stop;
+  V4l2Camera camera2;
+  REQUIRE_MESSAGE(camera2.Open("/dev/null", 640, 480), camera2.error());
+  out = std::tmpfile();
+  FrameClassifier classifier2(&loaded.net);
+  options.hz = 0;
+  CHECK(RunCameraLoop(&camera2, options, &classifier2, out));
+  CHECK(classifier2.frames() == 1);
+  CHECK(classifier2.dropped() == 2);
+  std::fclose(out);
+  camera2.Close();
 }
 
 TEST_CASE("a fake V4L2 device that stops delivering or vanishes: the loop fails, naming it") {

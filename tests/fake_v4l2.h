@@ -1,4 +1,4 @@
-// A fake V4L2 capture device for the camera loop's tests: ioctl, poll, mmap
+// A fake V4L2 capture device for the camera loop's tests: ioctl, ppoll, mmap
 // and munmap are wrapped at link time (-Wl,--wrap, tests/meson.build) and
 // answered here while a FakeV4l2 is installed; everything else goes to the
 // real calls. It follows the V4L2 streaming rules the driver side enforces
@@ -20,11 +20,12 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <vector>
 
 extern "C" {
 int __real_ioctl(int fd, unsigned long request, ...);
-int __real_poll(pollfd* fds, nfds_t count, int timeout);
+int __real_ppoll(pollfd* fds, nfds_t count, const timespec* timeout, const sigset_t* mask);
 void* __real_mmap(void* addr, size_t length, int prot, int flags, int fd, off_t offset);
 void* __real_mmap64(void* addr, size_t length, int prot, int flags, int fd, off64_t offset);
 int __real_munmap(void* addr, size_t length);
@@ -35,7 +36,8 @@ namespace edgemlp::firmware {
 class FakeV4l2 {
  public:
   // What DQBUF hands out for one frame of the script.
-  enum class Event { kFrame, kErrorFlag, kShort, kEio, kNoDevice };
+  // kStale: a good frame whose capture timestamp is 10 s old.
+  enum class Event { kFrame, kErrorFlag, kShort, kEio, kNoDevice, kStale };
   static constexpr int kBuffers = 4;
   static constexpr off_t kOffsetStep = 1 << 20;
 
@@ -183,7 +185,13 @@ class FakeV4l2 {
     b->index = static_cast<uint32_t>(index);
     b->bytesused =
         static_cast<uint32_t>(event == Event::kShort ? frame_bytes.size() / 2 : frame_bytes.size());
-    b->flags = event == Event::kErrorFlag ? V4L2_BUF_FLAG_ERROR : 0;
+    b->flags = (event == Event::kErrorFlag ? V4L2_BUF_FLAG_ERROR : 0) |
+               V4L2_BUF_FLAG_TIMESTAMP_MONOTONIC;
+    // Captured now, as a driver stamps it (CLOCK_MONOTONIC), or long ago.
+    timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    b->timestamp.tv_sec = now.tv_sec - (event == Event::kStale ? 10 : 0);
+    b->timestamp.tv_usec = now.tv_nsec / 1000;
     return 0;
   }
 
@@ -207,9 +215,9 @@ int __wrap_ioctl(int fd, unsigned long request, ...) {
   if (fake != nullptr && _IOC_TYPE(request) == 'V') return fake->Ioctl(request, arg);
   return __real_ioctl(fd, request, arg);
 }
-int __wrap_poll(pollfd* fds, nfds_t count, int timeout) {
+int __wrap_ppoll(pollfd* fds, nfds_t count, const timespec* timeout, const sigset_t* mask) {
   auto* fake = edgemlp::firmware::FakeV4l2::installed();
-  if (fake == nullptr || count != 1) return __real_poll(fds, count, timeout);
+  if (fake == nullptr || count != 1) return __real_ppoll(fds, count, timeout, mask);
   const int r = fake->Poll();
   fds[0].revents = r > 0 ? POLLIN : 0;
   return r;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "edgemlp/runtime.h"
+#include "random_blob.h"
 
 namespace edgemlp::firmware {
 
@@ -18,8 +19,6 @@ long HeapAllocations();
 
 std::string HashHex(const void* data, size_t size);
 
-// A random int8 784-64-10 blob, valid for ParseBlob.
-std::vector<uint8_t> RandomBlob(uint64_t seed);
 
 // RandomBlob(seed), loaded (the test fails if it does not load).
 struct LoadedNet {
