@@ -283,11 +283,14 @@ inline constexpr size_t kTileMinImages = 4;
 // vpdpbusd's latency. Images are addressed as x + {1, 2, 4} x {pitch, 3,
 // 5, 7 x pitch} and the blocks as w + {0, block_bytes}, so one increment
 // each per group: GCC otherwise advances eight image pointers, and the
-// scalar adds took ports from vpdpbusd.
+// scalar adds took ports from vpdpbusd. Not inlined: inside the whole
+// batched forward pass GCC 12 ran out of its 32 registers for the 16
+// accumulators and spilled a weight vector to the stack every group (M
+// batched 1.25 -> 0.77 M images/s after an unrelated change to the driver).
 template <size_t kBlocks>
-HWY_INLINE void DotTile(const int8_t* HWY_RESTRICT w, size_t block_bytes,
-                        const uint8_t* HWY_RESTRICT x, size_t pitch, size_t groups,
-                        __m512i* HWY_RESTRICT sums) {
+HWY_NOINLINE void DotTile(const int8_t* HWY_RESTRICT w, size_t block_bytes,
+                          const uint8_t* HWY_RESTRICT x, size_t pitch, size_t groups,
+                          __m512i* HWY_RESTRICT sums) {
   __m512i acc[kTileImages][kBlocks];
   for (size_t i = 0; i < kTileImages; ++i) {
     for (size_t b = 0; b < kBlocks; ++b) acc[i][b] = _mm512_setzero_si512();
