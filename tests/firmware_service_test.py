@@ -53,6 +53,23 @@ def wait_for_line(stream, phrase, timeout=10):
     raise RuntimeError(f"no line with {phrase!r} within {timeout} s: {seen}")
 
 
+def stops_at_once(proc, sig, during, stats_ok):
+    """Sends sig; the firmware must exit 0 within 1 s, its stdout passing stats_ok."""
+    sent = time.monotonic()
+    proc.send_signal(sig)
+    try:
+        out, _ = proc.communicate(timeout=1)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        check(f"{sig.name} during {during}", False, "still running after 1 s")
+        return
+    took = time.monotonic() - sent
+    check(f"{sig.name} during {during}: exit 0 within 1 s with the statistics line",
+          proc.returncode == 0 and stats_ok(out.decode()) and took < 1,
+          f"exit {proc.returncode} after {took:.2f} s, stdout {out!r}")
+
+
 def frames_of(n, seed):
     """n raw 784-byte frames, sparse random ink (deterministic)."""
     state, out = seed, bytearray()
@@ -115,18 +132,7 @@ with tempfile.TemporaryDirectory() as tmp:
         p = start("--model", golden)
         wait_for_line(p.stderr, "verified")
         time.sleep(0.2)  # in ppoll by now
-        sent = time.monotonic()
-        p.send_signal(sig)
-        try:
-            out, err = p.communicate(timeout=1)
-            took = time.monotonic() - sent
-            check(f"{sig.name} on idle stdin: exit 0 within 1 s with the statistics line",
-                  p.returncode == 0 and out.decode().startswith("stats frames=0 ") and took < 1,
-                  f"exit {p.returncode} after {took:.2f} s, stdout {out!r}")
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.communicate()
-            check(f"{sig.name} on idle stdin", False, "still running after 1 s")
+        stops_at_once(p, sig, "idle stdin", lambda out: out.startswith("stats frames=0 "))
 
     # ...while sleeping for the next --hz slot, and while waiting for a FIFO's writer.
     fifo = os.path.join(tmp, "frames")
@@ -139,17 +145,7 @@ with tempfile.TemporaryDirectory() as tmp:
             p.stdin.flush()
             wait_for_line(p.stdout, " ")  # the first answer; the second waits 5 s
         time.sleep(0.2)
-        sent = time.monotonic()
-        p.send_signal(signal.SIGTERM)
-        try:
-            out, _ = p.communicate(timeout=1)
-            check(f"SIGTERM during {what}: exit 0 within 1 s with the statistics line",
-                  p.returncode == 0 and "stats frames=" in out.decode(),
-                  f"exit {p.returncode}, stdout {out!r}")
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.communicate()
-            check(f"SIGTERM during {what}", False, "still running after 1 s")
+        stops_at_once(p, signal.SIGTERM, what, lambda out: "stats frames=" in out)
 
     # 2. The model file replaced in place; SIGHUP; a bad file on SIGHUP.
     model = os.path.join(tmp, "model.q8")
