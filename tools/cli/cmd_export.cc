@@ -389,7 +389,7 @@ void AddExport(CLI::App& app) {
                   "from 0 at the input, e.g. 0=int16");
   cmd->add_option("--int8-limit", o->int8_limit,
                   "Largest |w| of int8 weights: 64 lets x86 without VNNI multiply them in one "
-                  "instruction (about 1.3x faster there; -0.01 points on the default model), "
+                  "instruction (1.2x to 1.4x faster there; -0.01 points on the default model), "
                   "127 uses the full range")
       ->capture_default_str()
       ->check(CLI::Range(1, 127));
