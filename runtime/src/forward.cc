@@ -56,7 +56,22 @@ bool CpuHasArmDotProd() {
 }
 const bool g_cpu_has_arm_dot_prod = CpuHasArmDotProd();
 bool g_arm_dot_prod_enabled = true;
+
+bool CpuHasX86AvxVnni() {
+#if HWY_ARCH_X86 && (defined(__GNUC__) || defined(__clang__))
+  __builtin_cpu_init();
+  return (HWY_TARGETS & HWY_AVX2) != 0 && __builtin_cpu_supports("avxvnni");
+#else
+  return false;
+#endif
+}
+const bool g_cpu_has_x86_avx_vnni = CpuHasX86AvxVnni();
+bool g_x86_avx_vnni_enabled = true;
 }  // namespace
+
+bool X86AvxVnniSupported() { return g_cpu_has_x86_avx_vnni; }
+bool UseX86AvxVnni() { return g_cpu_has_x86_avx_vnni && g_x86_avx_vnni_enabled; }
+void SetX86AvxVnni(bool enabled) { g_x86_avx_vnni_enabled = enabled; }
 
 bool ArmDotProdSupported() { return g_cpu_has_arm_dot_prod; }
 #if defined(HWY_COMPILE_ONLY_STATIC)
@@ -102,6 +117,7 @@ const char* TargetName(int64_t target) { return hwy::TargetName(target); }
 std::string KernelName(int64_t target) {
   std::string name = TargetName(target);
   if (target == HWY_NEON && internal::UseArmDotProd()) name += "+sdot";
+  if (target == HWY_AVX2 && internal::UseX86AvxVnni()) name += "+vnni";
   return name;
 }
 

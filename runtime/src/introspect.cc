@@ -5,6 +5,7 @@
 #include <chrono>
 #include <vector>
 
+#include "hwy/targets.h"
 #include "kernels.h"
 
 namespace edgemlp {
@@ -74,6 +75,16 @@ void ReferenceAccumulators(const Network& net, size_t index, const uint8_t* in, 
   raw.requant = identity.data();
   raw.relu = false;
   EachVector(raw, in, count, out, internal::DenseI8ToI32Ref);
+}
+
+bool HasDotProductKernels(int64_t target) {
+  return (target == HWY_NEON && internal::ArmDotProdSupported()) ||
+         (target == HWY_AVX2 && internal::X86AvxVnniSupported());
+}
+
+void UseDotProductKernels(bool enabled) {
+  internal::SetArmDotProd(enabled);
+  internal::SetX86AvxVnni(enabled);
 }
 
 int PredictTimingLayers(Network& net, const uint8_t* pixels, int32_t* logits, double* layer_ns) {

@@ -130,6 +130,11 @@ bool ArmDotProdSupported();
 bool StaticDispatchBuild();
 bool UseArmDotProd();
 void SetArmDotProd(bool enabled);
+// The same for the AVX2 target's AVX-VNNI kernels (kernels_x86-inl.h): the
+// CPU reports AVX-VNNI (cpuid) and AVX2 is compiled in.
+bool X86AvxVnniSupported();
+bool UseX86AvxVnni();
+void SetX86AvxVnni(bool enabled);
 
 // Vectors in each batched scratch buffer: `images` rounded up to a multiple
 // of 8, because AVX3_DL computes tiles of 8 images and reads the last one's

@@ -21,8 +21,23 @@
 
 #define EDGEMLP_SIGNED_INPUT 1
 inline constexpr int32_t kDirectWeightLimit = 64;  // 2 * 255 * 64 < 2^15
+
+// AVX-VNNI (Intel cores since Alder Lake, also without AVX-512): on the
+// AVX2 target, vpdpbusd ymm multiplies u8 x s8 and adds each four into
+// int32 without saturating, so any int8 layer runs direct, one instruction
+// per weight vector. Highway 1.0.3 has no target for it: the kernels below
+// carry their own target attribute, are not inlined into AVX2 code, and run
+// where the CPU reports it (internal::UseX86AvxVnni).
+HWY_INLINE bool UseAvxVnni() {
+#if HWY_TARGET == HWY_AVX2
+  return internal::UseX86AvxVnni();
+#else
+  return false;
+#endif
+}
+
 HWY_INLINE bool UsesSignedInput(const DenseI8& layer) {
-  return layer.max_abs_weight > kDirectWeightLimit;
+  return layer.max_abs_weight > kDirectWeightLimit && !UseAvxVnni();
 }
 
 using DU8 = hn::ScalableTag<uint8_t>;
@@ -114,11 +129,52 @@ HWY_INLINE void StoreDots(const VI32* acc, size_t rows, int32_t* HWY_RESTRICT do
 inline constexpr size_t kVectorBytes = hn::MaxLanes(DU8());
 static_assert(kBlobAlign % kVectorBytes == 0, "rows are whole vectors");
 
+#if HWY_TARGET == HWY_AVX2
+// Highway's AVX2 set plus AVX-VNNI, so Highway's AVX2 helpers inline here.
+#define EDGEMLP_AVX_VNNI __attribute__((target("avx,avx2,bmi,bmi2,fma,f16c,avxvnni"), noinline))
+template <size_t kRows>
+EDGEMLP_AVX_VNNI void DotRowsAvxVnni(const uint8_t* HWY_RESTRICT act, const int8_t* HWY_RESTRICT w,
+                                     size_t stride, int32_t* HWY_RESTRICT dots) {
+  VI32 acc[kRows];
+  for (size_t r = 0; r < kRows; ++r) acc[r] = hn::Zero(DI32());
+  for (size_t k = 0; k < stride; k += 32) {
+    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(act + k));
+    for (size_t r = 0; r < kRows; ++r) {
+      const __m256i wr = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + r * stride + k));
+      acc[r] = VI32{_mm256_dpbusd_avx_epi32(acc[r].raw, a, wr)};
+    }
+  }
+  StoreDots(acc, kRows, dots);
+}
+EDGEMLP_AVX_VNNI void DotRows4x2AvxVnni(const uint8_t* HWY_RESTRICT act0,
+                                        const uint8_t* HWY_RESTRICT act1,
+                                        const int8_t* HWY_RESTRICT w, size_t stride,
+                                        int32_t* HWY_RESTRICT dots) {
+  VI32 acc0[4], acc1[4];
+  for (size_t r = 0; r < 4; ++r) acc0[r] = acc1[r] = hn::Zero(DI32());
+  for (size_t k = 0; k < stride; k += 32) {
+    const __m256i a0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(act0 + k));
+    const __m256i a1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(act1 + k));
+    for (size_t r = 0; r < 4; ++r) {
+      const __m256i wr = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + r * stride + k));
+      acc0[r] = VI32{_mm256_dpbusd_avx_epi32(acc0[r].raw, a0, wr)};
+      acc1[r] = VI32{_mm256_dpbusd_avx_epi32(acc1[r].raw, a1, wr)};
+    }
+  }
+  StoreDots(acc0, 4, dots);
+  StoreDots(acc1, 4, dots + 4);
+}
+#undef EDGEMLP_AVX_VNNI
+#endif
+
 // dots[r] = sum_k a[k] * w[r * stride + k] for kRows rows (signed: a - 128):
 // one activation load (and sign split) per vector feeds every row.
 template <size_t kRows, bool kSigned>
 HWY_INLINE void DotRows(const uint8_t* HWY_RESTRICT act, const int8_t* HWY_RESTRICT w,
                         size_t stride, int32_t* HWY_RESTRICT dots) {
+#if HWY_TARGET == HWY_AVX2
+  if (!kSigned && UseAvxVnni()) return DotRowsAvxVnni<kRows>(act, w, stride, dots);
+#endif
   VI32 acc[kRows];
   for (size_t r = 0; r < kRows; ++r) acc[r] = hn::Zero(DI32());
   for (size_t k = 0; k < stride; k += kVectorBytes) {
@@ -137,6 +193,9 @@ template <bool kSigned>
 HWY_INLINE void DotRows4x2(const uint8_t* HWY_RESTRICT act0, const uint8_t* HWY_RESTRICT act1,
                            const int8_t* HWY_RESTRICT w, size_t stride,
                            int32_t* HWY_RESTRICT dots) {
+#if HWY_TARGET == HWY_AVX2
+  if (!kSigned && UseAvxVnni()) return DotRows4x2AvxVnni(act0, act1, w, stride, dots);
+#endif
   VI32 acc0[4], acc1[4];
   for (size_t r = 0; r < 4; ++r) acc0[r] = acc1[r] = hn::Zero(DI32());
   for (size_t k = 0; k < stride; k += kVectorBytes) {

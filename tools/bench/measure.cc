@@ -67,10 +67,12 @@ std::string CacheLevelFor(size_t bytes) {
 // One engine's samples: one per call (batch 1, layers), one per round
 // (batched).
 struct Samples {
-  Samples(std::string n, Kind k, int64_t t = 0) : name(std::move(n)), kind(k), target(t) {}
+  Samples(std::string n, Kind k, int64_t t = 0, bool dot = true)
+      : name(std::move(n)), kind(k), target(t), dot_product(dot) {}
   std::string name;
   Kind kind;
-  int64_t target;  // SIMD targets
+  int64_t target;    // SIMD targets
+  bool dot_product;  // SIMD targets: with their dot-product kernels, if any
   std::vector<double> batch1_ns;
   std::vector<std::vector<double>> images_per_s = std::vector<std::vector<double>>(kBatchCount);
   std::vector<std::vector<double>> layer_ns;
@@ -95,7 +97,8 @@ void Summarize(const std::vector<Samples>& samples, const PeakTable& peaks, Benc
     e.batch1_macs_per_ns = r->macs / e.batch1_ns;
     e.batched_macs_per_ns = e.best_images_per_s * r->macs * 1e-9;
     if (s.kind == Kind::kTarget) {
-      e.peak_macs_per_ns = peaks.TargetMacsPerNs(s.target);
+      e.peak_macs_per_ns =
+          peaks.TargetMacsPerNs(s.target, s.dot_product && HasDotProductKernels(s.target));
       e.bound_ns =
           std::max(r->read_bound_ns, e.peak_macs_per_ns > 0 ? r->macs / e.peak_macs_per_ns : 0);
     } else if (s.kind == Kind::kEigen) {
@@ -142,7 +145,15 @@ BenchResult MeasureBench(const BenchOptions& o, const std::function<void(double)
   const uint8_t* all_pixels = test.images.image(0);  // contiguous, image after image
 
   std::vector<Samples> engines;
-  for (int64_t t : AvailableTargets()) engines.push_back(Samples{TargetName(t), Kind::kTarget, t});
+  // A target with dot-product kernels (NEON+sdot, AVX2+vnni) runs twice:
+  // with them, and as the base target (the CPUs without them).
+  for (int64_t t : AvailableTargets()) {
+    if (HasDotProductKernels(t)) {
+      UseDotProductKernels(true);
+      engines.push_back(Samples{KernelName(t), Kind::kTarget, t, true});
+    }
+    engines.push_back(Samples{TargetName(t), Kind::kTarget, t, false});
+  }
   if (engines.empty()) throw std::runtime_error("no SIMD target is available");
   engines.push_back(Samples{"scalar-reference", Kind::kReference});
   engines.push_back(Samples{"eigen-f32", Kind::kEigen});
@@ -218,7 +229,10 @@ BenchResult MeasureBench(const BenchOptions& o, const std::function<void(double)
   // Round-robin over engines, so drift on a shared machine hits all alike.
   for (int round = 0; round < o.rounds; ++round) {
     for (Samples& e : engines) {
-      if (e.kind == Kind::kTarget) ForceTarget(e.target);
+      if (e.kind == Kind::kTarget) {
+        ForceTarget(e.target);
+        UseDotProductKernels(e.dot_product);
+      }
       for (int i = 0; i < 20; ++i) run_batch1(e, next_image + i);  // warm-up
       const size_t first = next_image;
       for (int i = 0; i < per_round; ++i) {
@@ -257,6 +271,7 @@ BenchResult MeasureBench(const BenchOptions& o, const std::function<void(double)
     on_round(static_cast<double>(round + 1) / o.rounds);
   }
   ForceTarget(0);
+  UseDotProductKernels(true);
 
   r.blob = o.blob;
   r.model_bytes = net.blob().size;
@@ -290,7 +305,9 @@ BenchResult MeasureBench(const BenchOptions& o, const std::function<void(double)
   r.peaks = peaks.instructions();
   for (const Samples& e : engines) {
     if (e.kind == Kind::kTarget)
-      r.vnni_peak = std::max(r.vnni_peak, peaks.TargetMacsPerNs(e.target));
+      r.vnni_peak = std::max(r.vnni_peak,
+                             peaks.TargetMacsPerNs(e.target, e.dot_product &&
+                                                                 HasDotProductKernels(e.target)));
   }
   r.f32_peak = peaks.F32MacsPerNs();
   r.compute_bound_ns = r.vnni_peak > 0 ? r.macs / r.vnni_peak : 0;

@@ -98,6 +98,11 @@ EDGEMLP_PEAK_LOOP(Madd128, "sse2", __m128i, _mm_set1_epi32(g_sink | 0x01010101),
                   _mm_set1_epi32(0x02020202), SSE2_PMADDWD)
 EDGEMLP_PEAK_LOOP(Maddubs128, "ssse3", __m128i, _mm_set1_epi32(g_sink | 0x01010101),
                   _mm_set1_epi32(0x02020202), SSSE3_PMADDUBSW)
+// AVX-VNNI: the VEX encoding, ymm0-15 only (the AVX2 target's +vnni kernels).
+#define VEX_VPDPBUSD(n) "%{vex%} vpdpbusd %[w], %[a], %" #n "\n\t"
+EDGEMLP_PEAK_LOOP(AvxVnni256, "avx2,avxvnni", __m256i, _mm256_set1_epi32(g_sink | 0x01010101),
+                  _mm256_set1_epi32(0x02020202), VEX_VPDPBUSD)
+#undef VEX_VPDPBUSD
 #undef REG
 #undef VPDPBUSD
 #undef VPMADDWD
@@ -127,6 +132,8 @@ std::vector<Loop> Loops() {
   return {
       {{"vpdpbusd zmm", "int8", 512, 64}, Vnni512, vnni},
       {{"vpdpbusd ymm", "int8", 256, 32}, Vnni256, vnni && __builtin_cpu_supports("avx512vl")},
+      {{"vpdpbusd ymm (AVX-VNNI)", "int8", 256, 32}, AvxVnni256,
+       __builtin_cpu_supports("avxvnni") != 0},
       {{"vpmaddwd zmm", "int16", 512, 32}, Madd512, __builtin_cpu_supports("avx512bw") != 0},
       {{"vpmaddwd ymm", "int16", 256, 16}, Madd256, __builtin_cpu_supports("avx2") != 0},
       {{"pmaddwd xmm", "int16", 128, 8}, Madd128, true},
@@ -227,9 +234,11 @@ void PeakTable::Measure() {
 #endif
 }
 
-double PeakTable::TargetMacsPerNs(int64_t target) const {
+double PeakTable::TargetMacsPerNs(int64_t target, bool dot_product) const {
   std::vector<std::string> usable;
-  if (target == HWY_AVX3_DL)
+  if (target == HWY_AVX2 && dot_product)
+    usable = {"vpdpbusd ymm (AVX-VNNI)"};
+  else if (target == HWY_AVX3_DL)
     usable = {"vpdpbusd zmm", "vpdpbusd ymm"};
   else if (target == HWY_AVX3)
     usable = {"vpmaddubsw+vpmaddwd zmm", "vpmaddubsw+vpmaddwd ymm"};

@@ -44,7 +44,9 @@ class PeakTable {
   // use: vpdpbusd zmm/ymm on AVX3_DL; the pmaddubsw+pmaddwd step (zmm/ymm
   // on AVX3, ymm on AVX2, xmm on SSE4 and SSSE3); SSE2 pmaddwd for the
   // scalar fallback (which GCC vectorizes with the SSE2 baseline); 0 off x86.
-  double TargetMacsPerNs(int64_t target) const;
+  // dot_product: the target's optional dot-product kernels run (AVX2 with
+  // AVX-VNNI; see edgemlp::UseDotProductKernels).
+  double TargetMacsPerNs(int64_t target, bool dot_product = false) const;
   // f32 MACs per ns of the best FMA (the ceiling of any f32 engine here).
   double F32MacsPerNs() const;
 

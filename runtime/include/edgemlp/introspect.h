@@ -46,6 +46,13 @@ void ReferenceLayerU8(const Network& net, size_t index, const uint8_t* in, size_
 void ReferenceAccumulators(const Network& net, size_t index, const uint8_t* in, size_t count,
                            int32_t* out);
 
+// The optional dot-product kernels of a target family, used by default
+// where the CPU has them: NEON's sdot (Armv8.2 dot product; KernelName
+// "NEON+sdot") and AVX2's AVX-VNNI ("AVX2+vnni"). Off runs the target's base
+// kernels, to compare the two (tests, `edgemlp bench`). Not thread-safe.
+bool HasDotProductKernels(int64_t target);
+void UseDotProductKernels(bool enabled);
+
 // Predict() on the current target (see ForceTarget), one dispatched call
 // per layer, writing each layer's wall time in ns (steady clock) to
 // layer_ns[0 .. layer_count()). Returns the class; the logits equal
