@@ -9,6 +9,7 @@
 #include "hwy/highway.h"
 
 #if HWY_ARCH_X86
+#include <cpuid.h>
 #include <immintrin.h>
 #endif
 #if HWY_ARCH_ARM_A64 && defined(__linux__)
@@ -57,10 +58,14 @@ bool CpuHasArmDotProd() {
 const bool g_cpu_has_arm_dot_prod = CpuHasArmDotProd();
 bool g_arm_dot_prod_enabled = true;
 
+// AVX-VNNI: cpuid leaf 7, subleaf 1, EAX bit 4 (clang 14 has no
+// __builtin_cpu_supports name for it). The OS's AVX state is checked by
+// Highway before it picks the AVX2 target, the only one that uses it.
 bool CpuHasX86AvxVnni() {
 #if HWY_ARCH_X86 && (defined(__GNUC__) || defined(__clang__))
-  __builtin_cpu_init();
-  return (HWY_TARGETS & HWY_AVX2) != 0 && __builtin_cpu_supports("avxvnni");
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  return (HWY_TARGETS & HWY_AVX2) != 0 && __get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx) &&
+         (eax & (1u << 4)) != 0;
 #else
   return false;
 #endif

@@ -131,7 +131,7 @@ static_assert(kBlobAlign % kVectorBytes == 0, "rows are whole vectors");
 
 #if HWY_TARGET == HWY_AVX2
 // Highway's AVX2 set plus AVX-VNNI, so Highway's AVX2 helpers inline here.
-#define EDGEMLP_AVX_VNNI __attribute__((target("avx,avx2,bmi,bmi2,fma,f16c,avxvnni"), noinline))
+#define EDGEMLP_AVX_VNNI __attribute__((target(HWY_TARGET_STR ",avxvnni"), noinline))
 template <size_t kRows>
 EDGEMLP_AVX_VNNI void DotRowsAvxVnni(const uint8_t* HWY_RESTRICT act, const int8_t* HWY_RESTRICT w,
                                      size_t stride, int32_t* HWY_RESTRICT dots) {
