@@ -4,7 +4,9 @@ import json
 import os
 import pathlib
 import subprocess
+import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -174,3 +176,30 @@ def test_threads_share_a_network(affine_path):
     for t in threads:
         t.join()
     assert wrong == []
+
+
+def test_predict_releases_the_gil(golden_path):
+    # While one thread is inside a long predict(), another runs Python code:
+    # it records times strictly inside the call. With the GIL held it could
+    # not: a switch interval longer than the call keeps the interpreter from
+    # taking the GIL away from the caller. A few tries: a loaded machine may
+    # not schedule the main thread during one call.
+    net = edgemlp.Network(golden_path)
+    x = np.tile(random_images(1000), (60, 1))  # 60,000 images, some milliseconds
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(0.2)
+    try:
+        for _ in range(5):
+            call = []
+            worker = threading.Thread(target=lambda: call.extend(
+                [time.perf_counter(), net.predict(x), time.perf_counter()]))
+            ticks = []
+            worker.start()
+            while worker.is_alive():
+                ticks.append(time.perf_counter())
+            worker.join()
+            if any(call[0] < t < call[2] for t in ticks):
+                return
+    finally:
+        sys.setswitchinterval(interval)
+    pytest.fail("no Python code ran during 5 predict() calls: is the GIL released?")
