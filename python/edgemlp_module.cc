@@ -28,6 +28,14 @@ PyObject* g_load_error = nullptr;
 // never changes under a running batch of another thread.
 std::shared_mutex g_target_lock;
 
+// AvailableTargets() un-forces a forced target for a moment: not while a
+// batch runs.
+std::vector<int64_t> AvailableTargets() {
+  py::gil_scoped_release release;
+  std::unique_lock<std::shared_mutex> lock(g_target_lock);
+  return edgemlp::AvailableTargets();
+}
+
 [[noreturn]] void ThrowLoadError(const edgemlp::LoadResult& r) {
   py::object error = py::reinterpret_borrow<py::object>(g_load_error)(r.message);
   error.attr("status") = edgemlp::StatusName(r.status);
@@ -45,6 +53,9 @@ class PyNetwork {
     edgemlp::LoadResult r;
     if (py::isinstance<py::str>(source) || py::hasattr(source, "__fspath__")) {
       const std::string path = py::str(py::module_::import("os").attr("fsdecode")(source));
+      if (path.find('\0') != std::string::npos) {
+        throw py::value_error("edgemlp.Network: the path contains a NUL byte");
+      }
       r = edgemlp::Network::LoadFile(path, &net_);
     } else if (PyObject_CheckBuffer(source.ptr())) {
       const py::buffer_info info = py::reinterpret_borrow<py::buffer>(source).request();
@@ -130,7 +141,7 @@ class PyNetwork {
 
   static std::vector<std::string> Targets() {
     std::vector<std::string> names;
-    for (int64_t t : edgemlp::AvailableTargets()) names.emplace_back(edgemlp::TargetName(t));
+    for (int64_t t : AvailableTargets()) names.emplace_back(edgemlp::TargetName(t));
     return names;
   }
   static std::string Target() { return edgemlp::TargetName(edgemlp::ChosenTarget()); }
@@ -141,7 +152,7 @@ class PyNetwork {
     if (!name.is_none()) {
       const std::string wanted = py::cast<std::string>(name);
       std::string known;
-      for (int64_t t : edgemlp::AvailableTargets()) {
+      for (int64_t t : AvailableTargets()) {
         if (wanted == edgemlp::TargetName(t)) target = t;
         known += std::string(known.empty() ? "" : ", ") + edgemlp::TargetName(t);
       }

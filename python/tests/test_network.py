@@ -131,6 +131,8 @@ def test_truncated_and_damaged_files(golden_path, tmp_path):
 def test_wrong_source_type():
     with pytest.raises(TypeError, match="path .* or bytes, got int"):
         edgemlp.Network(42)
+    with pytest.raises(ValueError, match="NUL"):
+        edgemlp.Network("tests/data/golden_v1_0.bin\0.txt")
 
 
 def test_every_target_gives_the_same_logits(affine_path):
