@@ -119,7 +119,7 @@ for config in "${configs[@]}"; do
     python3 tests/deb_test.py edgemlp-firmware "$dir" "$man_page" "${wrapper[@]}" >"$work/deb.log" 2>&1 ||
       { cat "$work/deb.log"; echo "FAIL: $name edgemlp-firmware .deb"; failed=1; }
     grep -E '^(E|W): ' "$work/deb.log" || true  # lintian's findings, if it ran
-    echo "   edgemlp-firmware .deb: $(grep -c ' ok$' "$work/deb.log") checks passed"
+    echo "   edgemlp-firmware .deb: $(grep -E '^(Ran|OK|FAILED)' "$work/deb.log" | paste -sd ' ')"
   fi
 done
 exit $failed
