@@ -4,7 +4,7 @@
 #   edgemlp           the CLI, libedgemlp.so.0 and libedgemlp.a, the headers,
 #                     edgemlp.pc, the man pages, the Python module if built
 #                     (the install tags runtime, devel, man, python-runtime)
-#   edgemlp-firmware  the firmware of a static board build (cross/*.txt), the
+#   edgemlp-firmware  the firmware, static from a board build (cross/*.txt), the
 #                     systemd units, the system user edgemlp (sysusers.d, made
 #                     in postinst) and its inbox /var/lib/edgemlp/inbox
 # Usage: tools/scripts/build-deb.sh edgemlp BUILD_DIR OUT_DIR
@@ -131,18 +131,19 @@ $package ($version) unstable; urgency=medium
 EOF
 gzip -9nc "$stage/changelog.Debian" > "$doc/changelog.Debian.gz"
 
-# Depends: the shared libraries the ELF files need (dpkg-shlibdeps); none for
-# the static firmware.
+# Depends: the shared libraries the dynamically linked ELF files need
+# (dpkg-shlibdeps); nothing for a static firmware.
 depends=""
-elves=$(find "$pkg/usr" -type f \( -perm -u+x -o -name '*.so*' \) -exec sh -c \
-  'for f; do head -c 4 "$f" | grep -q "ELF" && echo "$f"; done' sh {} +)
-if [ "$package" = edgemlp ] && [ -n "$elves" ]; then
+dynamic=$(find "$pkg/usr" -type f \( -perm -u+x -o -name '*.so*' \) -exec sh -c \
+  'for f; do if readelf -d "$f" 2>/dev/null | grep -q "(NEEDED)"; then echo "$f"; fi; done' sh {} +)
+if [ -n "$dynamic" ]; then
   mkdir -p "$stage/src/debian"
-  printf 'Source: edgemlp\n\nPackage: edgemlp\nArchitecture: any\n' > "$stage/src/debian/control"
+  printf 'Source: edgemlp\n\nPackage: %s\nArchitecture: any\n' "$package" > "$stage/src/debian/control"
   # libedgemlp.so.0 is this package's own: look it up here, not in a package.
+  own_libs=$(find "$pkg" -name 'libedgemlp.so.0' -printf '-l%h\n')
   # shellcheck disable=SC2086
-  depends=$(cd "$stage/src" && dpkg-shlibdeps -O -l"$(dirname "$(find "$pkg" -name 'libedgemlp.so.0')")" \
-    --ignore-missing-info $elves 2>/dev/null | sed -n 's/^shlibs:Depends=//p')
+  depends=$(cd "$stage/src" && dpkg-shlibdeps -O $own_libs --ignore-missing-info $dynamic 2>/dev/null |
+    sed -n 's/^shlibs:Depends=//p')
   [ -n "$depends" ] || { echo "build-deb: dpkg-shlibdeps found no dependencies" >&2; exit 1; }
 fi
 # The Python module (python/, if built) needs an interpreter and NumPy.
@@ -161,7 +162,7 @@ if [ "$package" = edgemlp ]; then
 else
   description="edgemlp digit classifier for boards, with systemd units
  edgemlp-firmware runs an int8 edgemlp model on frames from stdin, a FIFO,
- an inbox directory or a V4L2 camera. Statically linked. The units
+ an inbox directory or a V4L2 camera; board builds link it statically. The units
  edgemlp-firmware.service (inbox /var/lib/edgemlp/inbox, system user
  edgemlp) and edgemlp-camera.service (Raspberry Pi camera via rpicam-vid)
  are installed but not enabled: put a model at
@@ -180,12 +181,15 @@ fi
 } > "$pkg/DEBIAN/control"
 
 if [ "$package" = edgemlp-firmware ]; then
-  mkdir -p "$pkg/var/lib/edgemlp/inbox" "$pkg/usr/share/lintian/overrides"
-  cat > "$pkg/usr/share/lintian/overrides/$package" <<EOF
+  mkdir -p "$pkg/var/lib/edgemlp/inbox"
+  if [ -z "$dynamic" ]; then
+    mkdir -p "$pkg/usr/share/lintian/overrides"
+    cat > "$pkg/usr/share/lintian/overrides/$package" <<EOF
 # A board binary, linked statically on purpose (cross/*.txt): one file for
 # every Raspberry Pi OS, no libhwy.so or multiarch libraries needed.
 $package: statically-linked-binary [usr/bin/edgemlp-firmware]
 EOF
+  fi
   cat > "$pkg/DEBIAN/postinst" <<'EOF'
 #!/bin/sh
 # The system user and group edgemlp (sysusers.d/edgemlp.conf), the inbox
