@@ -33,7 +33,8 @@ run_suites() {  # run_suites DIR [meson test options...]
 
 failed=0
 echo "== release build (warning_level=3, -Werror)"
-setup build-test --buildtype=release -Dwerror=true
+# --prefix=/usr: the deb suite packages this build (nothing is installed).
+setup build-test --buildtype=release --prefix=/usr -Dwerror=true
 meson compile -C build-test
 run_suites build-test || failed=1
 

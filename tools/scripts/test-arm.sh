@@ -3,7 +3,8 @@
 # static cross builds per ABI/CPU, the runtime and firmware suites in each,
 # and the cross-architecture check: an int8 model trained here predicts the
 # 10,000 MNIST test images under qemu with the same predictions_sha256 and
-# outputs_sha256 as `edgemlp eval` on x86.
+# outputs_sha256 as `edgemlp eval` on x86; the edgemlp-firmware packages
+# (arm64, armhf) built from the aarch64 and armhf builds and checked.
 # Usage: tools/scripts/test-arm.sh X86_BUILD_DIR   (needs $EDGEMLP_DATA, the x86 CLI)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -91,7 +92,7 @@ for config in "${configs[@]}"; do
   [ -f "$dir/build.ninja" ] && reconfigure=(--reconfigure)
   set -f  # args are several words by design; no globbing of ['...']
   # shellcheck disable=SC2086
-  meson setup "${reconfigure[@]}" "$dir" $args -Dwerror=true >/dev/null
+  meson setup "${reconfigure[@]}" "$dir" $args --prefix=/usr -Dwerror=true >/dev/null
   set +f
   meson compile -C "$dir" >/dev/null
   wrapper=(qemu-aarch64-static)
@@ -110,5 +111,15 @@ for config in "${configs[@]}"; do
   [ "$name" = armhf ] && strip_tool=arm-linux-gnueabihf-strip
   $strip_tool -o "$work/stripped" "$exe"
   echo "   edgemlp-firmware: static, $(stat -c %s "$exe") bytes ($(stat -c %s "$work/stripped") stripped); $((SECONDS - start)) s"
+  # The Pi packages (tools/scripts/build-deb.sh): arm64 and armhf, with the
+  # x86 build's man page (the same --help); checked and run under qemu.
+  if [ "$name" = aarch64 ] || [ "$name" = armhf ]; then
+    man_page=$x86/edgemlp-firmware.1
+    [ -f "$man_page" ] || man_page=-
+    python3 tests/deb_test.py edgemlp-firmware "$dir" "$man_page" "${wrapper[@]}" >"$work/deb.log" 2>&1 ||
+      { cat "$work/deb.log"; echo "FAIL: $name edgemlp-firmware .deb"; failed=1; }
+    grep -E '^(E|W): ' "$work/deb.log" || true  # lintian's findings, if it ran
+    echo "   edgemlp-firmware .deb: $(grep -E '^(Ran|OK|FAILED)' "$work/deb.log" | paste -sd ' ')"
+  fi
 done
 exit $failed

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "edgemlp/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -17,31 +19,31 @@ typedef struct edgemlp_network edgemlp_network;
 /* Validates an int8 blob in memory. The caller keeps `bytes` alive and
  * unchanged until edgemlp_free (zero-copy); `bytes` must be 8-byte aligned.
  * Returns NULL on failure; edgemlp_last_error() then says why. */
-edgemlp_network* edgemlp_load(const uint8_t* bytes, size_t size);
+EDGEMLP_API edgemlp_network* edgemlp_load(const uint8_t* bytes, size_t size);
 /* Reads and validates a blob file; the network owns the bytes. */
-edgemlp_network* edgemlp_load_file(const char* path);
+EDGEMLP_API edgemlp_network* edgemlp_load_file(const char* path);
 /* Frees the network (NULL is allowed). */
-void edgemlp_free(edgemlp_network* net);
+EDGEMLP_API void edgemlp_free(edgemlp_network* net);
 
 /* The message of this thread's last failed load ("" if none). */
-const char* edgemlp_last_error(void);
+EDGEMLP_API const char* edgemlp_last_error(void);
 
-size_t edgemlp_input_size(const edgemlp_network* net);   /* bytes per image */
-size_t edgemlp_output_size(const edgemlp_network* net);  /* logits per image */
+EDGEMLP_API size_t edgemlp_input_size(const edgemlp_network* net);   /* bytes per image */
+EDGEMLP_API size_t edgemlp_output_size(const edgemlp_network* net);  /* logits per image */
 /* real logit = int32 logit * edgemlp_logit_scale(net) */
-float edgemlp_logit_scale(const edgemlp_network* net);
+EDGEMLP_API float edgemlp_logit_scale(const edgemlp_network* net);
 /* Scratch bytes allocated at load; nothing is allocated afterwards. */
-size_t edgemlp_arena_bytes(const edgemlp_network* net);
+EDGEMLP_API size_t edgemlp_arena_bytes(const edgemlp_network* net);
 /* Images per batched kernel pass (larger batches run in chunks of it). */
-size_t edgemlp_max_batch(void);
+EDGEMLP_API size_t edgemlp_max_batch(void);
 
 /* One image (input_size bytes) -> output_size logits; returns the class. */
-int edgemlp_predict(edgemlp_network* net, const uint8_t* pixels,
-                    int32_t* logits);
+EDGEMLP_API int edgemlp_predict(edgemlp_network* net, const uint8_t* pixels,
+                                int32_t* logits);
 /* `count` images back to back -> count x output_size logits and, unless
  * `classes` is NULL, count classes. Bit-identical to edgemlp_predict. */
-void edgemlp_predict_batch(edgemlp_network* net, const uint8_t* pixels,
-                           size_t count, int32_t* logits, int* classes);
+EDGEMLP_API void edgemlp_predict_batch(edgemlp_network* net, const uint8_t* pixels,
+                                       size_t count, int32_t* logits, int* classes);
 
 #ifdef __cplusplus
 }  /* extern "C" */

@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "edgemlp/export.h"
 #include "edgemlp/runtime.h"
 
 namespace edgemlp {
@@ -32,33 +33,33 @@ struct LayerInfo {
   // Multiply-accumulates per image (in_size x out_size) and weight bytes
   // one image reads (padded rows, as the kernels read them).
   double macs() const { return static_cast<double>(in_size) * out_size; }
-  double weight_bytes() const;
+  EDGEMLP_API double weight_bytes() const;
 };
-LayerInfo GetLayer(const Network& net, size_t index);
+EDGEMLP_API LayerInfo GetLayer(const Network& net, size_t index);
 
 // The scalar reference of layer `index` alone on `count` input vectors of
 // in_size bytes each, back to back:
 // - hidden layers: count x out_size u8 activations (ReferenceLayerU8);
 // - any layer: count x out_size accumulators, bias + dot product before
 //   requantization (what a library's int32 output must equal).
-void ReferenceLayerU8(const Network& net, size_t index, const uint8_t* in, size_t count,
-                      uint8_t* out);
-void ReferenceAccumulators(const Network& net, size_t index, const uint8_t* in, size_t count,
-                           int32_t* out);
+EDGEMLP_API void ReferenceLayerU8(const Network& net, size_t index, const uint8_t* in,
+                                  size_t count, uint8_t* out);
+EDGEMLP_API void ReferenceAccumulators(const Network& net, size_t index, const uint8_t* in,
+                                       size_t count, int32_t* out);
 
 // The optional dot-product kernels of a target family, used by default
 // where the CPU has them: NEON's sdot (Armv8.2 dot product; KernelName
 // "NEON+sdot") and AVX2's AVX-VNNI ("AVX2+vnni"). Off runs the target's base
 // kernels, to compare the two (tests, `edgemlp bench`). Not thread-safe.
-bool HasDotProductKernels(int64_t target);
-void UseDotProductKernels(bool enabled);
+EDGEMLP_API bool HasDotProductKernels(int64_t target);
+EDGEMLP_API void UseDotProductKernels(bool enabled);
 
 // Predict() on the current target (see ForceTarget), one dispatched call
 // per layer, writing each layer's wall time in ns (steady clock) to
 // layer_ns[0 .. layer_count()). Returns the class; the logits equal
 // Predict()'s. Costs one dispatch per layer more than Predict(); never
 // allocates.
-int PredictTimingLayers(Network& net, const uint8_t* pixels, int32_t* logits, double* layer_ns);
+EDGEMLP_API int PredictTimingLayers(Network& net, const uint8_t* pixels, int32_t* logits, double* layer_ns);
 
 }  // namespace edgemlp
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "edgemlp/blob.h"
+#include "edgemlp/export.h"
 
 namespace edgemlp {
 
@@ -63,18 +64,18 @@ class Network {
 
   // Validates an int8 blob and sizes the scratch arena. The caller keeps
   // `bytes` alive and unchanged for the Network's lifetime (zero-copy).
-  static LoadResult Load(const uint8_t* bytes, size_t size, Network* out);
+  EDGEMLP_API static LoadResult Load(const uint8_t* bytes, size_t size, Network* out);
   // Maps the file read-only (mmap; a read into an owned buffer where mmap
   // is unavailable), then Load()s it. The Network owns the mapping.
-  static LoadResult LoadFile(const std::string& path, Network* out);
+  EDGEMLP_API static LoadResult LoadFile(const std::string& path, Network* out);
   // Copies blob bytes of any alignment (e.g. a std::vector from the
   // quantizer) into an aligned buffer the Network owns, then Load()s it.
-  static LoadResult LoadCopy(const uint8_t* bytes, size_t size, Network* out);
+  EDGEMLP_API static LoadResult LoadCopy(const uint8_t* bytes, size_t size, Network* out);
 
   // Runs the blob's known-answer input on the current SIMD target and
   // compares all logits with the expected ones stored in the blob: catches
   // a miscompiled build or a damaged file. kNoTestVector for 1.0 blobs.
-  LoadResult SelfTest();
+  EDGEMLP_API LoadResult SelfTest();
 
   size_t input_size() const { return input_size_; }
   size_t output_size() const { return output_size_; }
@@ -92,14 +93,14 @@ class Network {
 
   // pixels: input_size() bytes (any alignment). logits: output_size() int32.
   // Returns the predicted class (argmax, lowest index on ties).
-  int Predict(const uint8_t* pixels, int32_t* logits);
+  EDGEMLP_API int Predict(const uint8_t* pixels, int32_t* logits);
   // `count` images back to back (count * input_size() bytes) -> logits
   // (count * output_size() int32) and, if `classes` is not null, count
   // predicted classes. Same results as Predict() per image, bit for bit.
-  void PredictBatch(const uint8_t* pixels, size_t count, int32_t* logits,
-                    int* classes);
+  EDGEMLP_API void PredictBatch(const uint8_t* pixels, size_t count, int32_t* logits,
+                                int* classes);
   // The scalar reference forward pass: the specification of Predict().
-  int PredictRef(const uint8_t* pixels, int32_t* logits);
+  EDGEMLP_API int PredictRef(const uint8_t* pixels, int32_t* logits);
 
  private:
   friend struct internal::NetworkAccess;
@@ -125,23 +126,23 @@ class Network {
 };
 
 // Index of the largest value, lowest index on ties.
-int ArgMax(const int32_t* values, size_t n);
+EDGEMLP_API int ArgMax(const int32_t* values, size_t n);
 
 // Probabilities from int32 logits: softmax(logit * scale), computed stably.
-void Softmax(const int32_t* logits, size_t n, float scale, float* probs);
+EDGEMLP_API void Softmax(const int32_t* logits, size_t n, float scale, float* probs);
 
 // SIMD targets (Highway). The names are Highway's (SSE4, AVX2, AVX3, ...).
 // Targets that are compiled into this binary and supported by this CPU.
-std::vector<int64_t> AvailableTargets();
-const char* TargetName(int64_t target);
+EDGEMLP_API std::vector<int64_t> AvailableTargets();
+EDGEMLP_API const char* TargetName(int64_t target);
 // The target Predict() uses now.
-int64_t ChosenTarget();
+EDGEMLP_API int64_t ChosenTarget();
 // The kernel family that runs on `target`: its name, plus "+sdot" where
 // the NEON target uses the Arm dot product on this CPU ("NEON+sdot").
-std::string KernelName(int64_t target);
+EDGEMLP_API std::string KernelName(int64_t target);
 // Makes Predict() use `target` (one of AvailableTargets()); 0 restores the
 // best target. For tests and benchmarks; not thread-safe.
-void ForceTarget(int64_t target);
+EDGEMLP_API void ForceTarget(int64_t target);
 
 }  // namespace edgemlp
 

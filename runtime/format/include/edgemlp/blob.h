@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "edgemlp/blob_format.h"
+#include "edgemlp/export.h"
 
 namespace edgemlp {
 
@@ -33,7 +34,7 @@ enum class Status : int {
   kReservedNotZero,     // a reserved field is set in a file of a known minor
 };
 
-const char* StatusName(Status status);
+EDGEMLP_API const char* StatusName(Status status);
 
 // The outcome of a load: kOk, or a status and a message naming the field.
 struct LoadResult {
@@ -44,10 +45,10 @@ struct LoadResult {
 
 // CRC32 (IEEE, reflected 0xEDB88320), equal to zlib's crc32(). Incremental:
 // pass the previous result as `crc` (0 to start).
-uint32_t Crc32(const void* data, size_t size, uint32_t crc = 0);
+EDGEMLP_API uint32_t Crc32(const void* data, size_t size, uint32_t crc = 0);
 
 // CRC of a blob as stored in FileHeader::crc32: the crc field read as zero.
-uint32_t BlobCrc32(const uint8_t* bytes, size_t size);
+EDGEMLP_API uint32_t BlobCrc32(const uint8_t* bytes, size_t size);
 
 // A validated view over blob bytes. Holds pointers into the caller's buffer,
 // which must stay alive and unchanged while the view is used.
@@ -72,8 +73,8 @@ struct BlobView {
 // Validates every header field, layer record and section bound, then the
 // CRC. `bytes` must be 8-byte aligned (section contents are read in place).
 // check_crc = false is for inspecting a damaged file; never for running it.
-LoadResult ParseBlob(const uint8_t* bytes, size_t size, BlobView* view,
-                     bool check_crc = true);
+EDGEMLP_API LoadResult ParseBlob(const uint8_t* bytes, size_t size, BlobView* view,
+                                 bool check_crc = true);
 
 }  // namespace edgemlp
 
