@@ -43,7 +43,7 @@ chosen = next(t for t in b["targets"] if t["target"] == b["chosen_target"])
 print(f"runtime   {chosen['batch1_ns'] / 1000:.2f} us per image on {b['chosen_target']} "
       f"(batch 1, median), scalar reference {b['scalar_reference_batch1_ns'] / 1000:.2f} us")
 for t in b["targets"]:
-    print(f"          {t['target']:<8} {t['batch1_ns'] / 1000:7.2f} us  p90 {t['batch1_p90_ns'] / 1000:7.2f} us  "
+    print(f"          {t['target']:<9} {t['batch1_ns'] / 1000:7.2f} us  p90 {t['batch1_p90_ns'] / 1000:7.2f} us  "
           f"{t['speedup_vs_reference']:5.1f}x the reference")
 print(f"outputs   {out}/ (model.bin, model.q8, *.json)")
 PY

@@ -286,7 +286,7 @@ BenchResult MeasureBench(const BenchOptions& o, const std::function<void(double)
   r.cpu = CpuInfo("model name");
   r.cpu_mhz_nominal = std::atof(CpuInfo("cpu MHz").c_str());
   r.ghz = MeasuredGhz();  // the nominal MHz of a VM says little
-  r.chosen_target = TargetName(ChosenTarget());
+  r.chosen_target = KernelName(ChosenTarget());  // the row Predict runs: "AVX2+vnni"
   r.caches = Caches();
   r.calls = per_round * o.rounds;
   r.rounds = o.rounds;
