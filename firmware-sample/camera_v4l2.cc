@@ -12,18 +12,11 @@
 #include <cstdarg>
 #include <cstring>
 
+#include "retry_ioctl.h"
+
 namespace edgemlp::firmware {
 
 namespace {
-
-// ioctl, retried when a signal interrupts it (as libv4l's xioctl does).
-int Xioctl(int fd, unsigned long request, void* arg) {
-  int r;
-  do {
-    r = ioctl(fd, request, arg);
-  } while (r < 0 && errno == EINTR);
-  return r;
-}
 
 // Consecutive bad frames after which the stream counts as failed.
 constexpr int kMaxBadFramesInARow = 50;
@@ -58,7 +51,7 @@ bool V4l2Camera::Open(const char* device, int width, int height, int timeout_ms)
                                       : "a special file");
   }
   v4l2_capability cap{};
-  if (Xioctl(fd_, VIDIOC_QUERYCAP, &cap) != 0) {
+  if (RetryIoctl(fd_, VIDIOC_QUERYCAP, &cap) != 0) {
     const int e = errno;
     Close();
     return Fail("not a V4L2 device (VIDIOC_QUERYCAP: %s); expected a camera such as /dev/video0",
@@ -84,7 +77,7 @@ bool V4l2Camera::Open(const char* device, int width, int height, int timeout_ms)
     return false;
   }
   int type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
-  if (Xioctl(fd_, VIDIOC_STREAMON, &type) != 0) {
+  if (RetryIoctl(fd_, VIDIOC_STREAMON, &type) != 0) {
     const int e = errno;
     Close();
     return Fail("VIDIOC_STREAMON: %s", std::strerror(e));
@@ -106,7 +99,7 @@ bool V4l2Camera::NegotiateFormat(int width, int height) {
     v4l2_fmtdesc desc{};
     desc.index = static_cast<uint32_t>(count);
     desc.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
-    if (Xioctl(fd_, VIDIOC_ENUM_FMT, &desc) != 0) break;
+    if (RetryIoctl(fd_, VIDIOC_ENUM_FMT, &desc) != 0) break;
     offered[count] = desc.pixelformat;
     char name[5];
     const int n =
@@ -142,7 +135,7 @@ bool V4l2Camera::NegotiateFormat(int width, int height) {
   fmt.fmt.pix.pixelformat = chosen;
   fmt.fmt.pix.field = V4L2_FIELD_ANY;
   char name[5];
-  if (Xioctl(fd_, VIDIOC_S_FMT, &fmt) != 0) {
+  if (RetryIoctl(fd_, VIDIOC_S_FMT, &fmt) != 0) {
     return Fail("VIDIOC_S_FMT %s %dx%d: %s", FourCcName(chosen, name), width, height,
                 std::strerror(errno));
   }
@@ -174,7 +167,7 @@ bool V4l2Camera::MapBuffers() {
   request.count = 4;
   request.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
   request.memory = V4L2_MEMORY_MMAP;
-  if (Xioctl(fd_, VIDIOC_REQBUFS, &request) != 0) {
+  if (RetryIoctl(fd_, VIDIOC_REQBUFS, &request) != 0) {
     return Fail("VIDIOC_REQBUFS (mmap streaming): %s", std::strerror(errno));
   }
   if (request.count < 2)
@@ -185,7 +178,7 @@ bool V4l2Camera::MapBuffers() {
     b.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
     b.memory = V4L2_MEMORY_MMAP;
     b.index = static_cast<uint32_t>(i);
-    if (Xioctl(fd_, VIDIOC_QUERYBUF, &b) != 0) {
+    if (RetryIoctl(fd_, VIDIOC_QUERYBUF, &b) != 0) {
       return Fail("VIDIOC_QUERYBUF %d: %s", i, std::strerror(errno));
     }
     void* start = mmap(nullptr, b.length, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, b.m.offset);
@@ -205,7 +198,7 @@ bool V4l2Camera::Requeue(uint32_t index) {
   b.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
   b.memory = V4L2_MEMORY_MMAP;
   b.index = index;
-  if (Xioctl(fd_, VIDIOC_QBUF, &b) != 0) {
+  if (RetryIoctl(fd_, VIDIOC_QBUF, &b) != 0) {
     return Fail("VIDIOC_QBUF %u: %s", index, std::strerror(errno));
   }
   return true;
@@ -215,7 +208,7 @@ void V4l2Camera::Close() {
   if (fd_ < 0) return;
   if (streaming_) {
     int type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
-    Xioctl(fd_, VIDIOC_STREAMOFF, &type);
+    RetryIoctl(fd_, VIDIOC_STREAMOFF, &type);
     streaming_ = false;
   }
   for (int i = 0; i < kMaxBuffers; ++i) {
@@ -226,7 +219,7 @@ void V4l2Camera::Close() {
     v4l2_requestbuffers request{};
     request.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
     request.memory = V4L2_MEMORY_MMAP;
-    Xioctl(fd_, VIDIOC_REQBUFS, &request);
+    RetryIoctl(fd_, VIDIOC_REQBUFS, &request);
     buffer_count_ = 0;
   }
   close(fd_);
@@ -259,7 +252,7 @@ V4l2Camera::Capture V4l2Camera::Next(const LoopOptions& o, int64_t max_age_ns) {
       v4l2_buffer b{};
       b.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
       b.memory = V4L2_MEMORY_MMAP;
-      if (Xioctl(fd_, VIDIOC_DQBUF, &b) != 0) {
+      if (RetryIoctl(fd_, VIDIOC_DQBUF, &b) != 0) {
         if (errno == EAGAIN) break;
         if (errno == EIO && !have) {  // a transient capture error (V4L2 spec)
           Fail("VIDIOC_DQBUF: %s (transient capture error)", std::strerror(EIO));

@@ -10,19 +10,11 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "retry_ioctl.h"
+
 namespace edgemlp::firmware {
 
-namespace {
-int SystemIoctl(int fd, unsigned long request, void* arg) {
-  int r;
-  do {
-    r = ioctl(fd, request, arg);
-  } while (r < 0 && errno == EINTR);
-  return r;
-}
-}  // namespace
-
-GpioOutput::GpioOutput(IoctlFn ioctl_fn) : ioctl_(ioctl_fn != nullptr ? ioctl_fn : SystemIoctl) {}
+GpioOutput::GpioOutput(IoctlFn ioctl_fn) : ioctl_(ioctl_fn != nullptr ? ioctl_fn : RetryIoctl) {}
 
 bool GpioOutput::ParseLines(const char* list) {
   count_ = 0;
