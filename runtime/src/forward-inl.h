@@ -12,6 +12,8 @@
 #define EDGEMLP_FORWARD_INL_H_
 #endif
 
+#include <type_traits>
+
 #include "hwy/highway.h"
 #include "forward_schemes-inl.h"  // int16 and int4 weight layers
 #include "kernels.h"
@@ -27,11 +29,21 @@ void ForwardI8Impl(const DenseI8* layers, size_t count, const uint8_t* pixels, u
 
 // One kernel family per target (each defines kRowBlock and DotRows; see
 // kernels_generic-inl.h), plus the Arm dot product where the CPU has it.
-// A family whose kernels can take u8 activations as s8 (a - 128) defines
-// EDGEMLP_SIGNED_INPUT, UsesSignedInput(layer) and a second template
-// argument kSigned on DotRows and DotRows4x2: with it, they return
-// sum (a - 128) * w and the driver adds the row's 128 * sum(w) back
-// (DenseI8::signed_input_compensation, set at load).
+// DotRows and DotRows4x2 take the layer's input mode as a template
+// argument: how the family multiplies the u8 activations.
+enum class InputMode {
+  kAsIs,     // as they are
+  kSigned,   // as s8 a - 128: the kernels return sum (a - 128) * w and the
+             // driver adds the row's 128 * sum(w) back
+             // (DenseI8::signed_input_compensation, set at load)
+  kAvxVnni,  // x86 AVX2 target on a CPU with AVX-VNNI: vpdpbusd ymm
+};
+template <InputMode kMode>
+using Mode = std::integral_constant<InputMode, kMode>;
+// A family with more than kAsIs defines EDGEMLP_INPUT_MODES and
+// WithInputMode(layer, body), which calls body(Mode<m>()) with the mode m
+// its kernels use for that layer: decided once per layer, compiled once
+// per mode.
 // A family that re-lays weights out at load defines EDGEMLP_PACKS_WEIGHTS,
 // PackedBytes(layer) and PackLayer(layer, dst) (int8 layers only), and
 // reads PackedWeights(layer).
@@ -42,7 +54,7 @@ HWY_INLINE const int8_t* PackedWeights(const DenseI8& layer) {
 }
 
 #undef EDGEMLP_PACKS_WEIGHTS
-#undef EDGEMLP_SIGNED_INPUT
+#undef EDGEMLP_INPUT_MODES
 #if HWY_TARGET == HWY_AVX3_DL
 #include "kernels_vnni-inl.h"
 #elif HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_SSE4 || \
@@ -61,40 +73,17 @@ HWY_INLINE size_t PackedBytes(const DenseI8&) { return 0; }
 HWY_INLINE void PackLayer(const DenseI8&, int8_t*) {}
 #endif
 
-// The family's DotRows in the layer's input mode (see above).
-#ifdef EDGEMLP_SIGNED_INPUT
-inline constexpr bool kHasSignedInput = true;
-template <size_t kRows, bool kSigned>
-HWY_INLINE void Dots(const uint8_t* act, const int8_t* w, size_t stride, int32_t* dots) {
-  DotRows<kRows, kSigned>(act, w, stride, dots);
+#ifndef EDGEMLP_INPUT_MODES
+template <class Body>
+HWY_INLINE void WithInputMode(const DenseI8&, Body body) {
+  body(Mode<InputMode::kAsIs>());
 }
-template <bool kSigned>
-HWY_INLINE void Dots4x2(const uint8_t* act0, const uint8_t* act1, const int8_t* w, size_t stride,
-                        int32_t* dots) {
-  DotRows4x2<kSigned>(act0, act1, w, stride, dots);
-}
-#else
-inline constexpr bool kHasSignedInput = false;
-HWY_INLINE bool UsesSignedInput(const DenseI8&) { return false; }
-template <size_t kRows, bool kSigned>
-HWY_INLINE void Dots(const uint8_t* act, const int8_t* w, size_t stride, int32_t* dots) {
-  static_assert(!kSigned, "this family takes u8 activations as they are");
-  DotRows<kRows>(act, w, stride, dots);
-}
-#if HWY_TARGET != HWY_AVX3_DL
-template <bool kSigned>
-HWY_INLINE void Dots4x2(const uint8_t* act0, const uint8_t* act1, const int8_t* w, size_t stride,
-                        int32_t* dots) {
-  static_assert(!kSigned, "this family takes u8 activations as they are");
-  DotRows4x2(act0, act1, w, stride, dots);
-}
-#endif
 #endif
 
 // A row's dot product with the compensation a signed-input kernel needs.
-template <bool kSigned>
+template <InputMode kMode>
 HWY_INLINE int32_t Compensated(const DenseI8& layer, uint32_t row, int32_t dot) {
-  return kSigned ? dot + layer.signed_input_compensation[row] : dot;
+  return kMode == InputMode::kSigned ? dot + layer.signed_input_compensation[row] : dot;
 }
 
 #if HWY_TARGET == HWY_NEON
@@ -122,16 +111,16 @@ HWY_INLINE bool ArmDense(const DenseI8& layer, const uint8_t* HWY_RESTRICT in, s
 
 // Calls epilogue(row, dot) for every output row, kRowBlock rows at a time so
 // one activation load feeds several weight rows.
-template <bool kSigned, class Epilogue>
+template <InputMode kMode, class Epilogue>
 HWY_INLINE void DenseRowsAs(const DenseI8& layer, const uint8_t* HWY_RESTRICT in,
                             Epilogue epilogue) {
   int32_t dots[kRowBlock];
   const size_t stride = layer.stride;
   uint32_t j = 0;
   for (; j + kRowBlock <= layer.out_size; j += kRowBlock) {
-    Dots<kRowBlock, kSigned>(in, layer.weights + j * stride, stride, dots);
+    DotRows<kRowBlock, kMode>(in, layer.weights + j * stride, stride, dots);
     for (uint32_t r = 0; r < kRowBlock; ++r) {
-      epilogue(j + r, Compensated<kSigned>(layer, j + r, dots[r]));
+      epilogue(j + r, Compensated<kMode>(layer, j + r, dots[r]));
     }
   }
 #if HWY_TARGET == HWY_AVX3_DL
@@ -141,8 +130,8 @@ HWY_INLINE void DenseRowsAs(const DenseI8& layer, const uint8_t* HWY_RESTRICT in
   }
 #else
   for (; j < layer.out_size; ++j) {
-    Dots<1, kSigned>(in, layer.weights + j * stride, stride, dots);
-    epilogue(j, Compensated<kSigned>(layer, j, dots[0]));
+    DotRows<1, kMode>(in, layer.weights + j * stride, stride, dots);
+    epilogue(j, Compensated<kMode>(layer, j, dots[0]));
   }
 #endif
 }
@@ -150,10 +139,7 @@ HWY_INLINE void DenseRowsAs(const DenseI8& layer, const uint8_t* HWY_RESTRICT in
 template <class Epilogue>
 HWY_INLINE void DenseRows(const DenseI8& layer, const uint8_t* HWY_RESTRICT in,
                           Epilogue epilogue) {
-  if constexpr (kHasSignedInput) {
-    if (UsesSignedInput(layer)) return DenseRowsAs<true>(layer, in, epilogue);
-  }
-  DenseRowsAs<false>(layer, in, epilogue);
+  WithInputMode(layer, [&](auto mode) { DenseRowsAs<decltype(mode)::value>(layer, in, epilogue); });
 }
 
 // The epilogues are the reference's own functions (blob_format.h).
@@ -212,7 +198,7 @@ void ForwardI8Impl(const DenseI8* layers, size_t count, const uint8_t* pixels, u
 // Batched: calls epilogue(image, row, dot) for `images` activation vectors
 // at in + image * pitch. Register blocks of 4 rows x 2 images; each 4-row
 // weight block is reused from L1 for every pair of images.
-template <bool kSigned, class Epilogue>
+template <InputMode kMode, class Epilogue>
 HWY_INLINE void DenseRowsBatchAs(const DenseI8& layer, const uint8_t* HWY_RESTRICT in,
                                  size_t pitch, size_t images, Epilogue epilogue) {
   const size_t stride = layer.stride;
@@ -223,23 +209,23 @@ HWY_INLINE void DenseRowsBatchAs(const DenseI8& layer, const uint8_t* HWY_RESTRI
     const int8_t* w = layer.weights + j * stride;
     size_t n = 0;
     for (; n + 2 <= images; n += 2) {
-      Dots4x2<kSigned>(in + n * pitch, in + (n + 1) * pitch, w, stride, dots);
+      DotRows4x2<kMode>(in + n * pitch, in + (n + 1) * pitch, w, stride, dots);
       for (uint32_t r = 0; r < 4; ++r) {
-        epilogue(n, j + r, Compensated<kSigned>(layer, j + r, dots[r]));
-        epilogue(n + 1, j + r, Compensated<kSigned>(layer, j + r, dots[4 + r]));
+        epilogue(n, j + r, Compensated<kMode>(layer, j + r, dots[r]));
+        epilogue(n + 1, j + r, Compensated<kMode>(layer, j + r, dots[4 + r]));
       }
     }
     if (n < images) {
-      Dots<4, kSigned>(in + n * pitch, w, stride, dots);
+      DotRows<4, kMode>(in + n * pitch, w, stride, dots);
       for (uint32_t r = 0; r < 4; ++r) {
-        epilogue(n, j + r, Compensated<kSigned>(layer, j + r, dots[r]));
+        epilogue(n, j + r, Compensated<kMode>(layer, j + r, dots[r]));
       }
     }
   }
   for (; j < out_size; ++j) {
     for (size_t n = 0; n < images; ++n) {
-      Dots<1, kSigned>(in + n * pitch, layer.weights + j * stride, stride, dots);
-      epilogue(n, j, Compensated<kSigned>(layer, j, dots[0]));
+      DotRows<1, kMode>(in + n * pitch, layer.weights + j * stride, stride, dots);
+      epilogue(n, j, Compensated<kMode>(layer, j, dots[0]));
     }
   }
 }
@@ -247,12 +233,9 @@ HWY_INLINE void DenseRowsBatchAs(const DenseI8& layer, const uint8_t* HWY_RESTRI
 template <class Epilogue>
 HWY_INLINE void DenseRowsBatch(const DenseI8& layer, const uint8_t* HWY_RESTRICT in,
                                size_t pitch, size_t images, Epilogue epilogue) {
-  if constexpr (kHasSignedInput) {
-    if (UsesSignedInput(layer)) {
-      return DenseRowsBatchAs<true>(layer, in, pitch, images, epilogue);
-    }
-  }
-  DenseRowsBatchAs<false>(layer, in, pitch, images, epilogue);
+  WithInputMode(layer, [&](auto mode) {
+    DenseRowsBatchAs<decltype(mode)::value>(layer, in, pitch, images, epilogue);
+  });
 }
 
 // int16/int4 layers have batch-1 kernels only: run them image by image.

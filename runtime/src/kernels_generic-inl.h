@@ -5,10 +5,10 @@
 // (foreach_target.h), so no include guard.
 //
 // Each kernel family defines what forward-inl.h's DenseRows calls:
-// kRowBlock, DotRows<kRowBlock> and DotRows<1>
+// kRowBlock, DotRows<kRowBlock, mode> and DotRows<1, mode>
 // (AVX3_DL: DotRowsTail);
-// and, except AVX3_DL (own ForwardBatch), DotRows4x2 (4 rows x 2 images)
-// for DenseRowsBatch.
+// and, except AVX3_DL (own ForwardBatch), DotRows4x2<mode> (4 rows x 2
+// images) for DenseRowsBatch. The families here take InputMode::kAsIs only.
 
 // Plain-loop dot product, for HWY_SCALAR and for a tail shorter than a
 // vector (only when vectors are wider than a 64-byte row, e.g. big SVE).
@@ -24,19 +24,22 @@ HWY_INLINE int32_t DotTail(const uint8_t* HWY_RESTRICT act,
 
 #if HWY_TARGET == HWY_SCALAR
 // GCC 12 compiles the fallback as HWY_SCALAR, whose widening ops are missing.
-template <size_t kRows>
+template <size_t kRows, InputMode kMode>
 HWY_INLINE void DotRows(const uint8_t* HWY_RESTRICT act,
                         const int8_t* HWY_RESTRICT w, size_t stride,
                         int32_t* HWY_RESTRICT dots) {
+  static_assert(kMode == InputMode::kAsIs, "u8 activations as they are");
   for (size_t r = 0; r < kRows; ++r) {
     dots[r] = DotTail(act, w + r * stride, 0, stride);
   }
 }
+template <InputMode kMode>
 HWY_INLINE void DotRows4x2(const uint8_t* HWY_RESTRICT act0, const uint8_t* HWY_RESTRICT act1,
                            const int8_t* HWY_RESTRICT w, size_t stride,
                            int32_t* HWY_RESTRICT dots) {
-  DotRows<4>(act0, w, stride, dots);
-  DotRows<4>(act1, w, stride, dots + 4);
+  static_assert(kMode == InputMode::kAsIs, "u8 activations as they are");
+  DotRows<4, kMode>(act0, w, stride, dots);
+  DotRows<4, kMode>(act1, w, stride, dots + 4);
 }
 inline constexpr uint32_t kRowBlock = 4;
 
@@ -61,10 +64,11 @@ HWY_INLINE void MulAccBoth(V16 x0, V16 x1, V16 v, V32& s0, V32& t0, V32& s1, V32
 }
 
 // Vectors are sizeless on SVE, so rows are unrolled by hand, not in arrays.
-template <size_t kRows>
+template <size_t kRows, InputMode kMode>
 HWY_INLINE void DotRows(const uint8_t* HWY_RESTRICT act,
                         const int8_t* HWY_RESTRICT w, size_t stride,
                         int32_t* HWY_RESTRICT dots) {
+  static_assert(kMode == InputMode::kAsIs, "u8 activations as they are");
   static_assert(kRows == 1 || kRows == 4, "1 or 4 rows");
   const D32 d32;
   const size_t n = hn::Lanes(D16());
@@ -102,9 +106,11 @@ HWY_INLINE void DotRows(const uint8_t* HWY_RESTRICT act,
 // image n. Each widened weight vector feeds both images and each widened
 // activation vector all 4 rows: 6 widenings per 8 multiply-adds, where two
 // DotRows<4> calls take 10.
+template <InputMode kMode>
 HWY_INLINE void DotRows4x2(const uint8_t* HWY_RESTRICT act0, const uint8_t* HWY_RESTRICT act1,
                            const int8_t* HWY_RESTRICT w, size_t stride,
                            int32_t* HWY_RESTRICT dots) {
+  static_assert(kMode == InputMode::kAsIs, "u8 activations as they are");
   const D32 d32;
   const size_t n = hn::Lanes(D16());
   const int8_t* HWY_RESTRICT w0 = w;

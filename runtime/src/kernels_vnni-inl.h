@@ -49,11 +49,12 @@ HWY_INLINE __m512i SumsOf16(const __m512i* acc) {
 
 // Batch 1 for layers wider than kMaxActChunks chunks: 16 rows per
 // activation load, whose sums leave through one SumsOf16.
-template <size_t kRows>
+template <size_t kRows, InputMode kMode>
 HWY_INLINE void DotRows(const uint8_t* HWY_RESTRICT act,
                         const int8_t* HWY_RESTRICT w, size_t stride,
                         int32_t* HWY_RESTRICT dots) {
   static_assert(kRows == 16, "DenseRows' kRowBlock");
+  static_assert(kMode == InputMode::kAsIs, "u8 activations as they are");
   __m512i acc[16];
   for (size_t r = 0; r < 16; ++r) acc[r] = _mm512_setzero_si512();
   for (size_t k = 0; k < stride; k += 64) {

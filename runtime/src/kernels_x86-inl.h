@@ -19,25 +19,22 @@
 //   refuses it): psignb cannot negate it. One more instruction per vector
 //   of weights, on the same ports as the multiplies.
 
-#define EDGEMLP_SIGNED_INPUT 1
+#define EDGEMLP_INPUT_MODES 1
 inline constexpr int32_t kDirectWeightLimit = 64;  // 2 * 255 * 64 < 2^15
 
 // AVX-VNNI (Intel cores since Alder Lake, also without AVX-512): on the
 // AVX2 target, vpdpbusd ymm multiplies u8 x s8 and adds each four into
-// int32 without saturating, so any int8 layer runs direct, one instruction
-// per weight vector. Highway 1.0.3 has no target for it: the kernels below
-// carry their own target attribute, are not inlined into AVX2 code, and run
-// where the CPU reports it (internal::UseX86AvxVnni).
-HWY_INLINE bool UseAvxVnni() {
+// int32 without saturating, so any int8 layer runs as it is, one
+// instruction per weight vector. Highway 1.0.3 has no target for it: the
+// instruction is asm (below) and runs where the CPU reports it
+// (internal::UseX86AvxVnni, asked once per layer).
+template <class Body>
+HWY_INLINE void WithInputMode(const DenseI8& layer, Body body) {
 #if HWY_TARGET == HWY_AVX2
-  return internal::UseX86AvxVnni();
-#else
-  return false;
+  if (internal::UseX86AvxVnni()) return body(Mode<InputMode::kAvxVnni>());
 #endif
-}
-
-HWY_INLINE bool UsesSignedInput(const DenseI8& layer) {
-  return layer.max_abs_weight > kDirectWeightLimit && !UseAvxVnni();
+  if (layer.max_abs_weight > kDirectWeightLimit) return body(Mode<InputMode::kSigned>());
+  body(Mode<InputMode::kAsIs>());
 }
 
 using DU8 = hn::ScalableTag<uint8_t>;
@@ -69,25 +66,33 @@ HWY_INLINE VI8 WithSign(VI8 w, SignOfAct a) { return VI8{_mm_sign_epi8(w.raw, a.
 HWY_INLINE hn::Vec<DI16> Maddubs(VU8 a, VI8 w) { return {_mm_maddubs_epi16(a.raw, w.raw)}; }
 #endif
 
-// An activation vector as the kernels multiply it: as it is (direct), or
-// as |a - 128| and the sign of a - 128 (signed).
-template <bool kSigned>
+// An activation vector as the kernels multiply it: as it is, or (signed)
+// as |a - 128| and the sign of a - 128.
 struct Act {
   VU8 magnitude;
   SignOfAct sign;
 };
-template <bool kSigned>
-HWY_INLINE Act<kSigned> PrepareAct(const uint8_t* HWY_RESTRICT p) {
+template <InputMode kMode>
+HWY_INLINE Act PrepareAct(const uint8_t* HWY_RESTRICT p) {
   const VU8 a = hn::LoadU(DU8(), p);
-  if constexpr (!kSigned) return {a, SignOfAct()};
+  if constexpr (kMode != InputMode::kSigned) return {a, SignOfAct()};
   const VI8 centred = hn::BitCast(DI8(), hn::Xor(a, hn::Set(DU8(), 0x80)));
   return {hn::BitCast(DU8(), hn::Abs(centred)), NegativeLanes(centred)};
 }
 
 // acc + the int32 sums of four products a * w per lane.
-template <bool kSigned>
-HWY_INLINE VI32 MulAddQuads(const Act<kSigned>& a, VI8 w, VI32 acc) {
-  if constexpr (kSigned) w = WithSign(w, a.sign);
+template <InputMode kMode>
+HWY_INLINE VI32 MulAddQuads(const Act& a, VI8 w, VI32 acc) {
+#if HWY_TARGET == HWY_AVX2
+  if constexpr (kMode == InputMode::kAvxVnni) {
+    // {vex}: the AVX-VNNI encoding, not AVX512_VNNI's EVEX one. asm rather
+    // than the intrinsic, which needs a second target attribute (as on
+    // AVX3_DL, kernels_vnni-inl.h).
+    asm("%{vex%} vpdpbusd %2, %1, %0" : "+x"(acc.raw) : "x"(a.magnitude.raw), "xm"(w.raw));
+    return acc;
+  }
+#endif
+  if constexpr (kMode == InputMode::kSigned) w = WithSign(w, a.sign);
   VI32 unused;
   return hn::ReorderWidenMulAccumulate(DI32(), Maddubs(a.magnitude, w), hn::Set(DI16(), 1), acc,
                                        unused);
@@ -129,58 +134,17 @@ HWY_INLINE void StoreDots(const VI32* acc, size_t rows, int32_t* HWY_RESTRICT do
 inline constexpr size_t kVectorBytes = hn::MaxLanes(DU8());
 static_assert(kBlobAlign % kVectorBytes == 0, "rows are whole vectors");
 
-#if HWY_TARGET == HWY_AVX2
-// Highway's AVX2 set plus AVX-VNNI, so Highway's AVX2 helpers inline here.
-#define EDGEMLP_AVX_VNNI __attribute__((target(HWY_TARGET_STR ",avxvnni"), noinline))
-template <size_t kRows>
-EDGEMLP_AVX_VNNI void DotRowsAvxVnni(const uint8_t* HWY_RESTRICT act, const int8_t* HWY_RESTRICT w,
-                                     size_t stride, int32_t* HWY_RESTRICT dots) {
-  VI32 acc[kRows];
-  for (size_t r = 0; r < kRows; ++r) acc[r] = hn::Zero(DI32());
-  for (size_t k = 0; k < stride; k += 32) {
-    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(act + k));
-    for (size_t r = 0; r < kRows; ++r) {
-      const __m256i wr = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + r * stride + k));
-      acc[r] = VI32{_mm256_dpbusd_avx_epi32(acc[r].raw, a, wr)};
-    }
-  }
-  StoreDots(acc, kRows, dots);
-}
-EDGEMLP_AVX_VNNI void DotRows4x2AvxVnni(const uint8_t* HWY_RESTRICT act0,
-                                        const uint8_t* HWY_RESTRICT act1,
-                                        const int8_t* HWY_RESTRICT w, size_t stride,
-                                        int32_t* HWY_RESTRICT dots) {
-  VI32 acc0[4], acc1[4];
-  for (size_t r = 0; r < 4; ++r) acc0[r] = acc1[r] = hn::Zero(DI32());
-  for (size_t k = 0; k < stride; k += 32) {
-    const __m256i a0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(act0 + k));
-    const __m256i a1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(act1 + k));
-    for (size_t r = 0; r < 4; ++r) {
-      const __m256i wr = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + r * stride + k));
-      acc0[r] = VI32{_mm256_dpbusd_avx_epi32(acc0[r].raw, a0, wr)};
-      acc1[r] = VI32{_mm256_dpbusd_avx_epi32(acc1[r].raw, a1, wr)};
-    }
-  }
-  StoreDots(acc0, 4, dots);
-  StoreDots(acc1, 4, dots + 4);
-}
-#undef EDGEMLP_AVX_VNNI
-#endif
-
-// dots[r] = sum_k a[k] * w[r * stride + k] for kRows rows (signed: a - 128):
+// dots[r] = sum_k a[k] * w[r * stride + k] for kRows rows (kSigned: a - 128):
 // one activation load (and sign split) per vector feeds every row.
-template <size_t kRows, bool kSigned>
+template <size_t kRows, InputMode kMode>
 HWY_INLINE void DotRows(const uint8_t* HWY_RESTRICT act, const int8_t* HWY_RESTRICT w,
                         size_t stride, int32_t* HWY_RESTRICT dots) {
-#if HWY_TARGET == HWY_AVX2
-  if (!kSigned && UseAvxVnni()) return DotRowsAvxVnni<kRows>(act, w, stride, dots);
-#endif
   VI32 acc[kRows];
   for (size_t r = 0; r < kRows; ++r) acc[r] = hn::Zero(DI32());
   for (size_t k = 0; k < stride; k += kVectorBytes) {
-    const Act<kSigned> a = PrepareAct<kSigned>(act + k);
+    const Act a = PrepareAct<kMode>(act + k);
     for (size_t r = 0; r < kRows; ++r) {
-      acc[r] = MulAddQuads(a, hn::LoadU(DI8(), w + r * stride + k), acc[r]);
+      acc[r] = MulAddQuads<kMode>(a, hn::LoadU(DI8(), w + r * stride + k), acc[r]);
     }
   }
   StoreDots(acc, kRows, dots);
@@ -189,22 +153,19 @@ HWY_INLINE void DotRows(const uint8_t* HWY_RESTRICT act, const int8_t* HWY_RESTR
 // Batched register block: 4 rows x 2 images, dots[4 * n + r] = row r .
 // image n (as DotRows). Each weight load feeds both images, each
 // activation all 4 rows.
-template <bool kSigned>
+template <InputMode kMode>
 HWY_INLINE void DotRows4x2(const uint8_t* HWY_RESTRICT act0, const uint8_t* HWY_RESTRICT act1,
                            const int8_t* HWY_RESTRICT w, size_t stride,
                            int32_t* HWY_RESTRICT dots) {
-#if HWY_TARGET == HWY_AVX2
-  if (!kSigned && UseAvxVnni()) return DotRows4x2AvxVnni(act0, act1, w, stride, dots);
-#endif
   VI32 acc0[4], acc1[4];
   for (size_t r = 0; r < 4; ++r) acc0[r] = acc1[r] = hn::Zero(DI32());
   for (size_t k = 0; k < stride; k += kVectorBytes) {
-    const Act<kSigned> a0 = PrepareAct<kSigned>(act0 + k);
-    const Act<kSigned> a1 = PrepareAct<kSigned>(act1 + k);
+    const Act a0 = PrepareAct<kMode>(act0 + k);
+    const Act a1 = PrepareAct<kMode>(act1 + k);
     for (size_t r = 0; r < 4; ++r) {
       const VI8 wr = hn::LoadU(DI8(), w + r * stride + k);
-      acc0[r] = MulAddQuads(a0, wr, acc0[r]);
-      acc1[r] = MulAddQuads(a1, wr, acc1[r]);
+      acc0[r] = MulAddQuads<kMode>(a0, wr, acc0[r]);
+      acc1[r] = MulAddQuads<kMode>(a1, wr, acc1[r]);
     }
   }
   StoreDots(acc0, 4, dots);
