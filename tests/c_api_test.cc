@@ -1,7 +1,9 @@
-// The C API, driven from C (c_api_check.c), and Network::PredictBatch over
-// more images than one batched pass, against the scalar reference.
+// The C API, driven from C (c_api_check.c), Network::PredictBatch over
+// more images than one batched pass, against the scalar reference, and ArgMax.
 #include <doctest/doctest.h>
 
+#include <climits>
+#include <cstdint>
 #include <random>
 #include <vector>
 
@@ -36,6 +38,29 @@ struct Fixture {
     for (size_t i = 0; i < count; ++i) net.PredictRef(&pixels[i * 784], &want[i * 10]);
   }
 };
+
+TEST_CASE("ArgMax: the highest value, the lowest index on ties") {
+  const int32_t one[] = {-7};
+  CHECK(ArgMax(one, 1) == 0);
+  const int32_t negative[] = {-9, -3, -3, -12};
+  CHECK(ArgMax(negative, 4) == 1);
+  const int32_t last[] = {0, 5, 2, 5, 6};
+  CHECK(ArgMax(last, 5) == 4);
+  const int32_t extremes[] = {INT32_MIN, INT32_MAX, INT32_MAX, 0};
+  CHECK(ArgMax(extremes, 4) == 1);
+  // Against a plain search, on random logits with many ties.
+  std::mt19937 rng(3);
+  std::uniform_int_distribution<int32_t> dist(-4, 4);
+  for (int trial = 0; trial < 1000; ++trial) {
+    int32_t v[10];
+    for (int32_t& x : v) x = dist(rng);
+    int want = 0;
+    for (int i = 1; i < 10; ++i) {
+      if (v[i] > v[want]) want = i;
+    }
+    CHECK(ArgMax(v, 10) == want);
+  }
+}
 
 TEST_CASE("C API from C: load, errors, predict, predict_batch, arena") {
   Fixture f(Network::kMaxBatch + 7);
