@@ -29,8 +29,9 @@ void RunReport(const ReportCommand& c) {
     Json j = {{"id", s.id}, {"title", s.title}, {"source", s.source}, {"present", s.present}};
     if (!s.present) j["command"] = s.command;
     sections.push_back(j);
-    human += "  " + s.title + (s.present ? " (" + s.source + ")" : ": not present, make it with: " +
-                                                                     s.command) + "\n";
+    human += "  " + s.title +
+             (s.present ? " (" + s.source + ")" : ": not present, make it with: " + s.command) +
+             "\n";
   }
   Emit(c.json, {{"report", out}, {"run_dir", c.dir}, {"sections", sections}}, human);
 }
@@ -41,8 +42,8 @@ void AddReport(CLI::App& app) {
   auto c = std::make_shared<ReportCommand>();
   CLI::App* cmd = app.add_subcommand(
       "report",
-      "Write a run directory (train.json; confusion.svg and misclassified.* from train --plots; "
-      "export.json; bench.json) as one self-contained HTML page");
+      "A run directory (train.json, train --plots, export.json, bench.json) as one "
+      "self-contained HTML page");
   cmd->add_option("RUN_DIR", c->dir, "The run directory")->required();
   cmd->add_option("--out", c->out, "Output HTML file (default RUN_DIR/report.html)");
   cmd->add_flag("--force", c->force, "Overwrite an --out that is not an edgemlp run report");

@@ -57,13 +57,16 @@ std::string Escape(const std::string& s) {
   std::string out;
   out.reserve(s.size());
   for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+    const char* entity = c == '&'    ? "&amp;"
+                         : c == '<'  ? "&lt;"
+                         : c == '>'  ? "&gt;"
+                         : c == '"'  ? "&quot;"
+                         : c == '\'' ? "&#39;"
+                                     : nullptr;
+    if (entity) {
+      out += entity;
+    } else {
+      out += c;
     }
   }
   return out;
@@ -105,7 +108,8 @@ std::string Text(const Json& v) {
   if (v.is_number_float()) return Format("%.6g", v.get<double>());
   if (v.is_object()) {
     std::string s;
-    for (const auto& [key, value] : v.items()) s += (s.empty() ? "" : ", ") + key + " " + Text(value);
+    for (const auto& [key, value] : v.items())
+      s += (s.empty() ? "" : ", ") + key + " " + Text(value);
     return s;
   }
   if (v.is_array()) {
@@ -149,7 +153,8 @@ std::string Join(const std::string& dir, const char* name) {
 // The trained model's path as train.json records it.
 std::string ModelPath(const RunRecord& run) {
   return run.train.contains("model") && run.train["model"].is_string()
-             ? run.train["model"].get<std::string>() : Join(run.dir, "model.bin");
+             ? run.train["model"].get<std::string>()
+             : Join(run.dir, "model.bin");
 }
 
 std::vector<EpochRecord> History(const Json& train) {
@@ -191,17 +196,17 @@ std::string CurvesHtml(const RunRecord& run) {
 }
 
 std::string DiagnosticsHtml(const RunRecord& run) {
-  std::string h = "<h3>Verdict</h3>\n<ol class=\"verdict\">\n";
+  std::string h = "<h3>Verdict</h3>\n<ul class=\"verdict\">\n";
   if (run.train.contains("verdict") && run.train["verdict"].is_array()) {
     for (const Json& v : run.train["verdict"]) h += "<li>" + Escape(Text(v)) + "</li>\n";
   }
-  h += "</ol>\n<h3>Checks</h3>\n<table>\n<tr><th>check</th><th>result</th><th>finding</th></tr>\n";
+  h += "</ul>\n<h3>Checks</h3>\n<table>\n<tr><th>check</th><th>result</th><th>finding</th></tr>\n";
   if (run.train.contains("diagnostics") && run.train["diagnostics"].is_array()) {
     for (const Json& f : run.train["diagnostics"]) {
       const std::string severity = Str(f, "severity");
       // Only the four known severities become a CSS class.
-      const bool known = severity == "OK" || severity == "NOTE" || severity == "WARN" ||
-                         severity == "FAIL";
+      const bool known =
+          severity == "OK" || severity == "NOTE" || severity == "WARN" || severity == "FAIL";
       h += "<tr>" + Cell(Str(f, "id")) + "<td><span class=\"sev" +
            (known ? " sev-" + severity : "") + "\">" + Escape(severity) + "</span></td>" +
            Cell(Str(f, "message")) + "</tr>\n";
@@ -211,9 +216,10 @@ std::string DiagnosticsHtml(const RunRecord& run) {
 }
 
 std::string MisclassifiedHtml(const RunRecord& run) {
-  std::string h = "<p>The most confidently wrong test digits, captioned true &rarr; predicted.</p>\n"
-                  "<div class=\"side\">\n" +
-                  Image("image/png", run.misclassified_png, "misclassified test digits");
+  std::string h =
+      "<p>The most confidently wrong test digits, captioned true &rarr; predicted.</p>\n"
+      "<div class=\"side\">\n" +
+      Image("image/png", run.misclassified_png, "misclassified test digits");
   if (!run.misclassified.is_array()) return h + "</div>\n";
   h += "<div class=\"scroll\"><table class=\"compact\">\n<tr><th>test index</th><th>true</th>"
        "<th>predicted</th><th>confidence</th></tr>\n";
@@ -228,9 +234,11 @@ std::string QuantizationHtml(const RunRecord& run) {
   const Json& e = run.exported;
   std::string h = "<table class=\"kv\">\n";
   for (const char* key : {"out", "quant", "int8_limit", "format", "blob_bytes", "arch"}) {
-    if (e.contains(key)) h += "<tr><th>" + std::string(key) + "</th>" + Cell(Str(e, key)) + "</tr>\n";
+    if (e.contains(key))
+      h += "<tr><th>" + std::string(key) + "</th>" + Cell(Str(e, key)) + "</tr>\n";
   }
-  const Json report = e.contains("report") && e["report"].is_object() ? e["report"] : Json::object();
+  const Json report =
+      e.contains("report") && e["report"].is_object() ? e["report"] : Json::object();
   h += "<tr><th>calibration</th>" + Cell(Str(report, "calibration")) + "</tr>\n</table>\n";
   h += "<table>\n<tr><th>layer</th><th>shape (out x in)</th><th>weights</th><th>max weight "
        "error</th><th>mean weight error</th><th>activation range</th><th>clipped (held-out)</th>"
@@ -248,8 +256,9 @@ std::string QuantizationHtml(const RunRecord& run) {
   }
   h += "</table>\n";
   if (!report.contains("quantized_accuracy")) {
-    return h + "<p>Exported without <code>--data</code>: calibration ranges recorded at training "
-               "time, no accuracy report.</p>\n";
+    return h +
+           "<p>Exported without <code>--data</code>: calibration ranges recorded at training "
+           "time, no accuracy report.</p>\n";
   }
   const double drop = Number(report, "accuracy_drop_points");
   h += "<p class=\"big\">Test accuracy: float " + Percent(Number(report, "float_accuracy")) +
@@ -279,9 +288,10 @@ std::string QuantizationHtml(const RunRecord& run) {
 std::string BenchHtml(const RunRecord& run) {
   const Json& b = run.bench;
   std::string h = "<table class=\"kv\">\n";
-  for (const char* key : {"model", "cpu", "chosen_target", "compiler", "highway_version",
-                          "weight_cache_level"}) {
-    if (b.contains(key)) h += "<tr><th>" + std::string(key) + "</th>" + Cell(Str(b, key)) + "</tr>\n";
+  for (const char* key :
+       {"model", "cpu", "chosen_target", "compiler", "highway_version", "weight_cache_level"}) {
+    if (b.contains(key))
+      h += "<tr><th>" + std::string(key) + "</th>" + Cell(Str(b, key)) + "</tr>\n";
   }
   const auto us = [](double ns) { return std::isfinite(ns) ? Format("%.2f", ns / 1000) : "-"; };
   h += "<tr><th>scalar reference, batch 1</th>" +
@@ -298,8 +308,8 @@ std::string BenchHtml(const RunRecord& run) {
                (rate.is_number() ? Format("%.0f", rate.get<double>()) : Text(rate));
       }
     }
-    const bool chosen = b.contains("chosen_target") && t.contains("target") &&
-                        t["target"] == b["chosen_target"];
+    const bool chosen =
+        b.contains("chosen_target") && t.contains("target") && t["target"] == b["chosen_target"];
     h += std::string(chosen ? "<tr class=\"chosen\">" : "<tr>") + Cell(Str(t, "target")) +
          Cell(us(Number(t, "batch1_ns"))) + Cell(us(Number(t, "batch1_p90_ns"))) +
          Cell(Format("%.1f", Number(t, "speedup_vs_reference"))) +
@@ -319,7 +329,8 @@ img{max-width:100%;height:auto;border:1px solid #ddd;margin:.3em .3em .3em 0}
 pre{background:#f6f6f6;padding:.6em;overflow-x:auto}.missing{color:#666}
 .sev{font-weight:bold;padding:0 .4em;border-radius:3px}.sev-OK{background:#d8f0d8}
 .sev-NOTE{background:#dce8fa}.sev-WARN{background:#fbe3c0}.sev-FAIL{background:#f6c6c6}
-.verdict li{margin:.2em 0}.warn{color:#a40}.big{font-size:1.1em}tr.chosen{font-weight:bold}
+.verdict{list-style:none;padding-left:1em}.verdict li{margin:.2em 0}.warn{color:#a40}
+.big{font-size:1.1em}tr.chosen{font-weight:bold}
 nav a{margin-right:1em}.side{display:flex;flex-wrap:wrap;align-items:flex-start;gap:1em}
 .side img{image-rendering:pixelated}.scroll{max-height:360px;overflow-y:auto})";
 
@@ -328,7 +339,8 @@ nav a{margin-right:1em}.side{display:flex;flex-wrap:wrap;align-items:flex-start;
 RunRecord LoadRunDir(const std::string& dir) {
   if (!IsDirectory(dir)) {
     struct stat st;
-    throw InputError(dir + (stat(dir.c_str(), &st) == 0 ? ": not a directory" : ": no such directory") +
+    throw InputError(dir +
+                     (stat(dir.c_str(), &st) == 0 ? ": not a directory" : ": no such directory") +
                      " (expected a run directory holding train.json)");
   }
   RunRecord run;
@@ -337,27 +349,32 @@ RunRecord LoadRunDir(const std::string& dir) {
   const std::string train_path = Join(dir, "train.json");
   const std::string train = ReadRunFile(train_path, &found);
   if (!found) {
-    throw InputError(dir + ": not a run directory: no train.json (write it with `edgemlp train "
-                     "... --plots " + dir + " --json > " + train_path + "`)");
+    throw InputError(dir +
+                     ": not a run directory: no train.json (write it with `edgemlp train "
+                     "... --plots " +
+                     dir + " --json > " + train_path + "`)");
   }
   run.train = ParseRunJson(train_path, train, "edgemlp train",
                            {"arch", "history", "diagnostics", "verdict"});
   if (!run.train["history"].is_array() || !run.train["diagnostics"].is_array() ||
       !run.train["verdict"].is_array()) {
-    throw InputError(train_path + ": \"history\", \"diagnostics\" and \"verdict\" must be arrays "
+    throw InputError(train_path +
+                     ": \"history\", \"diagnostics\" and \"verdict\" must be arrays "
                      "(expected the output of `edgemlp train --json`)");
   }
 
   const std::string svg_path = Join(dir, "confusion.svg");
   run.confusion_svg = ReadRunFile(svg_path, &found);
   if (found && run.confusion_svg.compare(0, 4, "<svg") != 0) {
-    throw InputError(svg_path + ": not an SVG image (expected the confusion.svg of `edgemlp "
+    throw InputError(svg_path +
+                     ": not an SVG image (expected the confusion.svg of `edgemlp "
                      "train --plots`)");
   }
   const std::string png_path = Join(dir, "misclassified.png");
   run.misclassified_png = ReadRunFile(png_path, &found);
   if (found && run.misclassified_png.compare(0, 8, "\x89PNG\r\n\x1a\n") != 0) {
-    throw InputError(png_path + ": not a PNG image (expected the misclassified.png of `edgemlp "
+    throw InputError(png_path +
+                     ": not a PNG image (expected the misclassified.png of `edgemlp "
                      "train --plots`)");
   }
   const std::string list_path = Join(dir, "misclassified.json");
@@ -365,7 +382,8 @@ RunRecord LoadRunDir(const std::string& dir) {
   if (found) {
     run.misclassified = Json::parse(list, nullptr, /*allow_exceptions=*/false);
     if (!run.misclassified.is_array()) {
-      throw InputError(list_path + ": not a JSON array (expected the misclassified.json of "
+      throw InputError(list_path +
+                       ": not a JSON array (expected the misclassified.json of "
                        "`edgemlp train --plots`)");
     }
   }
@@ -377,7 +395,8 @@ RunRecord LoadRunDir(const std::string& dir) {
   if (found) {
     run.bench = ParseRunJson(bench_path, bench, "edgemlp bench", {"targets"});
     if (!run.bench["targets"].is_array()) {
-      throw InputError(bench_path + ": \"targets\" must be an array (expected the output of "
+      throw InputError(bench_path +
+                       ": \"targets\" must be an array (expected the output of "
                        "`edgemlp bench --json`)");
     }
   }
@@ -387,11 +406,11 @@ RunRecord LoadRunDir(const std::string& dir) {
 std::vector<ReportSection> ReportSections(const RunRecord& run) {
   const std::string model = ShellWord(ModelPath(run));
   const std::string dir = ShellWord(run.dir);
-  const std::string blob =
-      run.exported.contains("out") && run.exported["out"].is_string()
-          ? ShellWord(run.exported["out"].get<std::string>()) : ShellWord(Join(run.dir, "model.q8"));
-  const std::string plots = "edgemlp train <this run's options> --out " + model + " --plots " + dir +
-                            " --json > " + ShellWord(Join(run.dir, "train.json"));
+  const std::string blob = run.exported.contains("out") && run.exported["out"].is_string()
+                               ? ShellWord(run.exported["out"].get<std::string>())
+                               : ShellWord(Join(run.dir, "model.q8"));
+  const std::string plots = "edgemlp train <this run's options> --out " + model + " --plots " +
+                            dir + " --json > " + ShellWord(Join(run.dir, "train.json"));
   return {
       {"configuration", "Configuration", "train.json", true, ""},
       {"curves", "Loss and accuracy", "train.json", true, ""},
@@ -400,8 +419,9 @@ std::vector<ReportSection> ReportSections(const RunRecord& run) {
       {"misclassified", "Misclassified test digits", "misclassified.png, misclassified.json",
        !run.misclassified_png.empty(), plots},
       {"quantization", "Quantization report", "export.json", !run.exported.is_null(),
-       "edgemlp export " + model + " --data data/mnist --out " + ShellWord(Join(run.dir, "model.q8")) +
-           " --json > " + ShellWord(Join(run.dir, "export.json"))},
+       "edgemlp export " + model + " --data data/mnist --out " +
+           ShellWord(Join(run.dir, "model.q8")) + " --json > " +
+           ShellWord(Join(run.dir, "export.json"))},
       {"bench", "Benchmark", "bench.json", !run.bench.is_null(),
        "edgemlp bench " + blob + " --json > " + ShellWord(Join(run.dir, "bench.json"))},
   };
@@ -415,8 +435,8 @@ std::string ReportHtml(const RunRecord& run) {
        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
        "img-src data:; style-src 'unsafe-inline'\">\n"
        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-       "<title>edgemlp run " + Escape(arch) + "</title>\n<style>" + kStyle +
-       "</style>\n</head>\n<body>\n";
+       "<title>edgemlp run " +
+       Escape(arch) + "</title>\n<style>" + kStyle + "</style>\n</head>\n<body>\n";
   h += "<h1>edgemlp run: " + Escape(arch) + "</h1>\n<p class=\"sub\">" + Escape(ModelPath(run)) +
        ": test accuracy " + Percent(Number(run.train, "test_accuracy")) + " (float), " +
        Escape(Str(run.train, "epochs_run")) + " epochs in " +

@@ -16,13 +16,13 @@ namespace edgemlp::cli {
 // What a run directory holds; each part names the file it comes from.
 // Absent parts are empty (strings) or null (JSON).
 struct RunRecord {
-  std::string dir;    // the run directory, for the commands that make a missing part
-  Json train;         // train.json: `edgemlp train --json` (required)
+  std::string dir;                // the run directory, for the commands that make a missing part
+  Json train;                     // train.json: `edgemlp train --json` (required)
   std::string confusion_svg;      // confusion.svg  } `edgemlp train --plots DIR`
   std::string misclassified_png;  // misclassified.png
   Json misclassified;             // misclassified.json
-  Json exported;      // export.json: `edgemlp export --json`
-  Json bench;         // bench.json: `edgemlp bench --json`
+  Json exported;                  // export.json: `edgemlp export --json`
+  Json bench;                     // bench.json: `edgemlp bench --json`
 };
 
 // Reads `dir`. Throws InputError naming the directory when it is missing or
@@ -31,9 +31,9 @@ struct RunRecord {
 RunRecord LoadRunDir(const std::string& dir);
 
 struct ReportSection {
-  std::string id;       // the section's HTML id: configuration, curves, ...
+  std::string id;  // the section's HTML id: configuration, curves, ...
   std::string title;
-  std::string source;   // the file(s) it comes from
+  std::string source;  // the file(s) it comes from
   bool present = false;
   std::string command;  // when absent: the command that makes it
 };
