@@ -194,6 +194,8 @@ class ReportTest(unittest.TestCase):
             self.assertIn(escape(missing[name]), body)
         for name in ("configuration", "curves", "diagnostics"):
             self.assertTrue(section(html, name)[0])
+        self.assertEqual(json.loads(run("report", d + "/", "--json").stdout)["report"],
+                         d + "/report.html")
         human = run("report", d).stdout
         self.assertIn("not present, make it with: edgemlp bench", human)
 
@@ -207,6 +209,8 @@ class ReportTest(unittest.TestCase):
         train["diagnostics"][0]["message"] = evil
         train["diagnostics"][0]["severity"] = evil
         train["model"] = evil
+        train["history"][0]["epoch"] = 1e300  # drawn at its position
+        train["history"][1]["val_loss"] = evil
         exported = json.loads(slurp(os.path.join(d, "export.json")))
         exported["report"]["changed"] = [{"index": evil, "label": evil, "float": 1, "quantized": 2}]
         exported["layers"][0]["weight_type"] = evil

@@ -20,7 +20,8 @@ struct ReportCommand {
 
 void RunReport(const ReportCommand& c) {
   const RunRecord run = LoadRunDir(c.dir);
-  const std::string out = c.out.empty() ? (c.dir + "/report.html") : c.out;
+  const std::string out =
+      !c.out.empty() ? c.out : c.dir + (c.dir.back() == '/' ? "" : "/") + "report.html";
   CheckOverwrite(out, FileKind::kReport, c.force);
   WriteFileAtomic(out, ReportHtml(run));
   Json sections = Json::array();

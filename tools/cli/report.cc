@@ -163,7 +163,9 @@ std::vector<EpochRecord> History(const Json& train) {
   for (const Json& e : train["history"]) {
     EpochRecord r;
     const double epoch = Number(e, "epoch");
-    r.epoch = std::isfinite(epoch) ? static_cast<int>(epoch) : static_cast<int>(history.size()) + 1;
+    // A number that fits an int, else the position (a hostile file must not overflow the cast).
+    r.epoch =
+        std::abs(epoch) < 1e9 ? static_cast<int>(epoch) : static_cast<int>(history.size()) + 1;
     r.train_loss = Number(e, "train_loss");
     r.reg_loss = std::isfinite(Number(e, "reg_loss")) ? Number(e, "reg_loss") : 0;
     r.val_loss = Number(e, "val_loss");
