@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job on the default model: build, get MNIST, train 784-256-128-10,
-# export int8, evaluate float and int8, benchmark the SIMD targets.
+# export int8, evaluate float and int8, benchmark the SIMD targets, and
+# write the run as one HTML page (report.html).
 # Usage: tools/demo.sh      (MNIST from $EDGEMLP_DATA, else data/mnist;
 #                           outputs in runs/default/)
 set -euo pipefail
@@ -20,7 +21,8 @@ edgemlp=build/tools/edgemlp
 out=runs/default
 mkdir -p "$out"
 echo "== train 784-256-128-10 (15 epochs, Adam, batch 128)" >&2
-$edgemlp train --arch 784-256-128-10 --epochs 15 --seed 1 --out "$out/model.bin" --json > "$out/train.json"
+$edgemlp train --arch 784-256-128-10 --epochs 15 --seed 1 --out "$out/model.bin" --plots "$out" \
+  --json > "$out/train.json"
 echo "== export int8" >&2
 $edgemlp export "$out/model.bin" --quant int8 --out "$out/model.q8" --json > "$out/export.json"
 echo "== evaluate float and int8 on the 10,000 test images" >&2
@@ -28,6 +30,7 @@ $edgemlp eval "$out/model.bin" --json > "$out/eval-float.json"
 $edgemlp eval "$out/model.q8" --json > "$out/eval-int8.json"
 echo "== benchmark every SIMD target (batch 1)" >&2
 $edgemlp bench "$out/model.q8" --json > "$out/bench.json"
+$edgemlp report "$out" --out "$out/report.html" >/dev/null
 
 python3 - "$out" <<'PY'
 import json, os, sys
@@ -45,5 +48,5 @@ print(f"runtime   {chosen['batch1_ns'] / 1000:.2f} us per image on {b['chosen_ta
 for t in b["targets"]:
     print(f"          {t['target']:<9} {t['batch1_ns'] / 1000:7.2f} us  p90 {t['batch1_p90_ns'] / 1000:7.2f} us  "
           f"{t['speedup_vs_reference']:5.1f}x the reference")
-print(f"outputs   {out}/ (model.bin, model.q8, *.json)")
+print(f"outputs   {out}/ (model.bin, model.q8, *.json, plots; the run as a page: report.html)")
 PY

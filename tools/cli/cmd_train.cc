@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <filesystem>
 #include <memory>
 
 #include "atomic_file.h"
@@ -15,6 +16,7 @@
 #include "cli/output_guard.h"
 #include "cli/plots.h"
 #include "cli/provenance.h"
+#include "cli/report.h"
 #include "cli/train_options.h"
 
 namespace edgemlp::cli {
@@ -25,6 +27,7 @@ struct TrainCommand {
   TrainOptions options;
   std::string metrics;     // per-epoch JSONL
   std::string plots;       // directory for curves, confusion matrix, misclassified digits
+  std::string report;      // FILE: the run report page (cli/report.h)
   std::string checkpoint;  // DIR: a checkpoint after every epoch
   std::string resume;      // DIR: continue that run
   bool force = false;
@@ -125,6 +128,7 @@ void RunTrain(TrainCommand c) {
   }
   if (o.out.empty()) throw CLI::RequiredError("--out");
   CheckOverwrite(o.out, FileKind::kFloatModel, c.force);
+  if (!c.report.empty()) CheckOverwrite(c.report, FileKind::kReport, c.force);
   if (!c.checkpoint.empty() && c.resume.empty() && CheckpointExists(c.checkpoint) && !c.force) {
     throw InputError(c.checkpoint + " already holds a checkpoint: continue it with --resume " +
                      c.checkpoint + ", or pass --force to start over");
@@ -185,7 +189,6 @@ void RunTrain(TrainCommand c) {
   FloatModel model = result.model;
   model.provenance = TrainProvenance(config, o.arch, mnist, run.test_accuracy).dump();
   SaveFloatModel(model, o.out);
-  if (!c.plots.empty()) WriteRunPlots(c.plots, run, mnist.test);
   const std::vector<std::string> verdict = Verdict(run.findings);
   Log("verdict:");
   for (const std::string& v : verdict) Log("  %s", v.c_str());
@@ -197,25 +200,44 @@ void RunTrain(TrainCommand c) {
     epoch_seconds += r.seconds;
   }
   epoch_seconds /= static_cast<double>(result.history.size());
-  const Json j = {{"model", o.out},
-                  {"preset", o.preset},
-                  {"arch", result.model.ArchString()},
-                  {"optimizer", OptimizerName(config.optimizer)},
-                  {"epochs", config.epochs},
-                  {"seed", config.seed},
-                  {"threads", result.threads},
-                  {"train_images", run.n_train},
-                  {"best_epoch", result.best_epoch},
-                  {"epochs_run", result.history.size()},
-                  {"schedule", ScheduleName(config.schedule)},
-                  {"regularization", RegularizationJson(config)},
-                  {"final_loss", run.final_loss},
-                  {"test_accuracy", run.test_accuracy},
-                  {"seconds", result.seconds},
-                  {"seconds_per_epoch", epoch_seconds},
-                  {"history", history},
-                  {"diagnostics", FindingsJson(run.findings)},
-                  {"verdict", verdict}};
+  Json j = {{"model", o.out},
+            {"preset", o.preset},
+            {"arch", result.model.ArchString()},
+            {"optimizer", OptimizerName(config.optimizer)},
+            {"loss", LossName(config.loss)},
+            {"epochs", config.epochs},
+            {"seed", config.seed},
+            {"threads", result.threads},
+            {"train_images", run.n_train},
+            {"best_epoch", result.best_epoch},
+            {"epochs_run", result.history.size()},
+            {"schedule", ScheduleName(config.schedule)},
+            {"regularization", RegularizationJson(config)},
+            {"final_loss", run.final_loss},
+            {"class_prior_loss", ClassPriorLoss(run)},
+            {"test_accuracy", run.test_accuracy},
+            {"seconds", result.seconds},
+            {"seconds_per_epoch", epoch_seconds},
+            {"history", history},
+            {"diagnostics", FindingsJson(run.findings)},
+            {"verdict", verdict}};
+  const RunPlots plots =
+      c.plots.empty() && c.report.empty() ? RunPlots{} : MakeRunPlots(run, mnist.test);
+  if (!c.plots.empty()) WriteRunPlots(c.plots, plots);
+  if (!c.report.empty()) {
+    // The page `edgemlp report` makes of a directory holding this run's
+    // train.json and plots: the same bytes.
+    j["report"] = c.report;
+    RunRecord record;
+    record.dir = std::filesystem::path(o.out).parent_path().string();
+    if (record.dir.empty()) record.dir = ".";
+    record.train = j;
+    record.confusion_svg = plots.confusion_svg;
+    record.misclassified_png.assign(plots.misclassified_png.begin(), plots.misclassified_png.end());
+    record.misclassified = Json::parse(plots.misclassified_json);
+    WriteFileAtomic(c.report, ReportHtml(record));
+    Log("report %s", c.report.c_str());
+  }
   char line[512];
   std::snprintf(line, sizeof(line),
                 "model %s (%s): test accuracy %s, final cost %.4f, best epoch %d, %.1f s "
@@ -239,6 +261,9 @@ void AddTrain(CLI::App& app) {
   cmd->add_option("--plots", c->plots,
                   "Write learning curves, confusion matrix (SVG) and the most confidently "
                   "misclassified test digits (PNG) to this directory");
+  cmd->add_option("--report", c->report,
+                  "Write the run report page (one self-contained HTML file, as `edgemlp report` "
+                  "makes) to this file");
   cmd->add_option("--checkpoint", c->checkpoint,
                   "Save a checkpoint to DIR after every epoch (SIGINT/SIGTERM also save one)");
   CLI::Option* resume = cmd->add_option(

@@ -24,6 +24,7 @@ const char* FileKindName(FileKind kind) {
     case FileKind::kFloatModel: return "a float model";
     case FileKind::kInt8Blob: return "an int8 blob";
     case FileKind::kCHeader: return "an edgemlp C header";
+    case FileKind::kReport: return "an edgemlp run report";
     case FileKind::kOther: return "something edgemlp did not write";
   }
   return "?";
@@ -41,6 +42,11 @@ FileKind DetectFileKind(const std::string& path) {
   if (got >= sizeof(kCHeaderStart) - 1 &&
       std::memcmp(head, kCHeaderStart, sizeof(kCHeaderStart) - 1) == 0) {
     return FileKind::kCHeader;
+  }
+  static_assert(sizeof(kReportStart) <= sizeof(head));
+  if (got >= sizeof(kReportStart) - 1 &&
+      std::memcmp(head, kReportStart, sizeof(kReportStart) - 1) == 0) {
+    return FileKind::kReport;
   }
   if (got == sizeof(FileHeader) && std::memcmp(head, kBlobMagic, 4) == 0) {
     FileHeader h;

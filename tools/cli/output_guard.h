@@ -7,7 +7,10 @@
 
 namespace edgemlp::cli {
 
-enum class FileKind { kMissing, kEmpty, kFloatModel, kInt8Blob, kCHeader, kOther };
+enum class FileKind { kMissing, kEmpty, kFloatModel, kInt8Blob, kCHeader, kReport, kOther };
+
+// The first bytes of every run report page (`edgemlp report`), which mark it as ours.
+inline constexpr char kReportStart[] = "<!DOCTYPE html>\n<!-- edgemlp run report -->\n";
 
 const char* FileKindName(FileKind kind);
 // What `path` holds now, from its first bytes.

@@ -262,24 +262,21 @@ std::vector<uint8_t> DigitSheetPng(const Dataset& data, const std::vector<size_t
   return png;
 }
 
-void WriteRunPlots(const std::string& dir, const Run& run, const Dataset& test) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec)
-    throw InputError("--plots " + dir + ": cannot create the directory (" + ec.message() + ")");
+double ClassPriorLoss(const Run& run) {
+  return PriorLoss(run.config.loss, CountClasses(run.data.labels, 0, run.n_train).share);
+}
+
+std::string LossChartSvg(const std::vector<EpochRecord>& history, OutputLoss loss, double prior) {
   // Train: the mean over the epoch's batches; validation: after the epoch.
   Series train_loss{"train (epoch mean)", "#1f77b4", {}, {}};
   Series val_loss{"validation (epoch end)", "#d62728", {}, {}};
   Series reg{"L2 term", "#ff7f0e", {}, {}};
-  Series train_acc{"train", "#1f77b4", {}, {}}, val_acc{"validation", "#d62728", {}, {}};
   double top = 0, reg_max = 0;
-  for (const EpochRecord& r : run.result.history) {
-    for (Series* s : {&train_loss, &val_loss, &reg, &train_acc, &val_acc}) s->x.push_back(r.epoch);
+  for (const EpochRecord& r : history) {
+    for (Series* s : {&train_loss, &val_loss, &reg}) s->x.push_back(r.epoch);
     train_loss.y.push_back(r.train_loss);
     val_loss.y.push_back(r.val_loss);
     reg.y.push_back(r.reg_loss);
-    train_acc.y.push_back(100 * r.train_accuracy);
-    val_acc.y.push_back(100 * r.val_accuracy);
     top = std::max({top, r.train_loss, std::isfinite(r.val_loss) ? r.val_loss : 0.0});
     reg_max = std::max(reg_max, r.reg_loss);
   }
@@ -287,25 +284,37 @@ void WriteRunPlots(const std::string& dir, const Run& run, const Dataset& test) 
   if (reg_max > 0) losses.push_back(reg);
   // The loss of answering the class frequencies: a plateau here learned
   // nothing. Far above the curves it would squash them; the legend says so.
-  const double prior =
-      PriorLoss(run.config.loss, CountClasses(run.data.labels, 0, run.n_train).share);
-  char prior_name[64];
-  const bool prior_shown = prior <= 2 * top;
-  std::snprintf(prior_name, sizeof(prior_name), "class-prior loss %.3g%s", prior,
-                prior_shown ? "" : " (above)");
-  Series prior_line{prior_name, "#888888", {}, {}, true};
-  if (prior_shown) {
-    prior_line.x = train_loss.x;
-    prior_line.y.assign(train_loss.x.size(), prior);
+  if (std::isfinite(prior)) {
+    char prior_name[64];
+    const bool prior_shown = prior <= 2 * top;
+    std::snprintf(prior_name, sizeof(prior_name), "class-prior loss %.3g%s", prior,
+                  prior_shown ? "" : " (above)");
+    Series prior_line{prior_name, "#888888", {}, {}, true};
+    if (prior_shown) {
+      prior_line.x = train_loss.x;
+      prior_line.y.assign(train_loss.x.size(), prior);
+    }
+    losses.push_back(prior_line);
   }
-  losses.push_back(prior_line);
-  const char* loss_label =
-      run.config.loss == OutputLoss::kSoftmaxCe ? "cross-entropy" : "sum of sigmoid BCEs";
-  WriteFileAtomic(dir + "/loss.svg", LineChartSvg("Loss per epoch", "epoch",
-                                                  std::string("loss (") + loss_label + ")",
-                                                  losses, {false, true}));
-  WriteFileAtomic(dir + "/accuracy.svg", LineChartSvg("Accuracy per epoch", "epoch", "accuracy (%)",
-                                                      {train_acc, val_acc}));
+  const char* loss_label = loss == OutputLoss::kSoftmaxCe ? "cross-entropy" : "sum of sigmoid BCEs";
+  return LineChartSvg("Loss per epoch", "epoch", std::string("loss (") + loss_label + ")", losses,
+                      {false, true});
+}
+
+std::string AccuracyChartSvg(const std::vector<EpochRecord>& history) {
+  Series train_acc{"train", "#1f77b4", {}, {}}, val_acc{"validation", "#d62728", {}, {}};
+  for (const EpochRecord& r : history) {
+    for (Series* s : {&train_acc, &val_acc}) s->x.push_back(r.epoch);
+    train_acc.y.push_back(100 * r.train_accuracy);
+    val_acc.y.push_back(100 * r.val_accuracy);
+  }
+  return LineChartSvg("Accuracy per epoch", "epoch", "accuracy (%)", {train_acc, val_acc});
+}
+
+RunPlots MakeRunPlots(const Run& run, const Dataset& test) {
+  RunPlots plots;
+  plots.loss_svg = LossChartSvg(run.result.history, run.config.loss, ClassPriorLoss(run));
+  plots.accuracy_svg = AccuracyChartSvg(run.result.history);
 
   Eigen::MatrixXf logits;
   const std::vector<uint8_t> pred = PredictFloat(run.result.model, test, 0, test.size(), &logits);
@@ -321,7 +330,7 @@ void WriteRunPlots(const std::string& dir, const Run& run, const Dataset& test) 
                             : 1.0 / (1.0 + std::exp(-z[pred[i]]));
     wrong.push_back({conf, i});
   }
-  WriteFileAtomic(dir + "/confusion.svg", ConfusionSvg(confusion));
+  plots.confusion_svg = ConfusionSvg(confusion);
   std::sort(wrong.begin(), wrong.end(), std::greater<>());
   wrong.resize(std::min<size_t>(wrong.size(), 40));
   std::vector<size_t> indices;
@@ -333,9 +342,22 @@ void WriteRunPlots(const std::string& dir, const Run& run, const Dataset& test) 
     list.push_back(
         {{"index", i}, {"label", test.labels[i]}, {"predicted", pred[i]}, {"confidence", conf}});
   }
-  const std::vector<uint8_t> png = DigitSheetPng(test, indices, predicted);
-  WriteFileAtomic(dir + "/misclassified.png", png.data(), png.size());
-  WriteFileAtomic(dir + "/misclassified.json", list.dump(1) + "\n");
+  plots.misclassified_png = DigitSheetPng(test, indices, predicted);
+  plots.misclassified_json = list.dump(1) + "\n";
+  return plots;
+}
+
+void WriteRunPlots(const std::string& dir, const RunPlots& plots) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec)
+    throw InputError("--plots " + dir + ": cannot create the directory (" + ec.message() + ")");
+  WriteFileAtomic(dir + "/loss.svg", plots.loss_svg);
+  WriteFileAtomic(dir + "/accuracy.svg", plots.accuracy_svg);
+  WriteFileAtomic(dir + "/confusion.svg", plots.confusion_svg);
+  WriteFileAtomic(dir + "/misclassified.png", plots.misclassified_png.data(),
+                  plots.misclassified_png.size());
+  WriteFileAtomic(dir + "/misclassified.json", plots.misclassified_json);
 }
 
 }  // namespace edgemlp::cli

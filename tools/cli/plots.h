@@ -42,12 +42,32 @@ std::string ConfusionSvg(const std::vector<std::vector<int>>& counts);
 std::vector<uint8_t> DigitSheetPng(const Dataset& data, const std::vector<size_t>& indices,
                                    const std::vector<uint8_t>& predicted);
 
+// The learning curves from a run's per-epoch records: train and validation
+// loss, the L2 term if any and `prior` (the class-prior loss, dashed; NaN
+// leaves it out); train and validation accuracy.
+std::string LossChartSvg(const std::vector<EpochRecord>& history, OutputLoss loss, double prior);
+std::string AccuracyChartSvg(const std::vector<EpochRecord>& history);
+
+// The pictures of a run in memory, as WriteRunPlots writes them (file names
+// in the comments); `train --report` puts them in the page.
+struct RunPlots {
+  std::string loss_svg;                    // loss.svg
+  std::string accuracy_svg;                // accuracy.svg
+  std::string confusion_svg;               // confusion.svg
+  std::vector<uint8_t> misclassified_png;  // misclassified.png
+  std::string misclassified_json;          // misclassified.json
+};
+RunPlots MakeRunPlots(const Run& run, const Dataset& test);
+
+// The loss of always answering the training set's class frequencies.
+double ClassPriorLoss(const Run& run);
+
 // Into `dir` (created if missing): loss.svg (train and validation loss, the
 // L2 term if any, the class-prior loss), accuracy.svg (train and
 // validation), confusion.svg, misclassified.png (the 40 most confidently
 // wrong test digits, row by row, each captioned true -> predicted) and
 // misclassified.json (their index, label, prediction, confidence).
-void WriteRunPlots(const std::string& dir, const Run& run, const Dataset& test);
+void WriteRunPlots(const std::string& dir, const RunPlots& plots);
 
 }  // namespace edgemlp::cli
 

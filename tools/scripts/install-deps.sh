@@ -12,6 +12,7 @@ packages=(
   curl ca-certificates                     # fetch-mnist.sh
   pybind11-dev python3-dev python3-numpy python3-pytest   # the Python module (python/)
   help2man dpkg-dev lintian                # man pages, .deb packages (build-deb.sh, deb suite)
+  chromium chromium-driver python3-selenium   # browser tests: the report page (report_browser)
   # Raspberry Pi: tools/scripts/test-arm.sh adds g++-aarch64-linux-gnu g++-arm-linux-gnueabihf
   # qemu-user-static; tools/scripts/pi-speed.py needs llvm (llvm-mca).
   clang-14 libclang-rt-14-dev              # fuzz targets (tools/scripts/fuzz.sh)
