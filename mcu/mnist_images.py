@@ -4,7 +4,8 @@ edgemlp-mcu (constant arrays: flash). Run by mcu/meson.build at build time;
 MNIST itself is never committed.
 
 Usage: mnist_images.py --data DIR --root SRC --count N --out FILE
-DIR empty: $EDGEMLP_DATA, else SRC/data/mnist (tools/scripts/fetch-mnist.sh).
+DIR empty: $EDGEMLP_DATA, else data/mnist (tools/scripts/fetch-mnist.sh); relative
+paths are from SRC.
 """
 import argparse
 import gzip
@@ -34,7 +35,8 @@ def main():
     p.add_argument("--count", type=int, required=True)
     p.add_argument("--out", required=True)
     a = p.parse_args()
-    directory = a.data or os.environ.get("EDGEMLP_DATA") or os.path.join(a.root, "data", "mnist")
+    # Relative paths are from the source tree (ninja runs this in the build tree).
+    directory = os.path.join(a.root, a.data or os.environ.get("EDGEMLP_DATA") or "data/mnist")
     images_path, images = read_idx(directory, "t10k-images-idx3-ubyte", 2051)
     _, labels = read_idx(directory, "t10k-labels-idx1-ubyte", 2049)
     n, rows, cols = struct.unpack(">III", images[4:16])
