@@ -33,6 +33,35 @@ int32_t g_logits[kShape.output_size];
 int32_t g_ref_logits[kShape.output_size];
 bool g_heap_sealed = false;
 
+// picolibc.ld's stack region is [__heap_end, __stack), __stack_size bytes
+// (2 KB if not defined; a --defsym comes too late for its DEFINED(), a
+// symbol of an object file does not). Load peaks at about 1.9 KB on every
+// core (ParseBlob's and Load's message strings), so 4 KB. Painted at
+// start and read at the end: the firmware prints its real depth.
+asm(".global __stack_size\n.set __stack_size, 4096");
+extern "C" uint8_t __heap_end[], __stack[];
+constexpr uint8_t kPaint = 0xA5;
+
+uint8_t* StackByte(uintptr_t address) { return reinterpret_cast<uint8_t*>(address); }
+
+// Paints the region below this function's frame (plus a margin).
+[[gnu::noinline]] void PaintStack() {
+  volatile uint8_t here = 0;
+  const uintptr_t top = reinterpret_cast<uintptr_t>(&here) - 64;
+  for (uintptr_t p = reinterpret_cast<uintptr_t>(__heap_end); p < top; ++p) {
+    *static_cast<volatile uint8_t*>(StackByte(p)) = kPaint;
+  }
+}
+
+// Bytes of the stack region ever used; the whole region if its last byte
+// was overwritten (the stack may have run past it).
+size_t StackUsed() {
+  uintptr_t p = reinterpret_cast<uintptr_t>(__heap_end);
+  const uintptr_t end = reinterpret_cast<uintptr_t>(__stack);
+  while (p < end && *static_cast<volatile uint8_t*>(StackByte(p)) == kPaint) ++p;
+  return end - p;
+}
+
 [[noreturn]] void Fail(const char* what, const char* detail) {
   std::printf("edgemlp-mcu: %s: %s\n", what, detail);
   std::exit(1);
@@ -60,6 +89,7 @@ extern "C" void* __wrap_malloc(size_t size) {
 }
 
 int main() {
+  PaintStack();
   edgemlp::mcu::Model model;
   const edgemlp::LoadResult r =
       model.Load(edgemlp_model, EDGEMLP_MODEL_BYTES, g_arena.workspace());
@@ -86,8 +116,13 @@ int main() {
   }
   char hex[65];
   digest.FinishHex(hex);
-  std::printf("correct %u/%u; kernels and reference bit-exact on every image\n", correct,
-              unsigned{EDGEMLP_TEST_IMAGE_COUNT});
+  const size_t stack_size = static_cast<size_t>(__stack - __heap_end);
+  const size_t stack_used = StackUsed();
+  if (stack_used == stack_size) Fail("stack", "the whole stack region was used: it may have overflowed");
+  std::printf("correct %u/%u; kernels and reference bit-exact on every image; stack %u of %u "
+              "bytes used\n",
+              correct, unsigned{EDGEMLP_TEST_IMAGE_COUNT}, unsigned(stack_used),
+              unsigned(stack_size));
   std::printf("predictions_sha256 %s\n", hex);
   std::fflush(stdout);
   std::exit(0);  // returning from main does not end qemu's semihosting session
