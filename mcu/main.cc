@@ -35,8 +35,8 @@ bool g_heap_sealed = false;
 
 // picolibc.ld's stack region is [__heap_end, __stack), __stack_size bytes
 // (2 KB if not defined; a --defsym comes too late for its DEFINED(), a
-// symbol of an object file does not). Load peaks at about 1.9 KB on every
-// core (ParseBlob's and Load's message strings), so 4 KB. Painted at
+// symbol of an object file does not). Loading peaks at 1.9 KB (2.2 KB on
+// the M0+: ParseBlob's and Load's message strings), so 4 KB. Painted at
 // start and read at the end: the firmware prints its real depth.
 asm(".global __stack_size\n.set __stack_size, 4096");
 extern "C" uint8_t __heap_end[], __stack[];
