@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -120,6 +121,9 @@ def main():
     p.add_argument("--json", action="store_true")
     a = p.parse_args()
     archs = a.arch or ["784-256-128-10", "784-32-10"]
+    for tool, package in (("arm-none-eabi-g++", "gcc-arm-none-eabi"), ("llvm-mca-19", "llvm-19")):
+        if shutil.which(tool) is None:
+            sys.exit(f"mcu-cycles.py: {tool} not found (tools/scripts/install-deps.sh {package})")
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for core, (flags, triple, mhz, part) in CORES.items():
