@@ -144,6 +144,19 @@ class CliTest(RunDirTest):
         self.assertEqual(ref["outputs_sha256"], q["outputs_sha256"])
         self.assertEqual(ref["accuracy"], q["accuracy"])
 
+    def test_eval_count_takes_the_first_images(self):
+        full = run_json("eval", self.blob, "--data", DATA)
+        n = full["count"]
+        self.assertEqual(run_json("eval", self.blob, "--data", DATA, "--count", str(n))
+                         ["predictions_sha256"], full["predictions_sha256"])
+        part = run_json("eval", self.blob, "--data", DATA, "--count", "100")
+        self.assertEqual(part["count"], 100)
+        self.assertEqual(sum(map(sum, part["confusion"])), 100)
+        self.assertEqual(part["correct"], sum(part["confusion"][c][c] for c in range(10)))
+        self.assertNotEqual(part["predictions_sha256"], full["predictions_sha256"])
+        p = run("eval", self.blob, "--data", DATA, "--count", str(n + 1), expect=3)
+        self.assertIn("has %d images" % n, p.stderr)
+
     def test_inspect(self):
         i = run_json("inspect", self.blob)
         self.assertTrue(i["checksum_ok"])

@@ -69,6 +69,11 @@ echo "== Raspberry Pi: cross builds, runtime suites and the MNIST digests under 
 arm_start=$SECONDS
 tools/scripts/test-arm.sh build-test || failed=1
 echo "   Raspberry Pi part: $((SECONDS - arm_start)) s"
+
+echo "== Microcontrollers: edgemlp-mcu for Cortex-M0+/M4/M7/M33/M55 under qemu-system-arm"
+mcu_start=$SECONDS
+tools/scripts/test-mcu.sh build-test || failed=1
+echo "   microcontroller part: $((SECONDS - mcu_start)) s"
 for log in build-{aarch64,pi5,aarch64-sve,aarch64-sve2,armhf}/meson-logs/testlog-*.json; do
   [ -f "$log" ] && results+=("$log")
 done

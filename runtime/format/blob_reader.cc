@@ -440,7 +440,7 @@ LoadResult ParseBlob(const uint8_t* bytes, size_t size, BlobView* view,
     char buf[96];
     std::snprintf(buf, sizeof(buf),
                   "CRC32 is 0x%08x but the header says 0x%08x: the file is damaged",
-                  crc, h.crc32);
+                  static_cast<unsigned>(crc), static_cast<unsigned>(h.crc32));
     return Fail(Status::kBadChecksum, buf);
   }
   view->bytes = bytes;

@@ -13,6 +13,21 @@
 namespace edgemlp {
 namespace internal {
 
+// One layer of a validated int8 blob (ParseBlob) as the kernels see it:
+// pointers into the blob's bytes. Network::Load and the microcontroller
+// core (mcu/) both build their layers with it.
+inline DenseI8 LayerView(const uint8_t* bytes, const LayerRecord& l) {
+  // Offsets are 64-byte aligned and the buffer 8-byte aligned (ParseBlob).
+  return DenseI8{reinterpret_cast<const int8_t*>(bytes + l.weights_offset),
+                 reinterpret_cast<const int32_t*>(bytes + l.bias_offset),
+                 reinterpret_cast<const int32_t*>(bytes + l.requant_offset),
+                 l.in_size,
+                 l.out_size,
+                 l.stride,
+                 l.activation == static_cast<uint8_t>(Activation::kRelu),
+                 static_cast<WeightType>(l.weight_type)};
+}
+
 // Layer kernels. `in` holds layer.stride bytes whose tail [in_size, stride)
 // is zero (the SIMD kernels read whole rows; the reference reads in_size).
 // DenseI8ToU8 writes out_size u8 activations; DenseI8ToI32 out_size logits.

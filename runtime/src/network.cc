@@ -18,12 +18,6 @@ namespace edgemlp {
 
 namespace {
 
-template <typename T>
-const T* At(const uint8_t* bytes, uint32_t offset) {
-  // Offsets are 64-byte aligned and the buffer 8-byte aligned (ParseBlob).
-  return reinterpret_cast<const T*>(bytes + offset);
-}
-
 size_t RoundUp(size_t bytes) { return (bytes + kBlobAlign - 1) / kBlobAlign * kBlobAlign; }
 
 size_t PackedBytes(const std::vector<DenseI8>& layers) {
@@ -52,11 +46,7 @@ LoadResult Network::Load(const uint8_t* bytes, size_t size, Network* out) {
   Network net;
   uint32_t max_stride = 0;
   for (const LayerRecord& l : view.layers) {
-    net.layers_.push_back(DenseI8{
-        At<int8_t>(bytes, l.weights_offset), At<int32_t>(bytes, l.bias_offset),
-        At<int32_t>(bytes, l.requant_offset), l.in_size, l.out_size, l.stride,
-        l.activation == static_cast<uint8_t>(Activation::kRelu),
-        static_cast<WeightType>(l.weight_type)});
+    net.layers_.push_back(internal::LayerView(bytes, l));
     if (l.stride > max_stride) max_stride = l.stride;
   }
   size_t rows = 0;

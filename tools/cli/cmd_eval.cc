@@ -19,6 +19,7 @@ struct EvalOptions {
   std::string model;
   std::string data;
   std::string target;  // force a SIMD target by name
+  size_t count = 0;    // the first `count` test images; 0: all
   bool reference = false;
   bool json = false;
 };
@@ -94,8 +95,17 @@ void RunEval(const EvalOptions& o) {
     throw InputError(o.model + ": --target and --reference apply to int8 blobs");
   }
   const std::string dir = ResolveDataDir(o.data);
-  const Mnist mnist = LoadMnist(dir);
-  const Dataset& test = mnist.test;
+  Mnist mnist = LoadMnist(dir);
+  Dataset& test = mnist.test;
+  if (o.count > test.size()) {
+    throw InputError("--count " + std::to_string(o.count) + ": the test set in " + dir +
+                     " has " + std::to_string(test.size()) + " images");
+  }
+  if (o.count != 0) {  // the first images, as edgemlp-mcu carries them
+    test.labels.resize(o.count);
+    test.images.count = static_cast<uint32_t>(o.count);
+    test.images.pixels.resize(o.count * test.images.image_size());
+  }
   if (file.view.header.input_size != test.images.image_size()) {
     throw InputError(o.model + ": expects " + std::to_string(file.view.header.input_size) +
                      " inputs but the images in " + dir + " have " +
@@ -164,6 +174,8 @@ void AddEval(CLI::App& app) {
   cmd->add_option("--data", o->data, "MNIST directory (else $EDGEMLP_DATA, else ./data/mnist)");
   cmd->add_option("--target", o->target, "int8: force a SIMD target (e.g. AVX2; see `edgemlp bench`)");
   cmd->add_flag("--reference", o->reference, "int8: use the scalar reference forward pass");
+  cmd->add_option("--count", o->count, "Evaluate the first N test images only (default: all)")
+      ->check(CLI::PositiveNumber);
   cmd->add_flag("--json", o->json, "Print one JSON object on stdout");
   cmd->callback([o] { RunEval(*o); });
 }

@@ -15,6 +15,8 @@ packages=(
   chromium chromium-driver python3-selenium   # browser tests: the report page (report_browser)
   # Raspberry Pi: tools/scripts/test-arm.sh adds g++-aarch64-linux-gnu g++-arm-linux-gnueabihf
   # qemu-user-static; tools/scripts/pi-speed.py needs llvm (llvm-mca).
+  # Microcontrollers: tools/scripts/test-mcu.sh adds gcc-arm-none-eabi picolibc-arm-none-eabi
+  # libstdc++-arm-none-eabi-picolibc qemu-system-arm; tools/scripts/mcu-cycles.py needs llvm-19.
   clang-14 libclang-rt-14-dev              # fuzz targets (tools/scripts/fuzz.sh)
   "$@"
 )
