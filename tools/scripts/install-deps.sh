@@ -14,6 +14,8 @@ packages=(
   help2man dpkg-dev lintian                # man pages, .deb packages (build-deb.sh, deb suite)
   # Raspberry Pi: tools/scripts/test-arm.sh adds g++-aarch64-linux-gnu g++-arm-linux-gnueabihf
   # qemu-user-static; tools/scripts/pi-speed.py needs llvm (llvm-mca).
+  # WebAssembly: tools/build-web.sh adds emscripten nodejs; tools/scripts/test-web.sh
+  # also chromium chromium-driver python3-selenium (the pad in a real browser).
   clang-14 libclang-rt-14-dev              # fuzz targets (tools/scripts/fuzz.sh)
   "$@"
 )
