@@ -10,6 +10,8 @@ import { InputError, copyIn, loadBlob, loadModule, readMnistTest, run } from './
 
 const kBatchSizes = [1, 8, 64, 256];
 const kBlock = 20;  // calls per batch-1 timing sample
+const kBatchImages = 64;  // images per batched timing sample (one call at batch 256)
+const kBatchSamples = 5;  // batched samples per batch size, engine and round
 
 function parseArgs(argv) {
   const o = { calls: 10000, rounds: 10, json: false, positional: [] };
@@ -64,11 +66,15 @@ run(async () => {
         e.samples.push(ms * 1e6 / kBlock);
         next = (next + kBlock) % test.count;
       }
+      // Several short samples per size: a long one is more often cut by
+      // another process on a busy machine.
       kBatchSizes.forEach((size, k) => {
-        const reps = Math.max(1, Math.floor(256 / size));
-        const first = images + ((round * size) % (test.count - size)) * test.pixels;
-        const ms = mod._web_time_batch(net, first, size, reps, e.reference, logits);
-        e.batch[k].push(ms * 1e6 / reps);
+        const reps = Math.max(1, Math.floor(kBatchImages / size));
+        for (let sample = 0; sample < kBatchSamples; ++sample) {
+          const first = images + ((next + sample * size) % (test.count - size)) * test.pixels;
+          const ms = mod._web_time_batch(net, first, size, reps, e.reference, logits);
+          e.batch[k].push(ms * 1e6 / reps);
+        }
       });
     }
   }
