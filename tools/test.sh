@@ -80,6 +80,7 @@ echo "== WebAssembly: the runtime under Node (x86 digests) and the drawing pad i
 web_start=$SECONDS
 tools/scripts/test-web.sh build-test || failed=1
 echo "   WebAssembly part: $((SECONDS - web_start)) s"
+[ -f build-wasm/meson-logs/testlog-wasm.json ] && results+=(build-wasm/meson-logs/testlog-wasm.json)
 
 # One closing line over every suite run above.
 python3 - "${results[@]}" <<'PY'

@@ -4,7 +4,8 @@
 # `node eval.mjs` computes the same predictions_sha256, outputs_sha256 and
 # accuracy as `edgemlp eval` on x86 (SIMD kernels, batched kernels and the
 # scalar reference), the bench's output, a bad blob's error, then the pad in
-# headless Chromium (tests/web_pad_test.py).
+# headless Chromium (tests/web_pad_test.py). The runtime's own suites
+# (kernels, schemes, preprocess) run under Node in the WebAssembly build.
 # Usage: tools/scripts/test-web.sh X86_BUILD_DIR    (needs $EDGEMLP_DATA, the x86 CLI)
 #        EDGEMLP_WEB_CHROMIUM=0 leaves the browser out
 set -euo pipefail
@@ -30,8 +31,12 @@ cli=$x86/tools/edgemlp
 start=$SECONDS
 EDGEMLP_WEB_MODEL=$work/model.q8 tools/build-web.sh "$work/web"
 echo "   build: $((SECONDS - start)) s"
-
 failed=0
+# The runtime's kernel, scheme and preprocess suites, compiled to WebAssembly, under Node.
+meson test -C build-wasm --print-errorlogs --logbase testlog-wasm > "$work/suites.log" 2>&1 ||
+  { cat "$work/suites.log"; echo "FAIL: the WebAssembly suites"; failed=1; }
+grep -E '^ *[0-9]+/[0-9]+ ' "$work/suites.log" || true
+
 for mode in "" --batch --reference; do
   node "$work/web/eval.mjs" "$work/web/model.q8" "$EDGEMLP_DATA" $mode > "$work/wasm.json"
   python3 - "$work/x86.json" "$work/wasm.json" <<'PY' || failed=1
