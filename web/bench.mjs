@@ -6,12 +6,18 @@
 // (Node's clock is fine, but a browser's is coarse, and one JavaScript call
 // per timing would add its own cost). Batched: images/s at batch 1, 8, 64
 // and 256 from the median time per call, as `edgemlp bench` reports them.
+import v8 from 'node:v8';
 import { InputError, copyIn, loadBlob, loadModule, readMnistTest, run } from './node-common.mjs';
+
+// V8 compiles WebAssembly in tiers: a quick baseline first, optimized code
+// later, in the background (late on a busy machine). Compile every function
+// optimized up front, so that no sample runs baseline code.
+v8.setFlagsFromString('--no-liftoff');
 
 const kBatchSizes = [1, 8, 64, 256];
 const kBlock = 20;  // calls per batch-1 timing sample
 const kBatchImages = 64;  // images per batched timing sample (one call at batch 256)
-const kBatchSamples = 5;  // batched samples per batch size, engine and round
+const kBatchSamples = 9;  // batched samples per batch size, engine and round
 
 function parseArgs(argv) {
   const o = { calls: 10000, rounds: 10, json: false, positional: [] };
@@ -53,7 +59,9 @@ run(async () => {
   for (const e of engines) {
     e.samples = [];
     e.batch = kBatchSizes.map(() => []);
-    mod._web_time_batch1(net, images, test.count, 0, 1000, e.reference, logits);  // warm-up
+    // Warm-up: every path that is timed.
+    mod._web_time_batch1(net, images, test.count, 0, 1000, e.reference, logits);
+    for (const size of kBatchSizes) mod._web_time_batch(net, images, size, 2, e.reference, logits);
   }
   const blocks = Math.max(1, Math.round(o.calls / kBlock / o.rounds));
   let next = 0;  // the test image the next block starts at
