@@ -196,6 +196,7 @@
 
   // Another blob: the file picker or a drop anywhere on the page.
   function loadFile(file) {
+    if (!mod) return;  // the module has not started (yet)
     file.arrayBuffer().then((buffer) => loadBlob(new Uint8Array(buffer), file.name),
                             (err) => showMessage(file.name + ': cannot read (' + err + ')', true));
   }
