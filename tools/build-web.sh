@@ -6,8 +6,8 @@
 # Usage: tools/build-web.sh [--serve] [OUTDIR]     (default OUTDIR: build-web/)
 #   --serve  then serve OUTDIR at http://127.0.0.1:${EDGEMLP_WEB_PORT:-8000}/
 # The default model: $EDGEMLP_WEB_MODEL if set, else runs/default/model.q8
-# (tools/demo.sh), else a quick one trained now (784-256-128-10, 2 epochs,
-# about 97 %) into runs/web-quick/ with the native CLI (build/).
+# (tools/demo.sh), else a quick one trained now (784-256-128-10, 2 epochs)
+# into runs/web-quick/ with the native CLI (build/).
 set -euo pipefail
 serve=0
 if [ "${1:-}" = --serve ]; then serve=1; shift; fi
@@ -18,12 +18,14 @@ cd "$(dirname "$0")/.."
 tools/scripts/install-deps.sh emscripten nodejs
 # emcc's optimizer runs under Node and needs acorn from Debian's node modules.
 export NODE_PATH=${NODE_PATH:-/usr/share/nodejs}
-if [ -f build-wasm/build.ninja ]; then
-  meson setup --reconfigure build-wasm --cross-file cross/wasm.txt -Dwerror=true >/dev/null
-else
-  meson setup build-wasm --cross-file cross/wasm.txt -Dwerror=true >/dev/null
-fi
-meson compile -C build-wasm >/dev/null
+quiet() {  # runs a command, showing its output only if it fails
+  local log
+  log=$("$@" 2>&1) || { echo "$log" >&2; echo "build-web: failed: $*" >&2; return 1; }
+}
+reconfigure=()
+[ -f build-wasm/build.ninja ] && reconfigure=(--reconfigure)
+quiet meson setup "${reconfigure[@]}" build-wasm --cross-file cross/wasm.txt -Dwerror=true
+quiet meson compile -C build-wasm
 
 if [ -z "$model" ] && [ -f runs/default/model.q8 ]; then
   model=$PWD/runs/default/model.q8
@@ -32,8 +34,8 @@ if [ -z "$model" ]; then
   model=$PWD/runs/web-quick/model.q8
   if [ ! -f "$model" ]; then
     echo "build-web: no runs/default/model.q8 (tools/demo.sh makes it); training a quick model" >&2
-    [ -f build/build.ninja ] || meson setup build --buildtype=release >/dev/null
-    meson compile -C build tools/edgemlp >/dev/null
+    [ -f build/build.ninja ] || quiet meson setup build --buildtype=release
+    quiet meson compile -C build tools/edgemlp
     export EDGEMLP_DATA=${EDGEMLP_DATA:-data/mnist}
     tools/scripts/fetch-mnist.sh "$EDGEMLP_DATA"
     mkdir -p runs/web-quick
