@@ -48,7 +48,6 @@ EMSCRIPTEN_KEEPALIVE const char* web_error() { return g_error.c_str(); }
 EMSCRIPTEN_KEEPALIVE void web_free(Network* net) { delete net; }
 EMSCRIPTEN_KEEPALIVE size_t web_input_size(const Network* net) { return net->input_size(); }
 EMSCRIPTEN_KEEPALIVE size_t web_output_size(const Network* net) { return net->output_size(); }
-EMSCRIPTEN_KEEPALIVE float web_logit_scale(const Network* net) { return net->logit_scale(); }
 
 // The kernel family Predict() runs ("WASM" with -msimd128).
 EMSCRIPTEN_KEEPALIVE const char* web_target() {
