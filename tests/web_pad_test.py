@@ -2,8 +2,9 @@
 pad built by tools/build-web.sh from a server bound to 127.0.0.1, draws
 digits with pointer strokes and checks the answers, the 28 x 28 input the
 page shows (against the native preprocessing of the same pixels), the
-target and latency, a bad blob's message and loading another blob; then
-the same page from file://.
+target and latency, a bad blob's message, another blob by the file picker
+and by drag and drop, a digit drawn by touch; then the same page from
+file://.
 
 Usage: python3 tests/web_pad_test.py OUTDIR EDGEMLP_CLI [--screenshot PNG]
 """
@@ -22,6 +23,9 @@ import time
 
 from selenium import webdriver
 from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.actions import interaction
+from selenium.webdriver.common.actions.action_builder import ActionBuilder
+from selenium.webdriver.common.actions.pointer_input import PointerInput
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
@@ -101,6 +105,32 @@ def draw(driver, strokes):
             x, y = nx, ny
         actions.release().perform()
     return state(driver)
+
+
+def draw_touch(driver, strokes):
+    """The same strokes with a finger (touch pointer events)."""
+    driver.find_element(By.ID, "clear").click()
+    pad = driver.find_element(By.ID, "pad")
+    for line in strokes:
+        actions = ActionBuilder(driver, mouse=PointerInput(interaction.POINTER_TOUCH, "finger"), duration=0)
+        finger = actions.pointer_action
+        x, y = line[0]
+        finger.move_to(pad, round(x - PAD / 2), round(y - PAD / 2)).pointer_down()
+        for nx, ny in line[1:]:
+            finger.move_to(pad, round(nx - PAD / 2), round(ny - PAD / 2))
+        finger.pointer_up()
+        actions.perform()
+    return state(driver)
+
+
+def drop_file(driver, name, data):
+    """Drops a file with these bytes on the page, as a drag from the desktop does."""
+    driver.execute_script(
+        "const bytes = Uint8Array.from(atob(arguments[1]), (c) => c.charCodeAt(0));"
+        "const dt = new DataTransfer();"
+        "dt.items.add(new File([bytes], arguments[0]));"
+        "document.body.dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true}));",
+        name, base64.b64encode(data).decode())
 
 
 def shown_frame(driver):
@@ -207,6 +237,22 @@ def main():
             driver.find_element(By.ID, "blob-file").send_keys(other)
             wait_for(driver, "return window.edgemlpPad.state.model == 'other.q8'", "the other blob")
             f.check(draw(driver, DIGITS[1])["digit"] == 1, "the loaded blob answers")
+            # Drag and drop: a bad file, then a good one.
+            drop_file(driver, "dropped-bad.q8", b"EMLP" + bytes(60))
+            message = wait_for(driver, "return document.getElementById('message').textContent"
+                               ".startsWith('dropped-bad.q8') && "
+                               "document.getElementById('message').textContent", "the dropped file's error")
+            f.check(state(driver)["model"] == "other.q8", f"a bad dropped blob is refused: {message!r}")
+            with open(model, "rb") as src:
+                drop_file(driver, "dropped.q8", src.read())
+            wait_for(driver, "return window.edgemlpPad.state.model == 'dropped.q8'", "the dropped blob")
+            # A finger instead of a mouse.
+            driver.execute_script("window.pointerTypes = new Set(); document.getElementById('pad')"
+                                  ".addEventListener('pointerdown', (e) => pointerTypes.add(e.pointerType));")
+            s = draw_touch(driver, DIGITS[0])
+            types = driver.execute_script("return Array.from(window.pointerTypes)")
+            f.check(s["model"] == "dropped.q8" and s["digit"] == 0 and types == ["touch"],
+                    f"the dropped blob answers a 0 drawn by touch ({s['digit']}, pointers {types})")
 
             # Offline: the same folder opened from file://.
             driver.get("file://" + os.path.join(outdir, "index.html"))
