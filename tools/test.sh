@@ -2,13 +2,17 @@
 # Installs what the tests need, gets MNIST, builds (release, debug and
 # address+undefined sanitizers, all with -Werror) and runs every test suite,
 # then runs each fuzz target for a bounded time. Exits non-zero on any failure.
+# Then the Raspberry Pi builds under qemu and the WebAssembly build (Node,
+# headless Chromium).
 # Usage: tools/test.sh        MNIST from $EDGEMLP_DATA, else data/mnist;
-#                             EDGEMLP_FUZZ_SECONDS per fuzz target (15)
+#                             EDGEMLP_FUZZ_SECONDS per fuzz target (15);
+#                             EDGEMLP_WEB_CHROMIUM=0 leaves the browser out
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
-tools/scripts/install-deps.sh
+# The browser tests (report_browser, the pad in test-web.sh) need Chromium.
+tools/scripts/install-deps.sh chromium chromium-driver python3-selenium
 export EDGEMLP_DATA=${EDGEMLP_DATA:-$root/data/mnist}
 tools/scripts/fetch-mnist.sh "$EDGEMLP_DATA"
 EDGEMLP_DATA=$(cd "$EDGEMLP_DATA" && pwd)
@@ -77,6 +81,13 @@ echo "   microcontroller part: $((SECONDS - mcu_start)) s"
 for log in build-{aarch64,pi5,aarch64-sve,aarch64-sve2,armhf}/meson-logs/testlog-*.json; do
   [ -f "$log" ] && results+=("$log")
 done
+
+echo "== WebAssembly: the runtime under Node (x86 digests) and the drawing pad in Chromium"
+web_start=$SECONDS
+rm -f build-wasm/meson-logs/testlog-wasm.json  # counted below only if run now
+tools/scripts/test-web.sh build-test || failed=1
+echo "   WebAssembly part: $((SECONDS - web_start)) s"
+[ -f build-wasm/meson-logs/testlog-wasm.json ] && results+=(build-wasm/meson-logs/testlog-wasm.json)
 
 # One closing line over every suite run above.
 python3 - "${results[@]}" <<'PY'

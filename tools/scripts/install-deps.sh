@@ -12,11 +12,12 @@ packages=(
   curl ca-certificates                     # fetch-mnist.sh
   pybind11-dev python3-dev python3-numpy python3-pytest   # the Python module (python/)
   help2man dpkg-dev lintian                # man pages, .deb packages (build-deb.sh, deb suite)
-  chromium chromium-driver python3-selenium   # browser tests: the report page (report_browser)
   # Raspberry Pi: tools/scripts/test-arm.sh adds g++-aarch64-linux-gnu g++-arm-linux-gnueabihf
   # qemu-user-static; tools/scripts/pi-speed.py needs llvm (llvm-mca).
   # Microcontrollers: tools/scripts/test-mcu.sh adds gcc-arm-none-eabi picolibc-arm-none-eabi
   # libstdc++-arm-none-eabi-picolibc qemu-system-arm; tools/scripts/mcu-cycles.py needs llvm-19.
+  # WebAssembly: tools/build-web.sh adds emscripten nodejs. Browser tests (the report page,
+  # the drawing pad): tools/test.sh adds chromium chromium-driver python3-selenium.
   clang-14 libclang-rt-14-dev              # fuzz targets (tools/scripts/fuzz.sh)
   "$@"
 )
