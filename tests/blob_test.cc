@@ -86,6 +86,37 @@ TEST_CASE("float model: serialize -> deserialize gives the same numbers") {
   CHECK(back.input_offset == m.input_offset);
 }
 
+TEST_CASE("FloatModel's input transform: View() is the runtime's transform") {
+  FloatInputTransform area;
+  area.kind = InputTransformKind::kArea;
+  area.in_rows = area.in_cols = 28;
+  area.out_rows = area.out_cols = 14;
+  const InputTransform a = area.View();
+  CHECK(a.in_size == 784);
+  CHECK(a.out_size == 196);
+  CHECK(a.out_cols == 14);
+  FloatModel m = test::RandomModel({196, 8, 10}, 1);
+  m.input_rows = m.input_cols = 28;  // the caller passes 28x28 pixels
+  m.input_transform = area;
+  CHECK(m.input_size() == 784);
+  CHECK(m.layer_input_size() == 196);
+  CHECK(m.ArchString() == "196-8-10");
+
+  FloatInputTransform affine;
+  affine.kind = InputTransformKind::kAffine;
+  affine.scale = {2.0f, 0.5f};
+  affine.offset = {1.0f, 100.0f};
+  const InputTransform t = affine.View();
+  CHECK(t.in_size == 2);
+  CHECK(t.out_size == 2);
+  const float x[2] = {3.0f, -10.0f};
+  uint8_t q[2] = {};
+  REQUIRE(QuantizeFeatures(t, x, q));
+  CHECK(q[0] == 7);
+  CHECK(q[1] == 95);
+  CHECK(FloatInputTransform{}.View().kind == InputTransformKind::kNone);
+}
+
 TEST_CASE("CRC32 equals zlib's check value") {
   CHECK(Crc32("123456789", 9) == 0xCBF43926u);
 }

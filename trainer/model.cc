@@ -11,8 +11,26 @@
 
 namespace edgemlp {
 
+InputTransform FloatInputTransform::View() const {
+  InputTransform t;
+  t.kind = kind;
+  if (kind == InputTransformKind::kAffine) {
+    t.in_size = t.out_size = static_cast<uint32_t>(scale.size());
+    t.scale = scale.data();
+    t.offset = offset.data();
+  } else if (kind == InputTransformKind::kArea) {
+    t.in_size = in_rows * in_cols;
+    t.out_size = out_rows * out_cols;
+    t.in_rows = in_rows;
+    t.in_cols = in_cols;
+    t.out_rows = out_rows;
+    t.out_cols = out_cols;
+  }
+  return t;
+}
+
 std::string FloatModel::ArchString() const {
-  std::string s = std::to_string(input_size());
+  std::string s = std::to_string(layer_input_size());
   for (const DenseLayer& l : layers) s += "-" + std::to_string(l.weights.rows());
   return s;
 }

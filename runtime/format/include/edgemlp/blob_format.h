@@ -69,6 +69,22 @@ inline constexpr const char* BlobKindName(BlobKind kind) {
   return kind == BlobKind::kFloat32 ? "float32" : kind == BlobKind::kInt8 ? "int8" : "unknown";
 }
 
+// The input transform (format 1.2): what turns the caller's input into the
+// u8 vector layer 0 reads (docs/blob-format.md, Input transform).
+enum class InputTransformKind : uint32_t {
+  kNone = 0,
+  kAffine = 1,  // f32 features -> u8: clamp(nearbyint(x * scale + offset), 0, 255)
+  kArea = 2,    // u8 image -> smaller u8 image by exact integer area averaging
+};
+inline constexpr const char* kInputTransformKindNames[] = {"none", "affine", "area"};
+inline constexpr const char* InputTransformKindName(InputTransformKind kind) {
+  const auto i = static_cast<uint32_t>(kind);
+  return i < 3 ? kInputTransformKindNames[i] : "unknown";
+}
+// Largest side of an area transform's input: sums of 4096 x 4096 u8 pixels
+// weighted by at most out_rows * out_cols stay below 2^32.
+inline constexpr uint32_t kMaxTransformSide = 4096;
+
 // Bits per stored weight element, 0 for an unknown type.
 inline constexpr uint32_t WeightBits(uint8_t type) {
   return type == 1 ? 32 : type == 2 ? 8 : type == 3 ? 16 : type == 4 ? 4 : 0;
@@ -121,6 +137,21 @@ struct HeaderExtension {
 static_assert(sizeof(HeaderExtension) == 64, "HeaderExtension is 64 bytes");
 inline constexpr uint32_t kHeaderSizeV11 = 128;
 inline constexpr uint32_t kMaxMetadataBytes = 1u << 20;
+
+// Version 1.2: the input transform section, 64-byte aligned, 64 bytes of
+// header; an affine transform follows it with f32 scale[in_size] at +64 and
+// f32 offset[in_size] at the next 64-byte boundary. Area needs no arrays.
+struct InputTransformHeader {
+  uint32_t kind;      // InputTransformKind (kAffine or kArea)
+  uint32_t in_size;   // what the caller passes == FileHeader::input_size
+  uint32_t out_size;  // what layer 0 reads == layer 0 in_size
+  uint32_t in_rows;   // area: in_rows x in_cols -> out_rows x out_cols,
+  uint32_t in_cols;   // 1 <= out <= in <= kMaxTransformSide per axis;
+  uint32_t out_rows;  // 0 in an affine transform
+  uint32_t out_cols;
+  uint32_t reserved[9];
+};
+static_assert(sizeof(InputTransformHeader) == 64, "InputTransformHeader is 64 bytes");
 
 // One dense layer: out = act(W * in + b). 64 bytes each.
 struct LayerRecord {
