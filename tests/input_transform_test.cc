@@ -172,7 +172,8 @@ TEST_CASE("the SIMD area path equals the reference on every target") {
         std::vector<uint8_t> in = RandomImage(t.in_size, seed);
         if (seed == 5) in.assign(t.in_size, 255);  // the largest sums
         std::vector<uint8_t> want(t.out_size), got(t.out_size, 1);
-        std::vector<int32_t> scratch(s.ic);
+        std::vector<uint32_t> scratch(internal::AreaScratchBytes(t) / 4);
+        internal::PrepareArea(t, scratch.data());
         AreaDownsample(t, in.data(), want.data());
         internal::AreaDownsampleSimd(t, in.data(), got.data(), scratch.data());
         CHECK(got == want);
