@@ -18,7 +18,9 @@ namespace edgemlp::internal {
 namespace {
 // Scratch layout (uint32 words): header {row_taps, col_taps}, then acc
 // (in_cols), per row: first[out_rows], count[out_rows], w[out_rows x
-// row_taps]; the same for columns.
+// row_taps]; the same for columns; then for the SIMD column pass, per tap
+// a gather index and weight for every output column (AreaGatherPad of
+// them, weight 0 past count), and a row of int32 quotients.
 struct AreaTables {
   uint32_t row_taps, col_taps;
   int32_t* acc;
@@ -67,8 +69,9 @@ void Tabulate(uint32_t in, uint32_t out, uint32_t taps, uint32_t* first, uint32_
 }  // namespace
 
 size_t AreaScratchBytes(const InputTransform& t) {
+  const size_t col_taps = MaxTaps(t.in_cols, t.out_cols);
   const size_t words = 2 + t.in_cols + (2 + size_t{MaxTaps(t.in_rows, t.out_rows)}) * t.out_rows +
-                       (2 + size_t{MaxTaps(t.in_cols, t.out_cols)}) * t.out_cols;
+                       (2 + col_taps) * t.out_cols + (2 * col_taps + 1) * AreaGatherPad(t.out_cols);
   return words * 4;
 }
 
@@ -79,6 +82,17 @@ void PrepareArea(const InputTransform& t, void* scratch) {
   const AreaTables a = Layout(t, words, words[0], words[1]);
   Tabulate(t.in_rows, t.out_rows, a.row_taps, a.row_first, a.row_count, a.row_w);
   Tabulate(t.in_cols, t.out_cols, a.col_taps, a.col_first, a.col_count, a.col_w);
+  const size_t pad = AreaGatherPad(t.out_cols);
+  uint32_t* idx = a.col_w + size_t{a.col_taps} * t.out_cols;
+  uint32_t* gw = idx + a.col_taps * pad;
+  for (size_t i = 0; i < a.col_taps; ++i) {
+    for (size_t k = 0; k < pad; ++k) {
+      const bool tap = k < t.out_cols && i < a.col_count[k];
+      // Padding taps read a valid column with weight 0.
+      idx[i * pad + k] = k < t.out_cols ? a.col_first[k] + (tap ? uint32_t(i) : 0u) : 0u;
+      gw[i * pad + k] = tap ? a.col_w[k * a.col_taps + i] : 0u;
+    }
+  }
 }
 }  // namespace edgemlp::internal
 #endif  // HWY_ONCE
@@ -112,6 +126,34 @@ HWY_INLINE void AccumulateRow(const uint8_t* row, int32_t w, size_t n, int32_t* 
   for (; c < n; ++c) acc[c] += w * row[c];
 }
 
+#if HWY_TARGET != HWY_SCALAR
+// q[k] = (sum_i w[i][k] * acc[idx[i][k]] + area/2) / area for k < out_cols,
+// in int32 lanes (sums < 2^31): gathered taps, then the quotient from f32
+// (within 1 of the exact one: |error| < 256 * 3 * 2^-24) corrected to it.
+HWY_INLINE void ColumnPass(const int32_t* acc, const int32_t* idx, const int32_t* w, size_t taps,
+                           size_t pad, size_t out_cols, int32_t area, int32_t* q) {
+  const hn::ScalableTag<int32_t> d;
+  const hn::Rebind<float, decltype(d)> df;
+  const auto va = hn::Set(d, area);
+  const auto va_minus_1 = hn::Set(d, area - 1);
+  const auto half = hn::Set(d, area / 2);
+  const auto inv = hn::Set(df, 1.0f / static_cast<float>(area));
+  const size_t lanes = hn::Lanes(d);
+  for (size_t k = 0; k < out_cols; k += lanes) {  // ends inside the padding
+    auto sum = half;
+    for (size_t i = 0; i < taps; ++i) {
+      const auto taps_i = hn::GatherIndex(d, acc, hn::LoadU(d, idx + i * pad + k));
+      sum = hn::Add(sum, hn::Mul(taps_i, hn::LoadU(d, w + i * pad + k)));
+    }
+    auto quot = hn::ConvertTo(d, hn::Mul(hn::ConvertTo(df, sum), inv));
+    const auto rem = hn::Sub(sum, hn::Mul(quot, va));
+    quot = hn::Sub(quot, hn::VecFromMask(d, hn::Gt(rem, va_minus_1)));  // rem >= area: + 1
+    quot = hn::Add(quot, hn::VecFromMask(d, hn::Gt(hn::Zero(d), rem)));  // rem < 0: - 1
+    hn::StoreU(quot, d, q + k);
+  }
+}
+#endif
+
 void AreaDownsampleImpl(const InputTransform& t, const uint8_t* in, uint8_t* out,
                         void* scratch) {
   auto* words = static_cast<uint32_t*>(scratch);
@@ -126,6 +168,15 @@ void AreaDownsampleImpl(const InputTransform& t, const uint8_t* in, uint8_t* out
   const uint32_t* col_w = col_first + 2 * size_t{t.out_cols};
   const uint64_t area = uint64_t{t.in_rows} * t.in_cols;
   const double inv_area = 1.0 / static_cast<double>(area);
+#if HWY_TARGET != HWY_SCALAR
+  // The column pass in int32 lanes while sums stay below 2^31.
+  const bool simd_cols = area <= (uint64_t{1} << 23);
+  const size_t pad = internal::AreaGatherPad(t.out_cols);
+  int32_t* gather_idx = reinterpret_cast<int32_t*>(words) + (col_w - words) +
+                        size_t{col_taps} * t.out_cols;
+  const int32_t* gather_w = gather_idx + size_t{col_taps} * pad;
+  int32_t* quotients = gather_idx + 2 * size_t{col_taps} * pad;
+#endif
   for (uint32_t j = 0; j < t.out_rows; ++j) {
     for (uint32_t c = 0; c < t.in_cols; ++c) acc[c] = 0;
     // Column sums <= in_rows * 255: the row weights of an output sum to in_rows.
@@ -133,6 +184,16 @@ void AreaDownsampleImpl(const InputTransform& t, const uint8_t* in, uint8_t* out
       AccumulateRow(in + size_t{row_first[j] + k} * t.in_cols,
                     static_cast<int32_t>(row_w[size_t{j} * row_taps + k]), t.in_cols, acc);
     }
+#if HWY_TARGET != HWY_SCALAR
+    if (simd_cols) {
+      ColumnPass(acc, gather_idx, gather_w, col_taps, pad, t.out_cols, static_cast<int32_t>(area),
+                 quotients);
+      for (uint32_t k = 0; k < t.out_cols; ++k) {
+        out[size_t{j} * t.out_cols + k] = static_cast<uint8_t>(quotients[k]);
+      }
+      continue;
+    }
+#endif
     for (uint32_t k = 0; k < t.out_cols; ++k) {
       const int32_t* a = acc + col_first[k];
       const uint32_t* w = col_w + size_t{k} * col_taps;
