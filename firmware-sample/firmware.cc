@@ -235,6 +235,9 @@ size_t FrameClassifier::FormatStats(bool json, char* buf, size_t size) const {
 
 const char* VerifyPredictMatchesReference(Network* net) {
   if (net->input_size() != kFrameBytes) return "the model does not take 28 x 28 frames";
+  if (net->input_transform().kind == InputTransformKind::kAffine) {
+    return "the model takes float features (an affine input transform), not frames";
+  }
   std::vector<uint8_t> frame(kFrameBytes);
   std::vector<int32_t> simd(net->output_size()), ref(net->output_size());
   // A ring (a drawn "0") and a pattern that covers every pixel value.

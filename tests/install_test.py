@@ -109,6 +109,7 @@ class InstallTest(unittest.TestCase):
         for path in ["bin/edgemlp", "bin/edgemlp-firmware",
                      "include/edgemlp/edgemlp.h", "include/edgemlp/runtime.h",
                      "include/edgemlp/introspect.h", "include/edgemlp/blob.h",
+                     "include/edgemlp/input_transform.h",
                      "include/edgemlp/blob_format.h", "include/edgemlp/export.h",
                      "lib/sysusers.d/edgemlp.conf"]:
             self.assertTrue(os.path.exists(os.path.join(self.root, path)), path)
@@ -144,7 +145,8 @@ class InstallTest(unittest.TestCase):
         for api in ["edgemlp_predict@@EDGEMLP_0", "edgemlp_load_file@@EDGEMLP_0"]:
             self.assertIn(api, names)
         for api in ["edgemlp::Network::LoadFile(", "edgemlp::Network::PredictBatch(",
-                    "edgemlp::ParseBlob(", "edgemlp::TargetName("]:
+                    "edgemlp::ParseBlob(", "edgemlp::TargetName(",
+                    "edgemlp::QuantizeFeatures(", "edgemlp::AreaDownsample("]:
             self.assertTrue(any(n.startswith(api) for n in names), api)
         # The kernels and the dispatch tables stay inside.
         self.assertFalse([n for n in names if "internal" in n or "hwy" in n.lower()])

@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "edgemlp/blob_format.h"
+#include "edgemlp/input_transform.h"
+#include "idx.h"
 
 namespace edgemlp {
 
@@ -19,18 +21,40 @@ struct DenseLayer {
   float calib_max = 0.0f;   // largest output seen on held-out training data
 };
 
+// The model's input transform as owned data (format 1.2): the trainer
+// applies it to the data once, through the runtime's own functions, and
+// trains on the u8 result; export stores it in the int8 blob.
+struct FloatInputTransform {
+  InputTransformKind kind = InputTransformKind::kNone;
+  // affine: one scale and offset per feature (in_size = out_size = size())
+  std::vector<float> scale, offset;
+  // area: in_rows x in_cols -> out_rows x out_cols
+  uint32_t in_rows = 0, in_cols = 0, out_rows = 0, out_cols = 0;
+
+  // The runtime's view (pointers into this object's vectors).
+  InputTransform View() const;
+};
+
 struct FloatModel {
+  // What the caller passes (raw pixels or features; features are
+  // input_rows x 1): layer 0 reads the transform's output instead if any.
   uint32_t input_rows = 28;
   uint32_t input_cols = 28;
   // real input = pixel * input_scale + input_offset
   float input_scale = 1.0f / 255.0f;
   float input_offset = 0.0f;
+  FloatInputTransform input_transform;  // kind kNone: none
   std::vector<DenseLayer> layers;
   // Provenance JSON stored in the blob's metadata section ("" if none):
   // how the model was made (seed, dataset digests, tool version...).
   std::string provenance;
 
   uint32_t input_size() const { return input_rows * input_cols; }
+  // What layer 0 reads: the transform's output size, or input_size().
+  uint32_t layer_input_size() const {
+    return input_transform.kind == InputTransformKind::kNone ? input_size()
+                                                             : input_transform.View().out_size;
+  }
   uint32_t output_size() const {
     return static_cast<uint32_t>(layers.back().weights.rows());
   }
@@ -57,9 +81,22 @@ std::vector<uint64_t> ReadFileAligned(const std::string& path, size_t* size);
 Eigen::MatrixXf Forward(const FloatModel& model, const Eigen::MatrixXf& input,
                         std::vector<Eigen::MatrixXf>* hidden = nullptr);
 
-// Converts count images of pixels to model input columns.
+// Converts count inputs of model.input_size() bytes to model input columns:
+// an area transform runs first (the runtime's AreaDownsample); u8 input to
+// an affine model is its quantized features (as Network::Predict takes them).
 Eigen::MatrixXf ImagesToInput(const FloatModel& model, const uint8_t* pixels,
                               size_t count);
+
+// The data a model with transform `t` trains on: the area transform of
+// every image (what layer 0 reads, as the runtime computes it); throws
+// InputError if the images are not t's input size. Affine features are
+// quantized by their reader instead (QuantizeFeatures), so this is for area.
+Dataset TransformDataset(const FloatInputTransform& t, const Dataset& raw);
+
+// Gives a model trained on transformed data its transform: from then on it
+// takes what the caller has (area: the in_rows x in_cols image; affine: the
+// in_size features, input_rows = in_size, input_cols = 1).
+void AttachInputTransform(FloatModel* model, const FloatInputTransform& t);
 
 }  // namespace edgemlp
 
