@@ -64,6 +64,7 @@ void AddBench(CLI::App& app);
 void AddFinetune(CLI::App& app);
 void AddDoctor(CLI::App& app);
 void AddLearningCurve(CLI::App& app);
+void AddImport(CLI::App& app);
 
 }  // namespace edgemlp::cli
 

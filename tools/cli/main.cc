@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
   AddFinetune(app);
   AddDoctor(app);
   AddLearningCurve(app);
+  AddImport(app);
   try {
     std::vector<std::string> args(argv + 1, argv + argc);
     SetCommandLine(args);
