@@ -107,7 +107,7 @@ FloatModel ToFloatModel(const ImportedModel& imported, const std::string& name) 
   CheckLayers(imported, name);
   FloatModel model;
   const uint32_t in = static_cast<uint32_t>(imported.layers[0].weights.cols());
-  if (imported.input_rows * imported.input_cols == in && imported.input_rows > 0) {
+  if (uint64_t{imported.input_rows} * imported.input_cols == in && imported.input_rows > 0) {
     model.input_rows = imported.input_rows;
     model.input_cols = imported.input_cols;
   } else if (in == 784) {

@@ -61,7 +61,6 @@ DTensor Decode(const onnx::TensorProto& t, const std::string& what, size_t limit
     d.dims.push_back(dim);
   }
   const std::string& raw = t.raw_data();
-  d.values.reserve(count);
   if (t.data_type() == onnx::TensorProto_DataType_FLOAT) {
     if (!raw.empty() || count == 0) {
       if (raw.size() != count * 4) {
