@@ -135,6 +135,17 @@ double FloatAttribute(const onnx::NodeProto& node, const char* name, double fall
   return a->f();
 }
 
+// Features per example of an input [batch, dims...]: their product, -1 when
+// one is symbolic, INT64_MAX when it overflows (no layer matches it then).
+int64_t FeatureCount(const std::vector<int64_t>& dims) {
+  int64_t n = 1;
+  for (size_t d = 1; d < dims.size(); ++d) {
+    if (dims[d] < 0) return -1;
+    if (__builtin_mul_overflow(n, dims[d], &n)) return INT64_MAX;
+  }
+  return n;
+}
+
 // The conversion's view of the graph: initializers by name, the one data input.
 struct Graph {
   const onnx::GraphProto* proto = nullptr;
@@ -226,10 +237,7 @@ ImportedModel Convert(const Graph& g) {
       if (IntAttribute(node, "axis", 1, what) != 1 || node.input_size() != 1) {
         throw InputError(what + ": only Flatten with axis 1 (keep the batch) is supported");
       }
-      if (!flat) {
-        width = 1;
-        for (size_t d = 1; d < dims.size(); ++d) width = dims[d] < 0 || width < 0 ? -1 : width * dims[d];
-      }
+      if (!flat) width = FeatureCount(dims);
       flat = true;
     } else if (op == "Gemm" || op == "MatMul") {
       if (!flat) throw InputError(what + ": its input " + DimsString(dims) + " needs a Flatten first");
@@ -325,13 +333,7 @@ Eigen::MatrixXd Interpret(const Graph& g, const Eigen::MatrixXd& x) {
   const int64_t batch = x.cols(), n = x.rows();
   DTensor a;
   a.dims = {batch, n};
-  bool known = g.input_dims.size() > 1;
-  int64_t product = 1;
-  for (size_t d = 1; d < g.input_dims.size(); ++d) {
-    known = known && g.input_dims[d] > 0;
-    product *= std::max<int64_t>(g.input_dims[d], 1);
-  }
-  if (known && product == n) {
+  if (g.input_dims.size() > 1 && FeatureCount(g.input_dims) == n) {
     a.dims = g.input_dims;
     a.dims[0] = batch;
   }
