@@ -263,6 +263,11 @@ class Onnx(Base):
                     "has 12", name="s.onnx")
         side = helper.make_node("Gemm", ["x", "V"], ["y"], name="fc2", transB=1)
         self.refuse(onnx_model([side], [w], ["batch", 12]), "'fc2'", "'V'", name="v.onnx")
+        # An input whose dims overflow 64 bits when multiplied: no layer fits it.
+        flat = helper.make_node("Flatten", ["x"], ["f"], name="flat")
+        big = helper.make_node("Gemm", ["f", "W"], ["y"], name="fc3", transB=1)
+        self.refuse(onnx_model([flat, big], [w], ["batch", 1 << 40, 1 << 40]), "'fc3'", "take 12",
+                    name="o.onnx")
         # The data input cast before the MLP: Cast is not supported.
         cast = helper.make_node("Cast", ["x"], ["c"], name="cast0", to=1)
         self.refuse(onnx_model([cast, gemm], [w], ["batch", 12]), "'cast0'", "Cast", name="k.onnx")
