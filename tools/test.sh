@@ -7,6 +7,7 @@
 # Usage: tools/test.sh        MNIST from $EDGEMLP_DATA, else data/mnist;
 #                             EDGEMLP_FUZZ_SECONDS per fuzz target (15);
 #                             EDGEMLP_WEB_CHROMIUM=0 leaves the browser out
+#                             EDGEMLP_PYTORCH=1 adds tools/scripts/pytorch-import.py
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -41,6 +42,14 @@ echo "== release build (warning_level=3, -Werror)"
 setup build-test --buildtype=release --prefix=/usr -Dwerror=true
 meson compile -C build-test
 run_suites build-test || failed=1
+
+# Opt-in (EDGEMLP_PYTORCH=1, which also makes install-deps.sh install
+# python3-torch): an MLP trained with PyTorch, imported through ONNX and
+# safetensors, run in int8; fails below 99% argmax agreement with PyTorch.
+if [ "${EDGEMLP_PYTORCH:-0}" = 1 ]; then
+  echo "== PyTorch -> ONNX/safetensors -> edgemlp import -> int8"
+  /usr/bin/python3 tools/scripts/pytorch-import.py --build build-test || failed=1
+fi
 
 echo "== debug build (-Werror), unit suites"
 setup build-debug --buildtype=debug -Dwerror=true

@@ -65,6 +65,7 @@ void AddFinetune(CLI::App& app);
 void AddDoctor(CLI::App& app);
 void AddLearningCurve(CLI::App& app);
 void AddReport(CLI::App& app);
+void AddImport(CLI::App& app);
 
 }  // namespace edgemlp::cli
 

@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
   AddDoctor(app);
   AddLearningCurve(app);
   AddReport(app);
+  AddImport(app);
   try {
     std::vector<std::string> args(argv + 1, argv + argc);
     SetCommandLine(args);

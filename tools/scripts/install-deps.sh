@@ -2,6 +2,7 @@
 # Installs the Debian 12 packages edgemlp needs, only those missing.
 # Usage: tools/scripts/install-deps.sh [extra packages...]
 #        EDGEMLP_PEERS=1 also installs the bench peers (oneDNN, XNNPACK)
+#        EDGEMLP_PYTORCH=1 also installs PyTorch (tools/scripts/pytorch-import.py)
 set -euo pipefail
 
 packages=(
@@ -12,6 +13,7 @@ packages=(
   curl ca-certificates                     # fetch-mnist.sh
   pybind11-dev python3-dev python3-numpy python3-pytest   # the Python module (python/)
   help2man dpkg-dev lintian                # man pages, .deb packages (build-deb.sh, deb suite)
+  libonnx-dev libprotobuf-dev python3-onnx # edgemlp import of ONNX (-Donnx), its test fixtures
   # Raspberry Pi: tools/scripts/test-arm.sh adds g++-aarch64-linux-gnu g++-arm-linux-gnueabihf
   # qemu-user-static; tools/scripts/pi-speed.py needs llvm (llvm-mca).
   # Microcontrollers: tools/scripts/test-mcu.sh adds gcc-arm-none-eabi picolibc-arm-none-eabi
@@ -24,6 +26,11 @@ packages=(
 # Opt-in: the peers of `edgemlp bench` (-Dbench_peers=enabled); CI goes without.
 if [ "${EDGEMLP_PEERS:-0}" = 1 ]; then
   packages+=(libdnnl-dev libxnnpack-dev libpthreadpool-dev)
+fi
+
+# Opt-in: PyTorch for the end-to-end proof of `edgemlp import` (about 180 MB with libtorch).
+if [ "${EDGEMLP_PYTORCH:-0}" = 1 ]; then
+  packages+=(python3-torch)
 fi
 
 missing=()
