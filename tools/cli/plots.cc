@@ -288,7 +288,7 @@ void WriteRunPlots(const std::string& dir, const Run& run, const Dataset& test) 
   // The loss of answering the class frequencies: a plateau here learned
   // nothing. Far above the curves it would squash them; the legend says so.
   const double prior =
-      PriorLoss(run.config.loss, CountClasses(run.data.labels, 0, run.n_train).share);
+      PriorLoss(run.config.loss, CountClasses(run.data.labels, 0, run.n_train, run.data.classes).share);
   char prior_name[64];
   const bool prior_shown = prior <= 2 * top;
   std::snprintf(prior_name, sizeof(prior_name), "class-prior loss %.3g%s", prior,
