@@ -7,6 +7,7 @@ set -euo pipefail
 packages=(
   meson ninja-build pkg-config g++ python3
   libhwy-dev libeigen3-dev zlib1g-dev      # runtime, trainer
+  libzip-dev                               # trainer: NumPy .npz data
   doctest-dev cmake                        # tests (cmake lets meson find doctest)
   libcli11-dev nlohmann-json3-dev libstb-dev libssl-dev   # the CLI
   curl ca-certificates                     # fetch-mnist.sh
