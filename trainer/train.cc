@@ -299,7 +299,12 @@ class Trainer {
     Validate(&rec);
     rec.seconds = Seconds(start);
     ++state_.epochs_done;
-    if (rec.val_accuracy > state_.best_accuracy) {
+    // On a small validation split accuracy is coarse and ties are common
+    // (several epochs at 100%): the lower validation loss breaks them.
+    const bool tie_better = config_.val_count < kCoarseValidation &&
+                            rec.val_accuracy == state_.best_accuracy && state_.best_epoch > 0 &&
+                            rec.val_loss < state_.history[state_.best_epoch - 1].val_loss;
+    if (rec.val_accuracy > state_.best_accuracy || tie_better) {
       state_.best_accuracy = rec.val_accuracy;
       state_.best = Evaluated();
       state_.best_epoch = rec.epoch;

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "cli/cli.h"
+#include "cli/data_options.h"
 #include "diagnostics.h"
 #include "error.h"
 #include "cli/train_options.h"
@@ -174,7 +175,7 @@ std::string Quote(const std::string& arg) {
 
 void RunDoctor(const DoctorOptions& d) {
   const TrainOptions& o = d.train;
-  const Mnist mnist = LoadMnist(ResolveDataDir(o.data));
+  const LoadedData mnist = LoadAndLog(o.data_spec);
   Log("doctor 1/5: the run as given");
   const Run run = TrainWithDiagnostics(o, mnist, false);
   std::vector<Finding> findings = run.findings;
@@ -226,7 +227,8 @@ void RunDoctor(const DoctorOptions& d) {
   Log("verifying the suggested command (%d epochs): %s", fixed.config.epochs, command.c_str());
   const Run check = TrainWithDiagnostics(fixed, mnist, true);
 
-  const Json j = {{"final_loss", run.final_loss},
+  const Json j = {{"data", DataJson(mnist, o.data_spec)},
+                  {"final_loss", run.final_loss},
                   {"test_accuracy", run.test_accuracy},
                   {"diagnostics", FindingsJson(findings)},
                   {"verdict", verdict},
