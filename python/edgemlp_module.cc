@@ -5,6 +5,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <mutex>
@@ -80,24 +81,19 @@ class PyNetwork {
                            std::string(py::str(py::type::of(x).attr("__name__"))));
     }
     const auto a = py::reinterpret_borrow<py::array>(x);
+    if (TakesFloats()) {
+      throw py::type_error("predict: this blob takes raw float features (an affine input "
+                           "transform): use predict_float(x) with a numpy float32 array");
+    }
     if (a.dtype().kind() != 'u' || a.itemsize() != 1) {
       throw py::type_error("predict: expected dtype uint8 (pixels 0..255), got " +
                            std::string(py::str(a.dtype())) +
-                           "; float features are not supported yet (docs/python.md)");
+                           "; float features need a blob with an affine input transform "
+                           "and predict_float (docs/python.md)");
     }
-    const size_t in = net_.input_size(), out = net_.output_size();
+    const size_t out = net_.output_size();
     const bool batch = a.ndim() == 2;
-    if ((a.ndim() != 1 && !batch) || static_cast<size_t>(a.shape(a.ndim() - 1)) != in) {
-      std::string shape;
-      for (py::ssize_t d = 0; d < a.ndim(); ++d) shape += (d ? ", " : "") + std::to_string(a.shape(d));
-      throw py::value_error("predict: expected shape (" + std::to_string(in) + ",) or (N, " +
-                            std::to_string(in) + "), got (" + shape + (a.ndim() == 1 ? ",)" : ")"));
-    }
-    // A copy would hide a cost the caller should see: say how to make one.
-    if (!(a.flags() & py::array::c_style)) {
-      throw py::value_error("predict: the array is not C-contiguous (a slice or a transpose); "
-                            "pass numpy.ascontiguousarray(x)");
-    }
+    CheckShape("predict", a);
     const size_t count = batch ? static_cast<size_t>(a.shape(0)) : 1;
     const auto* pixels = static_cast<const uint8_t*>(a.data());
     py::array_t<int32_t> logits(batch ? std::vector<py::ssize_t>{a.shape(0), py::ssize_t(out)}
@@ -112,6 +108,55 @@ class PyNetwork {
       std::shared_lock<std::shared_mutex> target(g_target_lock);
       std::lock_guard<std::mutex> lock(mutex_);
       if (count != 0) net_.PredictBatch(pixels, count, logits_out, classes_out);
+    }
+    if (!batch) return py::make_tuple(classes_out[0], logits);
+    return py::make_tuple(classes, logits);
+  }
+
+  // x: float32 raw features of a blob with an affine input transform,
+  // shape (input_size,) or (N, input_size), like predict. A NaN or infinite
+  // feature raises ValueError naming its row and column.
+  py::tuple PredictFloat(const py::object& x) {
+    if (!py::isinstance<py::array>(x)) {
+      throw py::type_error("predict_float: expected a numpy.ndarray of float32, got " +
+                           std::string(py::str(py::type::of(x).attr("__name__"))));
+    }
+    const auto a = py::reinterpret_borrow<py::array>(x);
+    if (!TakesFloats()) {
+      throw py::type_error("predict_float: this blob takes uint8 input (it has no affine "
+                           "input transform): use predict(x)");
+    }
+    if (a.dtype().kind() != 'f' || a.itemsize() != 4) {
+      throw py::type_error("predict_float: expected dtype float32, got " +
+                           std::string(py::str(a.dtype())) + "; pass x.astype(numpy.float32)");
+    }
+    const size_t in = net_.input_size(), out = net_.output_size();
+    const bool batch = a.ndim() == 2;
+    CheckShape("predict_float", a);
+    const size_t count = batch ? static_cast<size_t>(a.shape(0)) : 1;
+    const auto* features = static_cast<const float*>(a.data());
+    py::array_t<int32_t> logits(batch ? std::vector<py::ssize_t>{a.shape(0), py::ssize_t(out)}
+                                      : std::vector<py::ssize_t>{py::ssize_t(out)});
+    py::array_t<int> classes(static_cast<py::ssize_t>(count));
+    int32_t* logits_out = logits.mutable_data();
+    int* classes_out = classes.mutable_data();
+    size_t bad_row = count;
+    {
+      py::gil_scoped_release release;
+      std::shared_lock<std::shared_mutex> target(g_target_lock);
+      std::lock_guard<std::mutex> lock(mutex_);
+      for (size_t n = 0; n < count && bad_row == count; ++n) {
+        classes_out[n] = net_.PredictFloat(features + n * in, logits_out + n * out);
+        if (classes_out[n] < 0) bad_row = n;
+      }
+    }
+    if (bad_row != count) {
+      size_t col = 0;
+      while (col < in && std::isfinite(features[bad_row * in + col])) ++col;
+      throw py::value_error("predict_float: feature " + std::to_string(col) +
+                            (batch ? " of row " + std::to_string(bad_row) : std::string()) +
+                            " is " + std::to_string(features[bad_row * in + col]) +
+                            " (features must be finite)");
     }
     if (!batch) return py::make_tuple(classes_out[0], logits);
     return py::make_tuple(classes, logits);
@@ -168,7 +213,47 @@ class PyNetwork {
 
   const edgemlp::Network& net() const { return net_; }
 
+  // The input transform as a dict: kind ('none', 'affine', 'area'), in_size,
+  // out_size, and for area in_rows, in_cols, out_rows, out_cols.
+  py::dict InputTransform() const {
+    const edgemlp::InputTransform& t = net_.input_transform();
+    py::dict d;
+    d["kind"] = edgemlp::InputTransformKindName(t.kind);
+    d["in_size"] = net_.input_size();
+    d["out_size"] = t.kind == edgemlp::InputTransformKind::kNone ? net_.input_size() : t.out_size;
+    if (t.kind == edgemlp::InputTransformKind::kArea) {
+      d["in_rows"] = t.in_rows;
+      d["in_cols"] = t.in_cols;
+      d["out_rows"] = t.out_rows;
+      d["out_cols"] = t.out_cols;
+    }
+    return d;
+  }
+
  private:
+  bool TakesFloats() const {
+    return net_.input_transform().kind == edgemlp::InputTransformKind::kAffine;
+  }
+
+  // Shape (input_size,) or (N, input_size), C-contiguous; else ValueError.
+  void CheckShape(const char* what, const py::array& a) const {
+    const size_t in = net_.input_size();
+    const bool batch = a.ndim() == 2;
+    if ((a.ndim() != 1 && !batch) || static_cast<size_t>(a.shape(a.ndim() - 1)) != in) {
+      std::string shape;
+      for (py::ssize_t d = 0; d < a.ndim(); ++d) shape += (d ? ", " : "") + std::to_string(a.shape(d));
+      throw py::value_error(std::string(what) + ": expected shape (" + std::to_string(in) +
+                            ",) or (N, " + std::to_string(in) + "), got (" + shape +
+                            (a.ndim() == 1 ? ",)" : ")"));
+    }
+    // A copy would hide a cost the caller should see: say how to make one.
+    if (!(a.flags() & py::array::c_style)) {
+      throw py::value_error(std::string(what) +
+                            ": the array is not C-contiguous (a slice or a transpose); "
+                            "pass numpy.ascontiguousarray(x)");
+    }
+  }
+
   edgemlp::Network net_;
   std::mutex mutex_;  // the Network's scratch arena
 };
@@ -194,7 +279,15 @@ PYBIND11_MODULE(edgemlp, m) {
            "x: numpy uint8 of shape (input_size,) -> (class: int, logits: int32 (output_size,)); "
            "shape (N, input_size) -> (classes: int32 (N,), logits: int32 (N, output_size)). "
            "Reads x in place: it must be C-contiguous.")
-      .def_property_readonly("input_size", [](const PyNetwork& n) { return n.net().input_size(); })
+      .def("predict_float", &PyNetwork::PredictFloat, py::arg("x"),
+           "x: numpy float32 raw features of a blob with an affine input transform, shape "
+           "(input_size,) or (N, input_size) -> as predict. Features are quantized exactly as "
+           "the trainer did; a NaN or infinite one raises ValueError.")
+      .def_property_readonly("input_size", [](const PyNetwork& n) { return n.net().input_size(); },
+                             "values per input: pixels, or float features for predict_float")
+      .def_property_readonly("input_transform", &PyNetwork::InputTransform,
+                             "dict: kind ('none', 'affine', 'area'), in_size, out_size "
+                             "(+ in_rows, in_cols, out_rows, out_cols for area)")
       .def_property_readonly("output_size", [](const PyNetwork& n) { return n.net().output_size(); })
       .def_property_readonly("input_scale", [](const PyNetwork& n) { return n.net().blob().header.input_scale; },
                              "the model's real input = pixel * input_scale + input_offset")

@@ -1,10 +1,12 @@
 // Blob round trips and every corruption class -> its own status.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstring>
 #include <limits>
+#include <functional>
 #include <map>
 
 #include "atomic_file.h"
@@ -419,6 +421,220 @@ TEST_CASE("truncation at every section boundary of a 1.1 blob") {
   for (size_t keep : cuts) {
     INFO("kept ", keep, " of ", blob.size());
     CHECK(Buffer(blob, keep).Parse() == Status::kTruncated);
+  }
+}
+
+// A 28x28 -> 14x14 area model and a 12-feature affine model, int8 with a
+// known-answer vector (1.2).
+FloatModel AreaModel() {
+  FloatModel m = test::RandomModel({196, 40, 10}, 11);
+  m.input_rows = m.input_cols = 28;
+  m.input_transform.kind = InputTransformKind::kArea;
+  m.input_transform.in_rows = m.input_transform.in_cols = 28;
+  m.input_transform.out_rows = m.input_transform.out_cols = 14;
+  return m;
+}
+FloatModel AffineModel() {
+  FloatModel m = test::RandomModel({12, 8, 3}, 12);
+  m.input_rows = 12;
+  m.input_cols = 1;
+  m.input_transform.kind = InputTransformKind::kAffine;
+  for (int i = 0; i < 12; ++i) {
+    m.input_transform.scale.push_back(10.0f + i);
+    m.input_transform.offset.push_back(128.0f - 3 * i);
+  }
+  return m;
+}
+std::vector<uint8_t> TransformBlob(const FloatModel& m) {
+  QuantOptions q;
+  q.test_input = SyntheticTestInput(m.input_size());
+  return Quantize(m, q);
+}
+
+TEST_CASE("format 1.2: the input transform round-trips through both kinds") {
+  for (const FloatModel& m : {AreaModel(), AffineModel()}) {
+    const InputTransformKind kind = m.input_transform.kind;
+    INFO("kind ", InputTransformKindName(kind));
+    const std::vector<uint8_t> f32 = SerializeFloatModel(m);
+    const FloatModel back = DeserializeFloatModel(f32.data(), f32.size(), "m.bin");
+    CHECK(back.input_transform.kind == kind);
+    CHECK(back.input_transform.scale == m.input_transform.scale);
+    CHECK(back.input_transform.offset == m.input_transform.offset);
+    CHECK(back.input_transform.out_cols == m.input_transform.out_cols);
+    CHECK(back.input_size() == m.input_size());
+    CHECK(back.ArchString() == m.ArchString());
+
+    Network net;
+    const std::vector<uint8_t> blob = TransformBlob(m);
+    const LoadResult r = Network::LoadCopy(blob.data(), blob.size(), &net);
+    REQUIRE_MESSAGE(r.ok(), r.message);
+    CHECK(net.blob().header.version_minor == 2);
+    CHECK(net.input_size() == m.input_size());
+    CHECK(net.input_transform().kind == kind);
+    CHECK(net.input_transform().out_size == m.layer_input_size());
+    CHECK(net.blob().layers[0].in_size == m.layer_input_size());
+    if (kind == InputTransformKind::kAffine) CHECK(net.input_transform().scale[3] == 13.0f);
+    int ran = 0;
+    for (int64_t target : AvailableTargets()) {
+      INFO("target ", TargetName(target));
+      ForceTarget(target);
+      const LoadResult st = net.SelfTest();
+      CHECK_MESSAGE(st.ok(), st.message);
+      ++ran;
+    }
+    ForceTarget(0);
+    CHECK(ran > 0);
+  }
+}
+
+TEST_CASE("format 1.2: an area blob predicts the reference's downsampled image on every target") {
+  const FloatModel m = AreaModel();
+  const std::vector<uint8_t> blob = TransformBlob(m);
+  Network net;
+  REQUIRE(Network::LoadCopy(blob.data(), blob.size(), &net).ok());
+  // Its own plain twin (no transform) fed the reference's 14x14 images.
+  FloatModel plain = m;
+  plain.input_transform = {};
+  plain.input_rows = plain.input_cols = 14;
+  const std::vector<uint8_t> plain_blob = QuantizeInt8(plain);
+  Network twin;
+  REQUIRE(Network::LoadCopy(plain_blob.data(), plain_blob.size(), &twin).ok());
+  CHECK(net.arena_bytes() >= twin.arena_bytes() + Network::kMaxBatch * 196 + 28 * 4);
+  const size_t count = Network::kMaxBatch + 5;  // two chunks
+  std::vector<uint8_t> images(count * 784), small(count * 196);
+  for (size_t i = 0; i < images.size(); ++i) images[i] = static_cast<uint8_t>((i * 7919) >> 3);
+  for (size_t n = 0; n < count; ++n) {
+    AreaDownsample(net.input_transform(), &images[n * 784], &small[n * 196]);
+  }
+  std::vector<int32_t> want(count * 10), got(count * 10), one(10);
+  std::vector<int> want_classes(count), classes(count);
+  for (size_t n = 0; n < count; ++n) {
+    want_classes[n] = twin.PredictRef(&small[n * 196], &want[n * 10]);
+  }
+  int ran = 0;
+  for (int64_t target : AvailableTargets()) {
+    INFO("target ", TargetName(target));
+    ForceTarget(target);
+    ++ran;
+    net.PredictBatch(images.data(), count, got.data(), classes.data());
+    CHECK(got == want);
+    CHECK(classes == want_classes);
+    for (size_t n : {size_t{0}, count - 1}) {
+      CHECK(net.Predict(&images[n * 784], one.data()) == want_classes[n]);
+      CHECK(std::equal(one.begin(), one.end(), want.begin() + n * 10));
+      CHECK(net.PredictRef(&images[n * 784], one.data()) == want_classes[n]);
+    }
+  }
+  ForceTarget(0);
+  CHECK(ran > 0);
+}
+
+TEST_CASE("format 1.2: PredictFloat quantizes the features, refuses non-finite ones") {
+  const FloatModel m = AffineModel();
+  const std::vector<uint8_t> blob = TransformBlob(m);
+  Network net;
+  REQUIRE(Network::LoadCopy(blob.data(), blob.size(), &net).ok());
+  std::vector<float> x(12);
+  for (int i = 0; i < 12; ++i) x[i] = -20.0f + 3.7f * i;
+  std::vector<uint8_t> q(12);
+  REQUIRE(QuantizeFeatures(net.input_transform(), x.data(), q.data()));
+  int32_t want[3], got[3];
+  const int want_class = net.PredictRef(q.data(), want);
+  CHECK(net.PredictFloat(x.data(), got) == want_class);
+  CHECK(std::equal(got, got + 3, want));
+  for (float bad : {NAN, INFINITY}) {
+    std::vector<float> y = x;
+    y[7] = bad;
+    int32_t untouched[3] = {5, 6, 7};
+    CHECK(net.PredictFloat(y.data(), untouched) == -1);
+    CHECK(untouched[0] == 5);
+    CHECK(untouched[2] == 7);
+  }
+  // Not an affine blob: -1, nothing written.
+  Network plain;
+  const std::vector<uint8_t> area = TransformBlob(AreaModel());
+  REQUIRE(Network::LoadCopy(area.data(), area.size(), &plain).ok());
+  std::vector<float> img(784, 1.0f);
+  int32_t logits[10] = {};
+  CHECK(plain.PredictFloat(img.data(), logits) == -1);
+  CHECK(logits[0] == 0);
+}
+
+TEST_CASE("format 1.2: every bad transform parameter is refused at load, by name") {
+  const std::vector<uint8_t> area = TransformBlob(AreaModel());
+  const std::vector<uint8_t> affine = TransformBlob(AffineModel());
+  const size_t off_at = sizeof(FileHeader) + offsetof(HeaderExtension, input_transform_offset);
+  const size_t size_at = sizeof(FileHeader) + offsetof(HeaderExtension, input_transform_size);
+  struct Case {
+    const char* what;
+    const std::vector<uint8_t>* blob;
+    std::function<void(Buffer&, size_t)> edit;  // section offset
+    Status status;
+    const char* message;
+  };
+  const Case cases[] = {
+      {"offset without size", &area, [&](Buffer& b, size_t) { b.Put<uint32_t>(size_at, 0); },
+       Status::kBadHeader, "input transform offset"},
+      {"misaligned", &area, [&](Buffer& b, size_t s) { b.Put<uint32_t>(off_at, uint32_t(s + 4)); },
+       Status::kMisaligned, "input transform offset"},
+      {"outside", &area, [&](Buffer& b, size_t) { b.Put<uint32_t>(off_at, 0xFFFFFFC0u); },
+       Status::kOutOfBounds, "input transform ["},
+      {"short", &area, [&](Buffer& b, size_t) { b.Put<uint32_t>(size_at, 32); },
+       Status::kBadHeader, "shorter than its 64-byte header"},
+      {"size too big", &area, [&](Buffer& b, size_t) { b.Put<uint32_t>(size_at, 128); },
+       Status::kBadHeader, "needs 64"},
+      {"affine size", &affine, [&](Buffer& b, size_t) { b.Put<uint32_t>(size_at, 64); },
+       Status::kBadHeader, "needs 176"},
+      {"kind 0", &area, [&](Buffer& b, size_t s) { b.Put<uint32_t>(s, 0); },
+       Status::kBadTransform, "kind 0"},
+      {"kind 3", &area, [&](Buffer& b, size_t s) { b.Put<uint32_t>(s, 3); },
+       Status::kBadTransform, "kind 3"},
+      {"in_size", &area, [&](Buffer& b, size_t s) { b.Put<uint32_t>(s + 4, 785); },
+       Status::kBadTransform, "in_size 785"},
+      {"area out > in", &area, [&](Buffer& b, size_t s) { b.Put<uint32_t>(s + 20, 29); },
+       Status::kBadTransform, "expected 1 <= out <= in"},
+      {"area out 0", &area, [&](Buffer& b, size_t s) { b.Put<uint32_t>(s + 24, 0); },
+       Status::kBadTransform, "expected 1 <= out <= in"},
+      {"area out_size", &area, [&](Buffer& b, size_t s) { b.Put<uint32_t>(s + 24, 13); },
+       Status::kBadTransform, "do not agree"},
+      {"area in_rows", &area, [&](Buffer& b, size_t s) {
+         b.Put<uint32_t>(s + 12, 14); b.Put<uint32_t>(s + 16, 56); },
+       Status::kBadTransform, "header image 28x28"},
+      {"area too large", &area, [&](Buffer& b, size_t s) { b.Put<uint32_t>(s + 12, 4097); },
+       Status::kBadTransform, "<= 4096"},
+      {"layer 0", &area, [&](Buffer& b, size_t s) {
+         b.Put<uint32_t>(s + 8, 14 * 13); b.Put<uint32_t>(s + 24, 13); },
+       Status::kBadShape, "transformed to 182"},
+      {"affine out_size", &affine, [&](Buffer& b, size_t s) { b.Put<uint32_t>(s + 8, 11); },
+       Status::kBadTransform, "affine out_size 11"},
+      {"affine rows", &affine, [&](Buffer& b, size_t s) { b.Put<uint32_t>(s + 12, 12); },
+       Status::kBadTransform, "rows/cols"},
+      {"reserved", &area, [&](Buffer& b, size_t s) { b.Put<uint32_t>(s + 60, 1); },
+       Status::kReservedNotZero, "input transform: reserved"},
+      {"scale 0", &affine, [&](Buffer& b, size_t s) { b.Put<float>(s + 64 + 4 * 5, 0.0f); },
+       Status::kBadValue, "feature 5 scale"},
+      {"scale NaN", &affine, [&](Buffer& b, size_t s) { b.Put<float>(s + 64, NAN); },
+       Status::kBadValue, "feature 0 scale"},
+      {"offset inf", &affine, [&](Buffer& b, size_t s) { b.Put<float>(s + 128 + 4 * 11, INFINITY); },
+       Status::kBadValue, "feature 11 scale"},
+      {"in a 1.1 file", &area, [&](Buffer& b, size_t) { b.Put<uint16_t>(offsetof(FileHeader, version_minor), 1); },
+       Status::kReservedNotZero, "reserved in format 1.1"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.what);
+    Buffer b(*c.blob);
+    c.edit(b, b.Get<uint32_t>(off_at));
+    b.FixCrc();
+    BlobView view;
+    const LoadResult r = ParseBlob(b.data(), b.size, &view);
+    CHECK(r.status == c.status);
+    CHECK_MESSAGE(r.message.find(c.message) != std::string::npos, r.message);
+  }
+  // Cut inside the section: truncated.
+  for (const std::vector<uint8_t>* blob : {&area, &affine}) {
+    Buffer whole(*blob);
+    const uint32_t at = whole.Get<uint32_t>(off_at);
+    CHECK(Buffer(*blob, at + 1).Parse() == Status::kTruncated);
   }
 }
 

@@ -2,10 +2,12 @@
 // more images than one batched pass, against the scalar reference.
 #include <doctest/doctest.h>
 
+#include <limits>
 #include <random>
 #include <vector>
 
 #include "atomic_file.h"
+#include "edgemlp/edgemlp.h"
 #include "edgemlp/runtime.h"
 #include "quantize.h"
 #include "test_util.h"
@@ -63,6 +65,56 @@ TEST_CASE("PredictBatch == PredictRef on every target, across chunk boundaries")
   }
   ForceTarget(0);
   CHECK(ran > 0);
+}
+
+TEST_CASE("C API: edgemlp_predict_float on an affine blob, u8 input refused there") {
+  FloatModel m = test::RandomModel({6, 5, 4}, 3);
+  m.input_rows = 6;
+  m.input_cols = 1;
+  m.input_transform.kind = InputTransformKind::kAffine;
+  m.input_transform.scale = {1.0f, 2.0f, 4.0f, 8.0f, 16.0f, 32.0f};
+  m.input_transform.offset = {0.0f, 50.0f, 100.0f, 150.0f, 200.0f, 250.0f};
+  test::TempDir dir;
+  const std::string path = dir.File("affine.q8");
+  const std::vector<uint8_t> blob = QuantizeInt8(m);
+  WriteFileAtomic(path, blob.data(), blob.size());
+  edgemlp_network* net = edgemlp_load_file(path.c_str());
+  REQUIRE(net != nullptr);
+  CHECK(edgemlp_input_transform(net) == 1);
+  CHECK(edgemlp_input_size(net) == 6);
+  Network ref;
+  REQUIRE(Network::LoadFile(path, &ref).ok());
+  const float x[6] = {3.25f, -7.0f, 0.5f, 1.0f, -2.5f, 100.0f};
+  uint8_t q[6];
+  REQUIRE(QuantizeFeatures(ref.input_transform(), x, q));
+  int32_t want[4], got[4] = {};
+  const int want_class = ref.PredictRef(q, want);
+  CHECK(edgemlp_predict_float(net, x, got) == want_class);
+  CHECK(std::vector<int32_t>(got, got + 4) == std::vector<int32_t>(want, want + 4));
+  float bad[6] = {1, 2, 3, 4, 5, 6};
+  bad[4] = std::numeric_limits<float>::quiet_NaN();
+  int32_t untouched[4] = {9, 9, 9, 9};
+  CHECK(edgemlp_predict_float(net, bad, untouched) == -1);
+  CHECK(untouched[0] == 9);
+  // u8 input to an affine blob: refused, nothing written.
+  CHECK(edgemlp_predict(net, q, untouched) == -1);
+  CHECK(untouched[3] == 9);
+  int classes[2] = {7, 7};
+  edgemlp_predict_batch(net, q, 1, untouched, classes);
+  CHECK(classes[0] == -1);
+  CHECK(classes[1] == 7);
+  CHECK(untouched[1] == 9);
+  edgemlp_free(net);
+
+  // A blob without a transform: 0, and predict_float refuses.
+  const std::vector<uint8_t> plain = QuantizeInt8(test::RandomModel({6, 5, 4}, 3));
+  WriteFileAtomic(path, plain.data(), plain.size());
+  net = edgemlp_load_file(path.c_str());
+  REQUIRE(net != nullptr);
+  CHECK(edgemlp_input_transform(net) == 0);
+  CHECK(edgemlp_predict_float(net, x, untouched) == -1);
+  CHECK(edgemlp_predict(net, q, untouched) >= 0);
+  edgemlp_free(net);
 }
 
 }  // namespace

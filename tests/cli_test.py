@@ -315,7 +315,7 @@ class CliTest(RunDirTest):
             self.assertNotEqual(c["float"], c["quantized"])
         i = run_json("inspect", out, "--verify")
         self.assertTrue(i["checksum_ok"])
-        self.assertEqual(i["version_minor"], 1)
+        self.assertEqual(i["version_minor"], 2)
         self.assertEqual(i["header_size"], 128)
         self.assertTrue(i["verify"]["ok"])
         self.assertTrue(i["verify"]["reference"])

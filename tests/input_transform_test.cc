@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "edgemlp/input_transform.h"
+#include "for_each_target.h"
+#include "kernels.h"
 
 namespace edgemlp {
 namespace {
@@ -149,6 +151,35 @@ TEST_CASE("AreaDownsample equals the area integral: 28 -> 16, odd and 1-pixel sh
   std::vector<uint8_t> small(5);
   AreaDownsample(Area(4096, 3, 5, 1), white.data(), small.data());
   CHECK(small == std::vector<uint8_t>(5, 255));
+}
+
+TEST_CASE("the SIMD area path equals the reference on every target") {
+  struct Shape { uint32_t ir, ic, orow, ocol; };
+  // Widths below, at and past every lane count (4..64 int32 lanes), odd
+  // ratios, 1 pixel, the identity and a wide row that stresses the sums.
+  const Shape shapes[] = {{28, 28, 14, 14}, {28, 28, 16, 16}, {28, 28, 7, 9}, {3, 3, 1, 1},
+                          {5, 67, 2, 13},   {64, 64, 64, 64}, {33, 130, 11, 17},
+                          {2, 4096, 1, 3},  {1, 1, 1, 1}};
+  const int ran = test::ForEachTarget([&](const std::string& target) {
+    for (const Shape& s : shapes) {
+      CAPTURE(target);
+      CAPTURE(s.ir);
+      CAPTURE(s.ic);
+      CAPTURE(s.orow);
+      CAPTURE(s.ocol);
+      const InputTransform t = Area(s.ir, s.ic, s.orow, s.ocol);
+      for (uint32_t seed : {4u, 5u}) {
+        std::vector<uint8_t> in = RandomImage(t.in_size, seed);
+        if (seed == 5) in.assign(t.in_size, 255);  // the largest sums
+        std::vector<uint8_t> want(t.out_size), got(t.out_size, 1);
+        std::vector<int32_t> scratch(s.ic);
+        AreaDownsample(t, in.data(), want.data());
+        internal::AreaDownsampleSimd(t, in.data(), got.data(), scratch.data());
+        CHECK(got == want);
+      }
+    }
+  });
+  CHECK(ran > 0);
 }
 
 }  // namespace

@@ -6,8 +6,11 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <random>
 
 #include "diagnostics.h"
+#include "edgemlp/runtime.h"
+#include "error.h"
 #include "model.h"
 #include "quantize.h"
 #include "test_util.h"
@@ -141,6 +144,88 @@ TEST_CASE("sigmoid/tanh models round-trip through the float blob and the int8 qu
   CHECK(back.layers[0].activation == Activation::kSigmoid);
   CHECK(back.layers[1].activation == Activation::kTanh);
   CHECK_THROWS_WITH(QuantizeInt8(back), doctest::Contains("ReLU"));
+}
+
+}  // namespace
+}  // namespace edgemlp
+
+namespace edgemlp {
+namespace {
+
+// 28x28 images: class k lights a 4x4 block at its own place over noise.
+Dataset BlocksPerClass(size_t count, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  Dataset d;
+  d.images.rows = d.images.cols = 28;
+  d.images.count = static_cast<uint32_t>(count);
+  d.images.pixels.resize(count * 784);
+  for (size_t i = 0; i < count; ++i) {
+    const uint8_t label = static_cast<uint8_t>(rng() % 10);
+    uint8_t* img = &d.images.pixels[i * 784];
+    for (int p = 0; p < 784; ++p) img[p] = static_cast<uint8_t>(rng() % 40);
+    const int r0 = 2 + (label / 5) * 12, c0 = 1 + (label % 5) * 5;
+    for (int r = r0; r < r0 + 4; ++r) {
+      for (int c = c0; c < c0 + 4; ++c) img[r * 28 + c] = 255;
+    }
+    d.labels.push_back(label);
+  }
+  return d;
+}
+
+TEST_CASE("an area model 28x28 -> 14x14: trained on the transform, exported, run bit-exact") {
+  FloatInputTransform area;
+  area.kind = InputTransformKind::kArea;
+  area.in_rows = area.in_cols = 28;
+  area.out_rows = area.out_cols = 14;
+  const Dataset raw = BlocksPerClass(1200, 3);
+  const Dataset small = TransformDataset(area, raw);
+  REQUIRE(small.images.rows == 14);
+  TrainConfig config = test::SmallTrainConfig();
+  config.arch = {196, 24, 10};
+  config.epochs = 4;
+  FloatModel model = Train(small, config).model;
+  const std::vector<uint8_t> on_small = PredictFloat(model, small, 0, small.size());
+  AttachInputTransform(&model, area);
+  CHECK(model.input_size() == 784);
+  CHECK(model.ArchString() == "196-24-10");
+  // The float path downsamples raw images itself, with the runtime's function.
+  CHECK(PredictFloat(model, raw, 0, raw.size()) == on_small);
+  size_t correct = 0;
+  for (size_t i = 0; i < raw.size(); ++i) correct += on_small[i] == raw.labels[i];
+  CHECK(correct > raw.size() * 9 / 10);
+  CHECK_THROWS_AS(TransformDataset(area, small), InputError);
+
+  // The model file keeps the transform; export carries it into the int8 blob.
+  const std::vector<uint8_t> file = SerializeFloatModel(model);
+  const FloatModel loaded = DeserializeFloatModel(file.data(), file.size(), "m.bin");
+  CHECK(loaded.input_transform.kind == InputTransformKind::kArea);
+  CHECK(PredictFloat(loaded, raw, 0, 50) == std::vector<uint8_t>(on_small.begin(), on_small.begin() + 50));
+  QuantOptions q;
+  q.test_input.assign(raw.images.image(7), raw.images.image(8));  // a raw image
+  const std::vector<uint8_t> blob = Quantize(loaded, q);
+  Network net;
+  REQUIRE(Network::LoadCopy(blob.data(), blob.size(), &net).ok());
+  CHECK(net.input_size() == 784);
+  CHECK(net.input_transform().out_rows == 14);
+  const size_t n = 150;
+  std::vector<int32_t> want(n * 10), got(n * 10);
+  std::vector<int> classes(n);
+  size_t agree = 0;
+  for (size_t i = 0; i < n; ++i) {
+    agree += net.PredictRef(raw.images.image(i), &want[i * 10]) == on_small[i];
+  }
+  CHECK(agree >= n * 95 / 100);  // int8 follows the float model
+  int ran = 0;
+  for (int64_t target : AvailableTargets()) {
+    INFO("target ", TargetName(target));
+    ForceTarget(target);
+    ++ran;
+    CHECK(net.SelfTest().ok());
+    net.PredictBatch(raw.images.image(0), n, got.data(), classes.data());
+    CHECK(got == want);
+  }
+  ForceTarget(0);
+  CHECK(ran > 0);
 }
 
 }  // namespace

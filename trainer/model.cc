@@ -70,6 +70,7 @@ std::vector<uint8_t> SerializeFloatModel(const FloatModel& model) {
   h.input_offset = model.input_offset;
   h.output_size = model.output_size();
   BlobWriter writer(h, static_cast<uint32_t>(model.layers.size()));
+  writer.SetInputTransform(model.input_transform.View());
   for (size_t i = 0; i < model.layers.size(); ++i) {
     const DenseLayer& l = model.layers[i];
     const uint32_t in = static_cast<uint32_t>(l.weights.cols());
@@ -117,6 +118,18 @@ FloatModel DeserializeFloatModel(const uint8_t* bytes, size_t size,
   }
   m.input_scale = view.header.input_scale;
   m.input_offset = view.header.input_offset;
+  const InputTransform t = view.input_transform();
+  FloatInputTransform& mt = m.input_transform;
+  mt.kind = t.kind;
+  if (t.kind == InputTransformKind::kAffine) {
+    mt.scale.assign(t.scale, t.scale + t.in_size);
+    mt.offset.assign(t.offset, t.offset + t.in_size);
+  } else if (t.kind == InputTransformKind::kArea) {
+    mt.in_rows = t.in_rows;
+    mt.in_cols = t.in_cols;
+    mt.out_rows = t.out_rows;
+    mt.out_cols = t.out_cols;
+  }
   for (const LayerRecord& rec : view.layers) {
     DenseLayer l;
     l.weights.resize(rec.out_size, rec.in_size);
@@ -158,9 +171,62 @@ FloatModel LoadFloatModel(const std::string& path) {
                                size, path);
 }
 
+Dataset TransformDataset(const FloatInputTransform& t, const Dataset& raw) {
+  const InputTransform view = t.View();
+  if (t.kind != InputTransformKind::kArea) {
+    throw InputError(std::string("TransformDataset: an area transform is expected, got ") +
+                     InputTransformKindName(t.kind));
+  }
+  if (raw.images.rows != t.in_rows || raw.images.cols != t.in_cols) {
+    throw InputError("images are " + std::to_string(raw.images.rows) + "x" +
+                     std::to_string(raw.images.cols) + ", the area transform takes " +
+                     std::to_string(t.in_rows) + "x" + std::to_string(t.in_cols));
+  }
+  Dataset out;
+  out.labels = raw.labels;
+  out.images.count = raw.images.count;
+  out.images.rows = t.out_rows;
+  out.images.cols = t.out_cols;
+  out.images.pixels.resize(size_t{raw.images.count} * view.out_size);
+  for (size_t i = 0; i < raw.images.count; ++i) {
+    AreaDownsample(view, raw.images.image(i), out.images.pixels.data() + i * view.out_size);
+  }
+  return out;
+}
+
+void AttachInputTransform(FloatModel* model, const FloatInputTransform& t) {
+  const InputTransform view = t.View();
+  if (t.kind != InputTransformKind::kNone && view.out_size != model->layer_input_size()) {
+    throw InputError("the input transform gives " + std::to_string(view.out_size) +
+                     " values, the model's first layer takes " +
+                     std::to_string(model->layer_input_size()));
+  }
+  model->input_transform = t;
+  if (t.kind == InputTransformKind::kArea) {
+    model->input_rows = t.in_rows;
+    model->input_cols = t.in_cols;
+  } else if (t.kind == InputTransformKind::kAffine) {
+    model->input_rows = view.in_size;
+    model->input_cols = 1;
+  }
+}
+
 Eigen::MatrixXf ImagesToInput(const FloatModel& model, const uint8_t* pixels,
                               size_t count) {
-  const Eigen::Index n = model.input_size();
+  const InputTransform t = model.input_transform.View();
+  if (t.kind == InputTransformKind::kArea) {
+    std::vector<uint8_t> small(count * t.out_size);
+    for (size_t i = 0; i < count; ++i) {
+      AreaDownsample(t, pixels + i * t.in_size, small.data() + i * t.out_size);
+    }
+    FloatModel plain;  // the same scaling, no transform
+    plain.input_rows = t.out_size;
+    plain.input_cols = 1;
+    plain.input_scale = model.input_scale;
+    plain.input_offset = model.input_offset;
+    return ImagesToInput(plain, small.data(), count);
+  }
+  const Eigen::Index n = model.layer_input_size();
   Eigen::Map<const Eigen::Matrix<uint8_t, Eigen::Dynamic, Eigen::Dynamic>> raw(
       pixels, n, static_cast<Eigen::Index>(count));
   return (raw.cast<float>().array() * model.input_scale + model.input_offset)

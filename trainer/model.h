@@ -10,6 +10,7 @@
 
 #include "edgemlp/blob_format.h"
 #include "edgemlp/input_transform.h"
+#include "idx.h"
 
 namespace edgemlp {
 
@@ -80,9 +81,22 @@ std::vector<uint64_t> ReadFileAligned(const std::string& path, size_t* size);
 Eigen::MatrixXf Forward(const FloatModel& model, const Eigen::MatrixXf& input,
                         std::vector<Eigen::MatrixXf>* hidden = nullptr);
 
-// Converts count images of pixels to model input columns.
+// Converts count inputs of model.input_size() bytes to model input columns:
+// an area transform runs first (the runtime's AreaDownsample); u8 input to
+// an affine model is its quantized features (as Network::Predict takes them).
 Eigen::MatrixXf ImagesToInput(const FloatModel& model, const uint8_t* pixels,
                               size_t count);
+
+// The data a model with transform `t` trains on: the area transform of
+// every image (what layer 0 reads, as the runtime computes it); throws
+// InputError if the images are not t's input size. Affine features are
+// quantized by their reader instead (QuantizeFeatures), so this is for area.
+Dataset TransformDataset(const FloatInputTransform& t, const Dataset& raw);
+
+// Gives a model trained on transformed data its transform: from then on it
+// takes what the caller has (area: the in_rows x in_cols image; affine: the
+// in_size features, input_rows = in_size, input_cols = 1).
+void AttachInputTransform(FloatModel* model, const FloatInputTransform& t);
 
 }  // namespace edgemlp
 

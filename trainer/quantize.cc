@@ -94,10 +94,12 @@ struct LayerSections {
   std::vector<float> scales;
 };
 
-std::vector<uint8_t> Serialize(const FileHeader& h, const std::vector<LayerSections>& layers,
+std::vector<uint8_t> Serialize(const FileHeader& h, const InputTransform& transform,
+                               const std::vector<LayerSections>& layers,
                                const std::string& metadata, const std::vector<uint8_t>& test_input,
                                const std::vector<int32_t>& test_output) {
   BlobWriter writer(h, static_cast<uint32_t>(layers.size()));
+  writer.SetInputTransform(transform);
   for (size_t i = 0; i < layers.size(); ++i) {
     const LayerSections& s = layers[i];
     LayerRecord rec = s.record;
@@ -154,6 +156,9 @@ std::vector<uint8_t> Quantize(const FloatModel& model, const QuantOptions& optio
   h.input_scale = 1.0f / 255.0f;
   h.input_offset = 0.0f;
   h.output_size = model.output_size();
+  // The transform is carried as is: layer 0 reads its u8 output, which the
+  // fold below treats like pixels.
+  const InputTransform transform = model.input_transform.View();
   if (report) report->assign(n_layers, {});
 
   std::vector<LayerSections> sections(n_layers);
@@ -232,20 +237,22 @@ std::vector<uint8_t> Quantize(const FloatModel& model, const QuantOptions& optio
     in_scale = out_scale;
   }
   if (options.test_input.empty()) {
-    return Serialize(h, sections, options.metadata, {}, {});
+    return Serialize(h, transform, sections, options.metadata, {}, {});
   }
+  // An affine blob's known-answer input is the u8 features after the
+  // transform (as many as the raw features): the network's part is tested.
   if (options.test_input.size() != h.input_size) {
     throw InputError("known-answer input has " + std::to_string(options.test_input.size()) +
-                     " pixels, expected " + std::to_string(h.input_size));
+                     " bytes, expected " + std::to_string(h.input_size));
   }
   // The expected logits are the scalar reference's on this very blob.
-  const std::vector<uint8_t> plain = Serialize(h, sections, "", {}, {});
+  const std::vector<uint8_t> plain = Serialize(h, transform, sections, "", {}, {});
   Network net;
   const LoadResult loaded = Network::Load(plain.data(), plain.size(), &net);
   if (!loaded.ok()) throw InputError("quantized blob does not validate: " + loaded.message);
   std::vector<int32_t> expected(h.output_size);
   net.PredictRef(options.test_input.data(), expected.data());
-  return Serialize(h, sections, options.metadata, options.test_input, expected);
+  return Serialize(h, transform, sections, options.metadata, options.test_input, expected);
 }
 
 std::vector<uint8_t> QuantizeInt8(const FloatModel& model, std::vector<QuantLayerReport>* report) {

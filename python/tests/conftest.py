@@ -20,6 +20,19 @@ def affine_path():
     return os.path.join(DATA_DIR, "tiny_affine.q8")
 
 
+@pytest.fixture
+def features_path():
+    """An int8 5-4-2 blob with an affine input transform (format 1.2; made by
+    tests/fuzz/make_seeds.cc, scale 1, 2, 0.5, 100, -3 and offset 0, 128, 10, -5, 255)."""
+    return os.path.join(SOURCE_ROOT, "tests", "fuzz", "corpus", "fuzz_blob", "int8-affine-5-4-2.bin")
+
+
+@pytest.fixture
+def area_path():
+    """An int8 16-8-4 blob that downsamples 8x8 images to 4x4 (format 1.2; make_seeds.cc)."""
+    return os.path.join(SOURCE_ROOT, "tests", "fuzz", "corpus", "fuzz_blob", "int8-area-8x8-4x4.bin")
+
+
 def pytest_sessionfinish(session, exitstatus):
     # A skipped test proves nothing: the run fails if one skipped.
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")

@@ -3,6 +3,7 @@ properties, batches against single images, threads, and every SIMD target."""
 import json
 import os
 import pathlib
+import struct
 import subprocess
 import sys
 import threading
@@ -205,3 +206,77 @@ def test_predict_releases_the_gil(golden_path):
     finally:
         sys.setswitchinterval(interval)
     pytest.fail("no Python code ran during 10 predict() calls: is the GIL released?")
+
+
+def blob_sections(path):
+    """The known-answer input and logits and the affine scale/offset of a 1.2 blob."""
+    b = pathlib.Path(path).read_bytes()
+    input_size, output_size = struct.unpack_from("<I", b, 32)[0], struct.unpack_from("<I", b, 52)[0]
+    _, _, kat_in, kat_out, xform, _ = struct.unpack_from("<6I", b, 64)
+    kat = np.frombuffer(b, np.uint8, input_size, kat_in)
+    want = np.frombuffer(b, "<i4", output_size, kat_out)
+    if struct.unpack_from("<I", b, xform)[0] != 1:  # not affine
+        return kat, want, None, None
+    scale = np.frombuffer(b, "<f4", input_size, xform + 64)
+    offset = np.frombuffer(b, "<f4", input_size, xform + 128)  # 64 + align64(4 * 5)
+    return kat, want, scale, offset
+
+
+def quantize(x, scale, offset):
+    """The affine transform's definition: in double, rounded half to even, clamped."""
+    return np.clip(np.rint(x.astype(np.float64) * scale + offset), 0, 255).astype(np.uint8)
+
+
+def test_predict_float_runs_the_affine_transform(features_path):
+    net = edgemlp.Network(features_path)
+    assert net.input_transform == {"kind": "affine", "in_size": 5, "out_size": 5}
+    kat, want, scale, offset = blob_sections(features_path)
+    # Raw features that quantize to the known-answer input must give its logits.
+    x = ((kat.astype(np.float64) - offset) / scale).astype(np.float32)
+    np.testing.assert_array_equal(quantize(x, scale, offset), kat)
+    c, logits = net.predict_float(x)
+    np.testing.assert_array_equal(logits, want)
+    assert c == int(np.argmax(want))
+    # Batches agree with rows, and features with the same quantization agree.
+    rng = np.random.default_rng(2)
+    xs = rng.normal(0, 60, size=(70, 5)).astype(np.float32)
+    classes, batch = net.predict_float(xs)
+    assert batch.shape == (70, 2)
+    for i in (0, 69):
+        np.testing.assert_array_equal(net.predict_float(xs[i])[1], batch[i])
+    nudged = np.nextafter(x, np.float32(np.inf))  # far from any .5: same q
+    np.testing.assert_array_equal(quantize(nudged, scale, offset), kat)
+    np.testing.assert_array_equal(net.predict_float(nudged)[1], want)
+
+
+def test_predict_float_refuses_bad_input(features_path, golden_path):
+    net = edgemlp.Network(features_path)
+    xs = np.zeros((3, 5), np.float32)
+    xs[1, 2] = np.nan
+    with pytest.raises(ValueError, match="feature 2 of row 1 is nan"):
+        net.predict_float(xs)
+    with pytest.raises(ValueError, match="feature 4 is inf"):
+        net.predict_float(np.array([0, 0, 0, 0, np.inf], np.float32))
+    with pytest.raises(TypeError, match="float32"):
+        net.predict_float(np.zeros(5, np.float64))
+    with pytest.raises(ValueError, match=r"expected shape \(5,\)"):
+        net.predict_float(np.zeros(6, np.float32))
+    with pytest.raises(TypeError, match="predict_float"):
+        net.predict(np.zeros(5, np.uint8))
+    with pytest.raises(TypeError, match="use predict"):
+        edgemlp.Network(golden_path).predict_float(np.zeros(784, np.float32))
+
+
+def test_area_blob_takes_the_large_image(area_path):
+    net = edgemlp.Network(area_path)
+    assert net.input_transform == {"kind": "area", "in_size": 64, "out_size": 16,
+                                   "in_rows": 8, "in_cols": 8, "out_rows": 4, "out_cols": 4}
+    assert net.input_size == 64 and net.layers[0]["in"] == 16
+    kat, want, _, _ = blob_sections(area_path)
+    np.testing.assert_array_equal(net.predict(kat.copy())[1], want)
+    for target in edgemlp.Network.targets:
+        edgemlp.Network.force_target(target)
+        try:
+            np.testing.assert_array_equal(net.predict(kat.copy())[1], want)
+        finally:
+            edgemlp.Network.force_target(None)

@@ -31,6 +31,7 @@ const char* StatusName(Status status) {
     case Status::kNoTestVector: return "no_test_vector";
     case Status::kSelfTestFailed: return "self_test_failed";
     case Status::kReservedNotZero: return "reserved_not_zero";
+    case Status::kBadTransform: return "bad_transform";
   }
   return "unknown";
 }
@@ -244,6 +245,106 @@ LoadResult CheckLayer(const FileHeader& h, const LayerRecord& l, size_t index,
   return {};
 }
 
+// Version 1.2: the input transform section. Checked before the layers
+// chain, since layer 0 reads its output; sets *layer0_in to what layer 0
+// must take (input_size without a transform).
+LoadResult CheckTransform(const FileHeader& h, const HeaderExtension& ext,
+                          const uint8_t* bytes, uint64_t data_begin,
+                          uint64_t size, uint32_t* layer0_in) {
+  *layer0_in = h.input_size;
+  const uint32_t offset = ext.input_transform_offset;
+  if (h.version_minor < 2 && (offset != 0 || ext.input_transform_size != 0)) {
+    return Fail(Status::kReservedNotZero,
+                "header extension words 4-5 are not 0 (reserved in format 1." +
+                    std::to_string(h.version_minor) + "; the input transform is 1.2)");
+  }
+  if ((offset == 0) != (ext.input_transform_size == 0)) {
+    return Fail(Status::kBadHeader,
+                "input transform offset " + std::to_string(offset) + " size " +
+                    std::to_string(ext.input_transform_size) +
+                    " (expected both 0, or both set)");
+  }
+  if (offset == 0) return {};
+  LoadResult r = CheckSection("input transform", offset, ext.input_transform_size,
+                              data_begin, size);
+  if (!r.ok()) return r;
+  if (ext.input_transform_size < sizeof(InputTransformHeader)) {
+    return Fail(Status::kBadHeader,
+                "input transform size " + std::to_string(ext.input_transform_size) +
+                    " is shorter than its 64-byte header");
+  }
+  const auto t = ReadAt<InputTransformHeader>(bytes, offset);
+  const std::string at = "input transform: ";
+  const auto bad = [&](const std::string& what) {
+    return Fail(Status::kBadTransform, at + what);
+  };
+  const bool affine = t.kind == static_cast<uint32_t>(InputTransformKind::kAffine);
+  const bool area = t.kind == static_cast<uint32_t>(InputTransformKind::kArea);
+  if (!affine && !area) {
+    return bad("kind " + std::to_string(t.kind) + " (expected 1 = affine, 2 = area)");
+  }
+  if (t.in_size != h.input_size) {
+    return bad("in_size " + std::to_string(t.in_size) +
+               " does not match the header's input_size " + std::to_string(h.input_size));
+  }
+  if (affine && (t.out_size != t.in_size || t.in_rows != 0 || t.in_cols != 0 ||
+                 t.out_rows != 0 || t.out_cols != 0)) {
+    return bad("affine out_size " + std::to_string(t.out_size) + " (expected in_size " +
+               std::to_string(t.in_size) + ") and rows/cols (expected 0)");
+  }
+  if (area) {
+    const auto axis_ok = [](uint32_t in, uint32_t out) {
+      return out >= 1 && out <= in && in <= kMaxTransformSide;
+    };
+    if (!axis_ok(t.in_rows, t.out_rows) || !axis_ok(t.in_cols, t.out_cols)) {
+      return bad("area " + std::to_string(t.in_rows) + "x" + std::to_string(t.in_cols) +
+                 " -> " + std::to_string(t.out_rows) + "x" + std::to_string(t.out_cols) +
+                 " (expected 1 <= out <= in <= " + std::to_string(kMaxTransformSide) +
+                 " per axis)");
+    }
+    if (t.in_rows * t.in_cols != t.in_size || t.out_rows * t.out_cols != t.out_size ||
+        t.in_rows != h.input_rows || t.in_cols != h.input_cols) {
+      return bad("area in " + std::to_string(t.in_rows) + "x" + std::to_string(t.in_cols) +
+                 " (in_size " + std::to_string(t.in_size) + ", header image " +
+                 std::to_string(h.input_rows) + "x" + std::to_string(h.input_cols) +
+                 "), out " + std::to_string(t.out_rows) + "x" + std::to_string(t.out_cols) +
+                 " (out_size " + std::to_string(t.out_size) + ") do not agree");
+    }
+  }
+  const uint64_t needed = InputTransformBytes(t.kind, t.in_size);
+  if (ext.input_transform_size != needed) {
+    return Fail(Status::kBadHeader,
+                "input transform size " + std::to_string(ext.input_transform_size) +
+                    " (a " + InputTransformKindName(static_cast<InputTransformKind>(t.kind)) +
+                    " transform of " + std::to_string(t.in_size) + " inputs needs " +
+                    std::to_string(needed) + ")");
+  }
+  if (h.version_minor <= kBlobVersionMinor) {
+    for (const uint32_t word : t.reserved) {
+      if (word != 0) {
+        return Fail(Status::kReservedNotZero,
+                    at + "reserved words are not 0 (reserved in format " +
+                        std::to_string(h.version_major) + "." +
+                        std::to_string(h.version_minor) + ")");
+      }
+    }
+  }
+  if (affine) {
+    for (uint32_t i = 0; i < t.in_size; ++i) {
+      const float sc = ReadAt<float>(bytes, offset + AffineScaleOffset() + 4 * uint64_t{i});
+      const float of = ReadAt<float>(bytes, offset + AffineOffsetOffset(t.in_size) + 4 * uint64_t{i});
+      if (!std::isfinite(sc) || sc == 0.0f || !std::isfinite(of)) {
+        return Fail(Status::kBadValue,
+                    at + "feature " + std::to_string(i) + " scale " + std::to_string(sc) +
+                        " offset " + std::to_string(of) +
+                        " (expected finite, scale != 0)");
+      }
+    }
+  }
+  *layer0_in = t.out_size;
+  return {};
+}
+
 // Version 1.1 header fields: the metadata and known-answer sections.
 LoadResult CheckExtension(const FileHeader& h, const HeaderExtension& ext,
                           uint64_t data_begin, uint64_t size) {
@@ -306,6 +407,25 @@ LoadResult CheckReserved(const FileHeader& h, const HeaderExtension& ext,
 }
 
 }  // namespace
+
+InputTransform BlobView::input_transform() const {
+  InputTransform t;
+  if (ext.input_transform_offset == 0) return t;
+  const auto h = ReadAt<InputTransformHeader>(bytes, ext.input_transform_offset);
+  t.kind = static_cast<InputTransformKind>(h.kind);
+  t.in_size = h.in_size;
+  t.out_size = h.out_size;
+  t.in_rows = h.in_rows;
+  t.in_cols = h.in_cols;
+  t.out_rows = h.out_rows;
+  t.out_cols = h.out_cols;
+  if (t.kind == InputTransformKind::kAffine) {
+    const uint8_t* section = bytes + ext.input_transform_offset;
+    t.scale = reinterpret_cast<const float*>(section + AffineScaleOffset());
+    t.offset = reinterpret_cast<const float*>(section + AffineOffsetOffset(h.in_size));
+  }
+  return t;
+}
 
 uint32_t Crc32(const void* data, size_t size, uint32_t crc) {
   static const CrcTable table;
@@ -400,13 +520,24 @@ LoadResult ParseBlob(const uint8_t* bytes, size_t size, BlobView* view,
     std::memcpy(&layers[i], bytes + h.header_size + uint64_t{i} * h.layer_record_size,
                 sizeof(LayerRecord));
   }
-  if (layers[0].in_size != h.input_size ||
+  HeaderExtension ext{};
+  if (h.header_size >= kHeaderSizeV11) {
+    std::memcpy(&ext, bytes + sizeof(FileHeader), sizeof(ext));
+  }
+  uint32_t layer0_in = h.input_size;
+  LoadResult tr = CheckTransform(h, ext, bytes, records_end, size, &layer0_in);
+  if (!tr.ok()) return tr;
+  if (layers[0].in_size != layer0_in ||
       (h.input_rows * h.input_cols != 0 &&
        uint64_t{h.input_rows} * h.input_cols != h.input_size)) {
     return Fail(Status::kBadShape,
                 "input_size " + std::to_string(h.input_size) + " (" +
                     std::to_string(h.input_rows) + "x" +
-                    std::to_string(h.input_cols) + ") does not match layer 0 in_size " +
+                    std::to_string(h.input_cols) + ")" +
+                    (layer0_in != h.input_size
+                         ? ", transformed to " + std::to_string(layer0_in) + ","
+                         : "") +
+                    " does not match layer 0 in_size " +
                     std::to_string(layers[0].in_size));
   }
   for (uint32_t i = 1; i < h.layer_count; ++i) {
@@ -427,9 +558,7 @@ LoadResult ParseBlob(const uint8_t* bytes, size_t size, BlobView* view,
     LoadResult r = CheckLayer(h, layers[i], i, bytes, records_end, size);
     if (!r.ok()) return r;
   }
-  HeaderExtension ext{};
   if (h.header_size >= kHeaderSizeV11) {
-    std::memcpy(&ext, bytes + sizeof(FileHeader), sizeof(ext));
     LoadResult r = CheckExtension(h, ext, records_end, size);
     if (!r.ok()) return r;
   }

@@ -40,6 +40,26 @@ void BlobWriter::SetTestVector(const uint8_t* input, size_t input_size,
   ext_.kat_output_offset = AddSection(output, output_size * 4);
 }
 
+void BlobWriter::SetInputTransform(const InputTransform& t) {
+  if (t.kind == InputTransformKind::kNone) return;
+  InputTransformHeader h{};
+  h.kind = static_cast<uint32_t>(t.kind);
+  h.in_size = t.in_size;
+  h.out_size = t.out_size;
+  h.in_rows = t.in_rows;
+  h.in_cols = t.in_cols;
+  h.out_rows = t.out_rows;
+  h.out_cols = t.out_cols;
+  std::vector<uint8_t> section(InputTransformBytes(h.kind, h.in_size), 0);
+  std::memcpy(section.data(), &h, sizeof(h));
+  if (t.kind == InputTransformKind::kAffine) {
+    std::memcpy(section.data() + AffineScaleOffset(), t.scale, size_t{t.in_size} * 4);
+    std::memcpy(section.data() + AffineOffsetOffset(t.in_size), t.offset, size_t{t.in_size} * 4);
+  }
+  ext_.input_transform_offset = AddSection(section.data(), section.size());
+  ext_.input_transform_size = static_cast<uint32_t>(section.size());
+}
+
 void BlobWriter::SetLayer(uint32_t index, const LayerRecord& record) {
   layers_.at(index) = record;
 }

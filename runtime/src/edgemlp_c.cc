@@ -29,6 +29,11 @@ edgemlp_network* Finish(const edgemlp::LoadResult& r, edgemlp::Network* net) {
   return handle;
 }
 
+// Raw features are floats: u8 input to an affine blob is a caller error.
+bool TakesFloats(const edgemlp_network* net) {
+  return net->net.input_transform().kind == edgemlp::InputTransformKind::kAffine;
+}
+
 }  // namespace
 
 extern "C" {
@@ -75,13 +80,26 @@ size_t edgemlp_arena_bytes(const edgemlp_network* net) {
 
 size_t edgemlp_max_batch(void) { return edgemlp::Network::kMaxBatch; }
 
+int edgemlp_input_transform(const edgemlp_network* net) {
+  return static_cast<int>(net->net.input_transform().kind);
+}
+
 int edgemlp_predict(edgemlp_network* net, const uint8_t* pixels,
                     int32_t* logits) {
+  if (TakesFloats(net)) return -1;
   return net->net.Predict(pixels, logits);
+}
+
+int edgemlp_predict_float(edgemlp_network* net, const float* features, int32_t* logits) {
+  return net->net.PredictFloat(features, logits);
 }
 
 void edgemlp_predict_batch(edgemlp_network* net, const uint8_t* pixels,
                            size_t count, int32_t* logits, int* classes) {
+  if (TakesFloats(net)) {
+    for (size_t i = 0; classes != nullptr && i < count; ++i) classes[i] = -1;
+    return;
+  }
   net->net.PredictBatch(pixels, count, logits, classes);
 }
 

@@ -195,6 +195,27 @@ template <class ToU8, class ToI32>
   to_i32(layers[count - 1], cur, pitch, images, logits);
 }
 
+// The area transform (edgemlp/input_transform.h) along one axis: output
+// pixel j of `out` covers input pixels AreaFirst..AreaLast (inclusive);
+// input pixel i, [i * out, (i + 1) * out), and output pixel j,
+// [j * in, (j + 1) * in), overlap by AreaOverlap (coordinates scaled by
+// in * out, so integers). The reference and the SIMD path share them.
+inline uint32_t AreaFirst(uint64_t j, uint64_t in, uint64_t out) {
+  return static_cast<uint32_t>(j * in / out);
+}
+inline uint32_t AreaLast(uint64_t j, uint64_t in, uint64_t out) {
+  return static_cast<uint32_t>(((j + 1) * in - 1) / out);
+}
+inline uint64_t AreaOverlap(uint64_t i, uint64_t j, uint64_t in, uint64_t out) {
+  const uint64_t lo = i * out > j * in ? i * out : j * in;
+  const uint64_t hi = (i + 1) * out < (j + 1) * in ? (i + 1) * out : (j + 1) * in;
+  return hi > lo ? hi - lo : 0;
+}
+// The SIMD path of AreaDownsample on the current target; scratch holds
+// in_cols int32 (the arena).
+void AreaDownsampleSimd(const InputTransform& t, const uint8_t* in, uint8_t* out,
+                        int32_t* scratch);
+
 }  // namespace internal
 }  // namespace edgemlp
 

@@ -78,11 +78,26 @@ LoadResult Network::Load(const uint8_t* bytes, size_t size, Network* out) {
   const size_t buffer_bytes = kMaxBatch * net.pitch_;
   // Then the weights re-laid out for the target that runs, if it wants.
   net.packed_bytes_ = PackedBytes(net.layers_);
-  net.arena_bytes_ = 2 * buffer_bytes + net.packed_bytes_;
+  // Then the transformed inputs: kMaxBatch area images (PredictBatch
+  // chunks) and a column of sums, or one affine vector (PredictFloat).
+  net.transform_ = view.input_transform();
+  const InputTransform& t = net.transform_;
+  const size_t transformed_bytes =
+      t.kind == InputTransformKind::kArea     ? RoundUp(kMaxBatch * t.out_size)
+      : t.kind == InputTransformKind::kAffine ? RoundUp(t.out_size)
+                                              : 0;
+  const size_t scratch_bytes =
+      t.kind == InputTransformKind::kArea ? RoundUp(size_t{t.in_cols} * 4) : 0;
+  net.arena_bytes_ = 2 * buffer_bytes + net.packed_bytes_ + transformed_bytes + scratch_bytes;
   net.arena_storage_.reset(new uint8_t[net.arena_bytes_ + kBlobAlign]());
   net.act_a_ = AlignUp(net.arena_storage_.get());
   net.act_b_ = net.act_a_ + buffer_bytes;
   net.packed_ = reinterpret_cast<int8_t*>(net.act_b_ + buffer_bytes);
+  uint8_t* after_packed = net.act_b_ + buffer_bytes + net.packed_bytes_;
+  net.transformed_ = transformed_bytes != 0 ? after_packed : nullptr;
+  net.transform_scratch_ = scratch_bytes != 0
+                               ? reinterpret_cast<int32_t*>(after_packed + transformed_bytes)
+                               : nullptr;
   net.RepackWeights();
   net.self_test_logits_.reset(new int32_t[view.header.output_size]);
   net.input_size_ = view.header.input_size;
@@ -233,11 +248,28 @@ void Network::RepackIfTargetForced() {
   }
 }
 
+const uint8_t* Network::Transform(const uint8_t* pixels, size_t count) {
+  if (transform_.kind != InputTransformKind::kArea) return pixels;
+  for (size_t i = 0; i < count; ++i) {
+    internal::AreaDownsampleSimd(transform_, pixels + i * input_size_,
+                                 transformed_ + i * transform_.out_size, transform_scratch_);
+  }
+  return transformed_;
+}
+
 int Network::Predict(const uint8_t* pixels, int32_t* logits) {
   RepackIfTargetForced();
-  internal::ForwardI8(layers_.data(), layers_.size(), pixels, act_a_, act_b_,
+  internal::ForwardI8(layers_.data(), layers_.size(), Transform(pixels, 1), act_a_, act_b_,
                       logits);
   return ArgMax(logits, output_size_);
+}
+
+int Network::PredictFloat(const float* features, int32_t* logits) {
+  if (transform_.kind != InputTransformKind::kAffine ||
+      !QuantizeFeatures(transform_, features, transformed_)) {
+    return -1;
+  }
+  return Predict(transformed_, logits);
 }
 
 void Network::PredictBatch(const uint8_t* pixels, size_t count,
@@ -247,7 +279,7 @@ void Network::PredictBatch(const uint8_t* pixels, size_t count,
     const size_t n = count - done < kMaxBatch ? count - done : kMaxBatch;
     int32_t* chunk_logits = logits + done * output_size_;
     internal::ForwardI8Batch(layers_.data(), layers_.size(),
-                             pixels + done * input_size_, n, act_a_, act_b_,
+                             Transform(pixels + done * input_size_, n), n, act_a_, act_b_,
                              pitch_, chunk_logits);
     if (classes == nullptr) continue;
     for (size_t i = 0; i < n; ++i) {
@@ -257,6 +289,10 @@ void Network::PredictBatch(const uint8_t* pixels, size_t count,
 }
 
 int Network::PredictRef(const uint8_t* pixels, int32_t* logits) {
+  if (transform_.kind == InputTransformKind::kArea) {
+    AreaDownsample(transform_, pixels, transformed_);
+    pixels = transformed_;
+  }
   internal::ForwardI8Ref(layers_.data(), layers_.size(), pixels, act_a_,
                          act_b_, logits);
   return ArgMax(logits, output_size_);

@@ -39,6 +39,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         __builtin_trap();
       }
     }
+    // Raw features through an affine transform: PredictFloat is
+    // QuantizeFeatures then Predict, and refuses a NaN.
+    if (net.input_transform().kind == InputTransformKind::kAffine) {
+      std::vector<float> x(net.input_size());
+      for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i) * 0.37f - 3.0f;
+      if (!QuantizeFeatures(net.input_transform(), x.data(), pixels.data()) ||
+          net.PredictFloat(x.data(), logits.data()) != net.PredictRef(pixels.data(), ref.data()) ||
+          logits != ref) {
+        __builtin_trap();
+      }
+      x.back() = __builtin_nanf("");
+      if (net.PredictFloat(x.data(), logits.data()) != -1) __builtin_trap();
+    }
     // And the batched path: 21 images are tiles of 8, 8 and 5 on AVX3_DL.
     constexpr size_t kBatch = 21;
     std::vector<uint8_t> batch(kBatch * net.input_size());

@@ -1,8 +1,11 @@
 // Writes the seed inputs of fuzz_blob and fuzz_checkpoint that need the
 // writers (small valid blobs and a checkpoint): make_seeds CORPUS_DIR.
-// The committed files under tests/fuzz/corpus/ came from this program.
+// The committed files under tests/fuzz/corpus/ came from this program
+// (int8-16-8-4, int8-9-3 and float-16-8-4 from its format 1.1 version: they
+// stay as 1.1 seeds).
 #include <random>
 #include <string>
+#include <utility>
 
 #include "atomic_file.h"
 #include "checkpoint.h"
@@ -46,6 +49,22 @@ int main(int argc, char** argv) {
   Write(dir + "/fuzz_blob/int8-16-8-4.bin", QuantizeInt8(a));
   Write(dir + "/fuzz_blob/int8-9-3.bin", QuantizeInt8(b));
   Write(dir + "/fuzz_blob/float-16-8-4.bin", SerializeFloatModel(a));
+  // Format 1.2 input transforms: 8x8 -> 4x4 area, 5 affine features.
+  FloatModel area = SmallModel({16, 8, 4}, 4, 4);
+  area.input_rows = area.input_cols = 8;
+  area.input_transform.kind = InputTransformKind::kArea;
+  area.input_transform.in_rows = area.input_transform.in_cols = 8;
+  area.input_transform.out_rows = area.input_transform.out_cols = 4;
+  FloatModel affine = SmallModel({5, 4, 2}, 5, 5);
+  affine.input_transform.kind = InputTransformKind::kAffine;
+  affine.input_transform.scale = {1.0f, 2.0f, 0.5f, 100.0f, -3.0f};
+  affine.input_transform.offset = {0.0f, 128.0f, 10.0f, -5.0f, 255.0f};
+  for (const auto& [name, model] : {std::pair{"area-8x8-4x4", &area}, std::pair{"affine-5-4-2", &affine}}) {
+    QuantOptions q;
+    q.test_input = SyntheticTestInput(model->input_size());
+    Write(dir + "/fuzz_blob/int8-" + name + ".bin", Quantize(*model, q));
+    Write(dir + "/fuzz_blob/float-" + name + ".bin", SerializeFloatModel(*model));
+  }
 
   // A one-epoch run on random 4x4 images.
   Dataset data;

@@ -18,12 +18,20 @@ struct EigenBaseline::Impl {
   std::vector<Layer> layers;
   std::vector<Eigen::MatrixXf> acts;  // acts[i]: input of layer i, (width x max_batch)
   Eigen::MatrixXf out;
-  size_t input_size = 0;
+  size_t input_size = 0;  // layer 0's
+  // An area transform runs first, with the reference (the runtime's part);
+  // the f32 baseline times the layers.
+  InputTransform transform;
+  std::vector<uint8_t> transformed;
 };
 
 EigenBaseline::EigenBaseline(const Network& net, size_t max_batch) : impl_(new Impl) {
   Eigen::setNbThreads(1);  // one core, like the runtime
-  impl_->input_size = net.input_size();
+  impl_->transform = net.input_transform();
+  impl_->input_size = GetLayer(net, 0).in_size;
+  if (impl_->transform.kind == InputTransformKind::kArea) {
+    impl_->transformed.resize(max_batch * impl_->input_size);
+  }
   for (size_t i = 0; i < net.layer_count(); ++i) {
     const LayerInfo q = GetLayer(net, i);
     Impl::Layer l{RowMajor(q.out_size, q.in_size), Eigen::VectorXf(q.out_size),
@@ -44,6 +52,13 @@ EigenBaseline::~EigenBaseline() = default;
 
 int EigenBaseline::Predict(const uint8_t* pixels, size_t count, float* logits) {
   Impl& m = *impl_;
+  if (m.transform.kind == InputTransformKind::kArea) {
+    for (size_t n = 0; n < count; ++n) {
+      AreaDownsample(m.transform, pixels + n * m.transform.in_size,
+                     m.transformed.data() + n * m.input_size);
+    }
+    pixels = m.transformed.data();
+  }
   auto x = m.acts[0].leftCols(count);
   for (size_t n = 0; n < count; ++n) {
     for (size_t k = 0; k < m.input_size; ++k) {

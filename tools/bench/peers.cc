@@ -1,5 +1,7 @@
 #include "bench/peers.h"
 
+#include <stdexcept>
+
 #include <cmath>
 #include <exception>
 
@@ -37,6 +39,10 @@ std::vector<PeerSlot> MakePeers(const Network& net, size_t max_batch, float max_
     PeerSlot slot;
     slot.name = name;
     try {
+      // Peers take layer 0's input; the transform (format 1.2) is the runtime's.
+      if (net.input_transform().kind != InputTransformKind::kNone) {
+        throw std::runtime_error("not run on a blob with an input transform");
+      }
       slot.peer = make();
     } catch (const std::exception& e) {
       slot.error = e.what();

@@ -69,6 +69,44 @@ T ReadAt(const uint8_t* bytes, uint64_t offset) {
   return v;
 }
 
+// The input transform (format 1.2): kind, sizes, and the area shape or the
+// range of the affine scales and offsets; kind "none" without one.
+Json TransformJson(const BlobView& view, std::string* human) {
+  const InputTransform t = view.input_transform();
+  const uint32_t in = view.header.input_size;
+  Json j = {{"kind", InputTransformKindName(t.kind)},
+            {"in_size", in},
+            {"out_size", t.kind == InputTransformKind::kNone ? in : t.out_size},
+            {"offset", view.ext.input_transform_offset},
+            {"size", view.ext.input_transform_size}};
+  char line[200];
+  if (t.kind == InputTransformKind::kArea) {
+    j["in_rows"] = t.in_rows;
+    j["in_cols"] = t.in_cols;
+    j["out_rows"] = t.out_rows;
+    j["out_cols"] = t.out_cols;
+    std::snprintf(line, sizeof(line),
+                  "input transform: area %ux%u -> %ux%u (%u -> %u values), section @%u\n",
+                  t.in_rows, t.in_cols, t.out_rows, t.out_cols, t.in_size, t.out_size,
+                  view.ext.input_transform_offset);
+  } else if (t.kind == InputTransformKind::kAffine) {
+    const auto [smin, smax] = std::minmax_element(t.scale, t.scale + t.in_size);
+    const auto [omin, omax] = std::minmax_element(t.offset, t.offset + t.in_size);
+    j["scale_min"] = *smin;
+    j["scale_max"] = *smax;
+    j["offset_min"] = *omin;
+    j["offset_max"] = *omax;
+    std::snprintf(line, sizeof(line),
+                  "input transform: affine, %u float features -> u8, scale %.6g..%.6g, "
+                  "offset %.6g..%.6g, section @%u\n",
+                  t.in_size, *smin, *smax, *omin, *omax, view.ext.input_transform_offset);
+  } else {
+    std::snprintf(line, sizeof(line), "input transform: none\n");
+  }
+  *human += line;
+  return j;
+}
+
 void RunInspect(const InspectOptions& o) {
   const ModelFile f = ReadModelFile(o.blob, /*verify_crc=*/false);
   const FileHeader& h = f.view.header;
@@ -126,6 +164,7 @@ void RunInspect(const InspectOptions& o) {
     layers.push_back(layer);
   }
   const HeaderExtension& ext = f.view.ext;
+  const Json transform = TransformJson(f.view, &human);
   const Json provenance = ParseProvenance(f.view.metadata());
   if (ext.metadata_size != 0) {
     human += "provenance @" + std::to_string(ext.metadata_offset) + " (" +
@@ -156,6 +195,7 @@ void RunInspect(const InspectOptions& o) {
                   {"crc32", crc},
                   {"checksum_ok", f.checksum_ok},
                   {"layers", layers},
+                  {"input_transform", transform},
                   {"metadata_offset", ext.metadata_offset},
                   {"metadata_size", ext.metadata_size},
                   {"provenance", provenance},

@@ -15,6 +15,7 @@
 
 #include "edgemlp/blob.h"
 #include "edgemlp/export.h"
+#include "edgemlp/input_transform.h"
 
 namespace edgemlp {
 
@@ -77,7 +78,11 @@ class Network {
   // a miscompiled build or a damaged file. kNoTestVector for 1.0 blobs.
   EDGEMLP_API LoadResult SelfTest();
 
+  // What the caller passes per image: bytes (pixels), or for an affine
+  // transform floats to PredictFloat (the header's input_size).
   size_t input_size() const { return input_size_; }
+  // The blob's input transform (format 1.2); kind kNone if it has none.
+  const InputTransform& input_transform() const { return transform_; }
   size_t output_size() const { return output_size_; }
   // real logit = int32 logit * logit_scale()
   float logit_scale() const { return logit_scale_; }
@@ -86,20 +91,30 @@ class Network {
   static constexpr size_t kMaxBatch = 64;
   // Bytes of scratch used by a prediction (allocated once, at load):
   // two activation buffers of kMaxBatch vectors of the widest stride, plus
-  // the weights re-laid out for the SIMD target chosen at load, if it wants.
+  // the weights re-laid out for the SIMD target chosen at load, if it wants,
+  // plus the transformed inputs (kMaxBatch for area, one for affine).
   size_t arena_bytes() const { return arena_bytes_; }
   const BlobView& blob() const { return view_; }
   size_t layer_count() const { return layers_.size(); }
 
   // pixels: input_size() bytes (any alignment). logits: output_size() int32.
-  // Returns the predicted class (argmax, lowest index on ties).
+  // Returns the predicted class (argmax, lowest index on ties). An area
+  // transform runs first (SIMD, into the arena). On an affine blob the bytes
+  // are taken as the u8 features after the transform (QuantizeFeatures's
+  // output; what the known-answer vector holds): callers with raw features
+  // use PredictFloat, and the CLI, C API and Python refuse u8 input there.
   EDGEMLP_API int Predict(const uint8_t* pixels, int32_t* logits);
+  // Affine blobs: input_size() raw float features -> QuantizeFeatures ->
+  // Predict. Returns the class, or -1 if a feature is not finite (logits
+  // untouched); also -1 on a blob without an affine transform.
+  EDGEMLP_API int PredictFloat(const float* features, int32_t* logits);
   // `count` images back to back (count * input_size() bytes) -> logits
   // (count * output_size() int32) and, if `classes` is not null, count
   // predicted classes. Same results as Predict() per image, bit for bit.
   EDGEMLP_API void PredictBatch(const uint8_t* pixels, size_t count, int32_t* logits,
                                 int* classes);
-  // The scalar reference forward pass: the specification of Predict().
+  // The scalar reference (transform and forward pass): the specification
+  // of Predict().
   EDGEMLP_API int PredictRef(const uint8_t* pixels, int32_t* logits);
 
  private:
@@ -113,6 +128,11 @@ class Network {
   std::unique_ptr<int32_t[]> self_test_logits_;
   uint8_t* act_a_ = nullptr;  // ping-pong activation buffers, each
   uint8_t* act_b_ = nullptr;  // kMaxBatch x pitch_ bytes, 64-byte aligned
+  InputTransform transform_;  // points into the blob
+  uint8_t* transformed_ = nullptr;  // transformed inputs, back to back
+  int32_t* transform_scratch_ = nullptr;  // area: in_cols int32
+  // pixels, or the area transform of count (<= kMaxBatch) of them.
+  const uint8_t* Transform(const uint8_t* pixels, size_t count);
   size_t pitch_ = 0;          // max stride rounded up to 64 bytes
   size_t input_size_ = 0;
   size_t output_size_ = 0;

@@ -10,6 +10,7 @@
 
 #include "edgemlp/blob_format.h"
 #include "edgemlp/export.h"
+#include "edgemlp/input_transform.h"
 
 namespace edgemlp {
 
@@ -32,6 +33,7 @@ enum class Status : int {
   kNoTestVector,        // SelfTest: the blob has no known-answer vector (1.0)
   kSelfTestFailed,      // SelfTest: wrong logits for the known-answer input
   kReservedNotZero,     // a reserved field is set in a file of a known minor
+  kBadTransform,        // the input transform's kind or sizes are wrong (1.2)
 };
 
 EDGEMLP_API const char* StatusName(Status status);
@@ -68,6 +70,8 @@ struct BlobView {
                              ext.metadata_size);
   }
   bool has_test_vector() const { return ext.kat_input_offset != 0; }
+  // The input transform (1.2), pointing into the bytes; kind kNone if absent.
+  InputTransform input_transform() const;
 };
 
 // Validates every header field, layer record and section bound, then the

@@ -3,7 +3,7 @@
 // docs/blob-format.md is the specification; this header is its code form.
 //
 // Layout (all offsets are from the first byte of the file):
-//   FileHeader            at 0, header_size bytes (64 in 1.0, 128 in 1.1:
+//   FileHeader            at 0, header_size bytes (64 in 1.0, 128 since 1.1:
 //                         a HeaderExtension follows the 64-byte FileHeader)
 //   LayerRecord[n]        at header_size, layer_record_size bytes each (64)
 //   tensor sections       each 64-byte aligned, zero padding between them
@@ -23,7 +23,7 @@ namespace edgemlp {
 
 inline constexpr char kBlobMagic[4] = {'E', 'M', 'L', 'P'};
 inline constexpr uint16_t kBlobVersionMajor = 1;  // readers reject other majors
-inline constexpr uint16_t kBlobVersionMinor = 1;  // readers accept newer minors
+inline constexpr uint16_t kBlobVersionMinor = 2;  // readers accept newer minors
 inline constexpr uint32_t kBlobAlign = 64;        // tensor offsets and row bytes
 inline constexpr uint32_t kMaxLayers = 64;
 inline constexpr uint32_t kMaxLayerWidth = 32768;
@@ -130,9 +130,14 @@ struct HeaderExtension {
   uint32_t metadata_size;  // bytes, <= kMaxMetadataBytes
   // Known-answer test (int8 blobs): input_size u8 pixels and the output_size
   // int32 logits every correct build must compute from them.
+  // For an affine transform the input is the u8 vector after it.
   uint32_t kat_input_offset;
   uint32_t kat_output_offset;
-  uint32_t reserved[12];
+  // Version 1.2: the input transform section (InputTransformHeader and its
+  // arrays), both 0 when the blob has none.
+  uint32_t input_transform_offset;
+  uint32_t input_transform_size;  // bytes, exactly what the transform needs
+  uint32_t reserved[10];
 };
 static_assert(sizeof(HeaderExtension) == 64, "HeaderExtension is 64 bytes");
 inline constexpr uint32_t kHeaderSizeV11 = 128;
@@ -141,6 +146,7 @@ inline constexpr uint32_t kMaxMetadataBytes = 1u << 20;
 // Version 1.2: the input transform section, 64-byte aligned, 64 bytes of
 // header; an affine transform follows it with f32 scale[in_size] at +64 and
 // f32 offset[in_size] at the next 64-byte boundary. Area needs no arrays.
+// Layer 0's in_size is out_size; FileHeader::input_size is in_size.
 struct InputTransformHeader {
   uint32_t kind;      // InputTransformKind (kAffine or kArea)
   uint32_t in_size;   // what the caller passes == FileHeader::input_size
@@ -152,6 +158,19 @@ struct InputTransformHeader {
   uint32_t reserved[9];
 };
 static_assert(sizeof(InputTransformHeader) == 64, "InputTransformHeader is 64 bytes");
+
+// Bytes of the section of a transform of `kind` with `in_size` inputs.
+inline constexpr uint64_t InputTransformBytes(uint32_t kind, uint32_t in_size) {
+  return kind == static_cast<uint32_t>(InputTransformKind::kAffine)
+             ? 64 + (uint64_t{in_size} * 4 + kBlobAlign - 1) / kBlobAlign * kBlobAlign +
+                   uint64_t{in_size} * 4
+             : 64;
+}
+// Offsets of the affine arrays inside the section.
+inline constexpr uint64_t AffineScaleOffset() { return 64; }
+inline constexpr uint64_t AffineOffsetOffset(uint32_t in_size) {
+  return 64 + (uint64_t{in_size} * 4 + kBlobAlign - 1) / kBlobAlign * kBlobAlign;
+}
 
 // One dense layer: out = act(W * in + b). 64 bytes each.
 struct LayerRecord {

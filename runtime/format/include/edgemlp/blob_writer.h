@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "edgemlp/blob_format.h"
+#include "edgemlp/input_transform.h"
 
 namespace edgemlp {
 
@@ -23,8 +24,13 @@ class BlobWriter {
   void SetLayer(uint32_t index, const LayerRecord& record);
   // Format 1.1 sections (HeaderExtension); absent unless set.
   void SetMetadata(const std::string& json);
+  // The known-answer input is input_size bytes: the raw image, or for an
+  // affine transform the u8 features after it.
   void SetTestVector(const uint8_t* input, size_t input_size,
                      const int32_t* output, size_t output_size);
+  // Format 1.2: the input transform section (nothing for kind kNone). The
+  // header's input_size must be t.in_size and layer 0's in_size t.out_size.
+  void SetInputTransform(const InputTransform& t);
   // The complete file.
   std::vector<uint8_t> Finish();
 
