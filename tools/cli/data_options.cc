@@ -32,7 +32,7 @@ ModelShape ShapeOfFile(const ModelFile& file) {
   ModelShape s;
   s.input_size = file.view.header.input_size;
   s.outputs = file.view.layers.empty() ? 0 : file.view.layers.back().out_size;
-  // TODO(xform): the blob's input transform.
+  s.transform = CopyTransform(file.view.input_transform());
   return s;
 }
 
@@ -45,7 +45,11 @@ LoadedData LoadAndLog(const DataSpec& spec, const ModelShape* model) {
 
 int PredictTestRow(Network& net, const LoadedData& data, size_t i, int32_t* logits,
                    bool reference) {
-  // TODO(xform): PredictFloat on data.test_x for feature data.
+  // Features: the raw floats through PredictFloat (QuantizeFeatures, then
+  // the network); the reference from the rows quantized by the same function.
+  if (data.features && !reference) {
+    return net.PredictFloat(data.test_x.data() + i * data.input_size(), logits);
+  }
   const uint8_t* pixels = data.test.images.image(i);
   return reference ? net.PredictRef(pixels, logits) : net.Predict(pixels, logits);
 }

@@ -229,8 +229,10 @@ Run TrainWithDiagnostics(const TrainOptions& o, const LoadedData& mnist, bool qu
     for (const Finding& f : run.findings) Log("%s", FindingLine(f).c_str());
   }
   run.result = Train(run.data, run.config, hooks, &state);
-  run.result.model.input_transform = mnist.transform;
-  run.result.final_model.input_transform = mnist.transform;
+  if (mnist.transform.kind != InputTransformKind::kNone) {
+    AttachInputTransform(&run.result.model, mnist.transform);
+    AttachInputTransform(&run.result.final_model, mnist.transform);
+  }
   run.test_predictions = PredictFloat(run.result.model, mnist.test, 0, mnist.test.size());
   size_t correct = 0;
   for (size_t i = 0; i < run.test_predictions.size(); ++i) {
