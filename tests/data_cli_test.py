@@ -99,6 +99,56 @@ class DataCliTest(unittest.TestCase):
         self.assertIn("for 3 classes", messages["D18"])
         self.assertIn("nearest-class-mean classifier", messages["D6"])
 
+    def test_eval_export_and_firmware_agree_on_features(self):
+        # eval of the float model sees the rows train held out.
+        ev = run_json("eval", self.model, "--data", self.csv)
+        self.assertEqual(ev["count"], 60)
+        self.assertAlmostEqual(ev["accuracy"], self.train["test_accuracy"])
+        self.assertEqual(ev["data"]["split"], self.train["data"]["split"])
+        blob = self.path("m.q8")
+        ex = run_json("export", self.model, "--data", self.csv, "--no-timestamp", "--out", blob)
+        q = run_json("eval", blob, "--data", self.csv)
+        self.assertAlmostEqual(ex["report"]["quantized_accuracy"], q["accuracy"])
+        self.assertEqual(q["kind"], "int8")
+        self.assertGreater(q["accuracy"], 0.95)
+        ref = run_json("eval", blob, "--data", self.csv, "--reference")
+        self.assertEqual(ref["predictions_sha256"], q["predictions_sha256"])
+        self.assertEqual(ref["outputs_sha256"], q["outputs_sha256"])
+        if FIRMWARE is None:
+            return
+        # The firmware on the same raw rows (--test-data keeps file order):
+        # the same predictions and logits as eval, digest for digest.
+        rows = blobs(20, 9)
+        test = self.path("fw_test.csv")
+        write_csv(test, rows)
+        q = run_json("eval", blob, "--data", self.csv, "--test-data", test)
+        records = b"".join(struct.pack("<5f", *x) for _, x in rows)
+        labels = self.path("fw.labels")
+        with open(labels, "wb") as f:
+            f.write(struct.pack(">II", 0x801, len(rows)) + bytes(l for l, _ in rows))
+        p = subprocess.run([FIRMWARE, "--model", blob, "--features", "--labels", labels, "--json"],
+                           input=records, capture_output=True)
+        self.assertEqual(p.returncode, 0, p.stderr.decode())
+        lines = p.stdout.decode().strip().splitlines()
+        stats = json.loads(lines[-1])
+        self.assertEqual(len(lines), len(rows) + 1)
+        self.assertEqual(stats["predictions_sha256"], q["predictions_sha256"])
+        self.assertEqual(stats["outputs_sha256"], q["outputs_sha256"])
+        self.assertAlmostEqual(stats["accuracy"], q["accuracy"])
+        # A record with NaN and a short last record are skipped and counted.
+        bad = records[:20] + struct.pack("<5f", 1, float("nan"), 2, 3, 4) + records[20:40] + b"\0" * 7
+        p = subprocess.run([FIRMWARE, "--model", blob, "--features", "--json"], input=bad,
+                           capture_output=True)
+        self.assertEqual(p.returncode, 0, p.stderr.decode())
+        stats = json.loads(p.stdout.decode().strip().splitlines()[-1])
+        self.assertEqual(stats["frames"], 2)
+        self.assertEqual(stats["malformed"], 2)
+        self.assertIn(b"NaN or infinite", p.stderr)
+        # A features blob needs --features; 784-byte frames are refused.
+        p = subprocess.run([FIRMWARE, "--model", blob], input=b"", capture_output=True)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn(b"takes 5 float features per record: run with --features", p.stderr)
+
     def test_same_split_seed_same_model(self):
         other = self.path("again.bin")
         run("train", "--data", self.csv, "--arch", "5-16-3", "--epochs", "30", "--batch", "16",
