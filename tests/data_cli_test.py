@@ -19,6 +19,7 @@ import unittest
 
 EDGEMLP = None
 FIRMWARE = None
+SKLEARN_DATA = "/usr/lib/python3/dist-packages/sklearn/datasets/data"
 
 try:
     import numpy
@@ -153,8 +154,12 @@ class DataCliTest(unittest.TestCase):
         other = self.path("again.bin")
         run("train", "--data", self.csv, "--arch", "5-16-3", "--epochs", "30", "--batch", "16",
             "--lr", "0.01", "--threads", "1", "--out", other)
-        with open(self.model, "rb") as a, open(other, "rb") as b:
-            self.assertEqual(a.read()[:64], b.read()[:64])  # header; provenance has a time
+        # The same rows in the same order: the same weights, hence the same logits.
+        first = run_json("eval", self.model, "--data", self.csv)
+        second = run_json("eval", other, "--data", self.csv)
+        self.assertEqual(first["outputs_sha256"], second["outputs_sha256"])
+        third = run_json("eval", other, "--data", self.csv, "--split-seed", "2")
+        self.assertNotEqual(third["data"]["split"], first["data"]["split"])
 
     def test_arch_must_match_the_data(self):
         p = run("train", "--data", self.csv, "--arch", "784-32-10", "--epochs", "1",
@@ -207,6 +212,26 @@ class DataCliTest(unittest.TestCase):
                          "--batch", "16", "--lr", "0.01", "--out", self.path(name + ".bin"))
             self.assertEqual(j["data"]["classes"], 3, name)
             self.assertGreater(j["test_accuracy"], 0.95, name)
+
+    @unittest.skipUnless(os.path.exists(os.path.join(SKLEARN_DATA, "iris.csv")),
+                         "python3-sklearn's data files are not installed")
+    def test_sklearn_bundled_files_as_they_are(self):
+        # scikit-learn's first line: counts checked, class names kept, label last.
+        j = run_json("train", "--data", os.path.join(SKLEARN_DATA, "iris.csv"), "--arch", "4-32-3",
+                     "--epochs", "100", "--batch", "16", "--lr", "0.01", "--threads", "1",
+                     "--out", self.path("iris.bin"))
+        self.assertEqual(j["data"]["class_names"], ["setosa", "versicolor", "virginica"])
+        self.assertEqual(j["data"]["test_rows"], 30)
+        self.assertIn("scikit-learn layout", j["data"]["source"])
+        self.assertGreater(j["test_accuracy"], 0.85)
+        # digits.csv.gz: gzipped, no header, the label last.
+        j = run_json("train", "--data", os.path.join(SKLEARN_DATA, "digits.csv.gz"),
+                     "--label-column", "last", "--arch", "64-64-10", "--epochs", "20",
+                     "--batch", "16", "--lr", "0.003", "--threads", "1",
+                     "--out", self.path("digits.bin"))
+        self.assertEqual(j["data"]["classes"], 10)
+        self.assertEqual(j["data"]["input_size"], 64)
+        self.assertGreater(j["test_accuracy"], 0.9)
 
     def test_idx_of_any_shape(self):
         # 5x3 images, 4 classes: class k lights row k.

@@ -12,6 +12,7 @@ packages=(
   libcli11-dev nlohmann-json3-dev libstb-dev libssl-dev   # the CLI
   curl ca-certificates                     # fetch-mnist.sh
   pybind11-dev python3-dev python3-numpy python3-pytest   # the Python module (python/)
+  python3-sklearn                          # its bundled data sets: sklearn_datasets suite
   help2man dpkg-dev lintian                # man pages, .deb packages (build-deb.sh, deb suite)
   # Raspberry Pi: tools/scripts/test-arm.sh adds g++-aarch64-linux-gnu g++-arm-linux-gnueabihf
   # qemu-user-static; tools/scripts/pi-speed.py needs llvm (llvm-mca).
