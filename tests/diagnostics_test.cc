@@ -70,6 +70,11 @@ TEST_CASE("D3 fails on a handful of updates, warns on too few, passes a full run
   CHECK(CheckUpdateBudget(5, 30000, 30000).severity == Severity::kFail);
   CHECK(CheckUpdateBudget(500, 128, 55000).severity == Severity::kWarn);
   CHECK(CheckUpdateBudget(6450, 128, 55000).severity == Severity::kOk);
+  // What it suggests: MNIST-sized data batch 128, 10 epochs; 108 rows batch 16, 715 epochs.
+  CHECK(BudgetBatch(55000) == 128);
+  CHECK(BudgetEpochs(55000) == 10);
+  CHECK(BudgetBatch(108) == 16);
+  CHECK(BudgetEpochs(108) == 715);
 }
 
 TEST_CASE("D4 computes the prior loss and warns when training ends at it") {

@@ -158,6 +158,14 @@ Finding CheckInit(const FloatModel& model, const Eigen::MatrixXf& probe) {
               "for relu).");
 }
 
+size_t BudgetBatch(size_t n_train) { return n_train >= kSmallData ? 128 : 16; }
+
+size_t BudgetEpochs(size_t n_train) {
+  if (n_train >= kSmallData) return 10;
+  const size_t per_epoch = std::max<size_t>(1, (n_train + 15) / 16);
+  return std::clamp<size_t>((5000 + per_epoch - 1) / per_epoch, 10, 1000);
+}
+
 Finding CheckUpdateBudget(long updates, size_t batch, size_t n_train) {
   const Severity sev = updates < 100    ? Severity::kFail
                        : updates < 1000 ? Severity::kWarn
@@ -167,8 +175,9 @@ Finding CheckUpdateBudget(long updates, size_t batch, size_t n_train) {
               Format("The run makes %ld weight updates (batch %zu of %zu images); networks "
                      "usually need thousands.",
                      updates, batch, n_train),
-              Format("Use mini-batches (--batch 128: %zu updates per epoch) and more epochs.",
-                     (n_train + 127) / 128));
+              Format("Use mini-batches (--batch %zu: %zu updates per epoch) and more epochs.",
+                     BudgetBatch(n_train),
+                     (n_train + BudgetBatch(n_train) - 1) / BudgetBatch(n_train)));
 }
 
 Finding CheckPriorLoss(double data_loss, double prior_loss, OutputLoss loss, uint32_t classes) {

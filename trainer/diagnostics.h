@@ -46,6 +46,12 @@ Finding CheckInitialLoss(double loss, double expected);
 Finding CheckInit(const FloatModel& model, const Eigen::MatrixXf& probe);
 // D3: planned weight updates.
 Finding CheckUpdateBudget(long updates, size_t batch, size_t n_train);
+// What D3 and doctor suggest: batch 128 and 10 epochs; under kSmallData
+// training images, batch 16 and the epochs that make about 5000 updates
+// with it (10..1000).
+inline constexpr size_t kSmallData = 1000;
+size_t BudgetBatch(size_t n_train);
+size_t BudgetEpochs(size_t n_train);
 // D4: the final data loss vs the prior loss (and vs `classes` equal classes).
 Finding CheckPriorLoss(double data_loss, double prior_loss, OutputLoss loss, uint32_t classes);
 // D5: predicted classes and output spread on held-out images (one logit row

@@ -137,8 +137,9 @@ std::vector<std::string> Fixes(const Run& run, const std::vector<Finding>& findi
   const TrainConfig& c = run.config;
   const auto add = [&](std::initializer_list<std::string> args) { fix.insert(fix.end(), args); };
   if (Has(findings, "D3", Severity::kWarn)) {
-    add({"--optimizer", "adam", "--lr", "0.001", "--batch", "128", "--schedule", "cosine",
-         "--epochs", std::to_string(std::max(c.epochs, 10))});
+    add({"--optimizer", "adam", "--lr", "0.001", "--batch",
+         std::to_string(BudgetBatch(run.n_train)), "--schedule", "cosine", "--epochs",
+         std::to_string(std::max(static_cast<size_t>(c.epochs), BudgetEpochs(run.n_train)))});
   }
   bool squashing = false;
   for (Activation a : c.activations) squashing |= a != Activation::kRelu;
