@@ -188,7 +188,7 @@ Finding CheckPriorLoss(double data_loss, double prior_loss, OutputLoss loss, uin
                            ? k * (-p * std::log(p) - (1 - p) * std::log(1 - p))
                            : std::log(k);
   const std::string equal_name = loss == OutputLoss::kSigmoidBce
-                                     ? Format("%u x H_b(1/%u)", classes, classes)
+                                     ? Format("%u x H_b(%.3g)", classes, p)
                                      : Format("ln %u", classes);
   return Make(
       "D4", gap < 0.02 ? Severity::kWarn : Severity::kOk, data_loss,
