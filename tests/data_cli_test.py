@@ -7,6 +7,7 @@ Every data set is made here (the standard library; NumPy for .npy/.npz):
 three well-separated Gaussian classes of 5 features, and IDX images of
 5x3 pixels with 4 classes. Seconds, not minutes; no MNIST needed.
 """
+import hashlib
 import json
 import math
 import os
@@ -145,6 +146,14 @@ class DataCliTest(unittest.TestCase):
         self.assertEqual(stats["frames"], 2)
         self.assertEqual(stats["malformed"], 2)
         self.assertIn(b"NaN or infinite", p.stderr)
+        # predict on the same rows without labels: the same classes.
+        unlabelled = self.path("fw_rows.csv")
+        with open(unlabelled, "w") as f:
+            f.write("".join(",".join(repr(v) for v in x) + "\n" for _, x in rows))
+        pr = run_json("predict", blob, unlabelled)
+        classes = bytes(p["digit"] for p in pr["predictions"])
+        self.assertEqual(len(classes), len(rows))
+        self.assertEqual(hashlib.sha256(classes).hexdigest(), q["predictions_sha256"])
         # A features blob needs --features; 784-byte frames are refused.
         p = subprocess.run([FIRMWARE, "--model", blob], input=b"", capture_output=True)
         self.assertEqual(p.returncode, 2)

@@ -136,6 +136,21 @@ TEST_CASE("NumPy .npy: a 2-D array with a label column, any dtype and order") {
   CHECK(Has(ErrorOf([&] { ParseNpy(junk, sizeof(junk), "t.npy"); }), "t.npy: not a NumPy .npy"));
 }
 
+TEST_CASE("--label-column none: every column is a feature (rows to predict)") {
+  const FeatureSet h = Csv("a,b\n1.5,2\n3,4\n", "none");
+  CHECK(h.features == 2);
+  CHECK(h.x == std::vector<float>{1.5f, 2, 3, 4});
+  CHECK(h.labels == std::vector<uint8_t>{0, 0});
+  CHECK(Csv("7\n8\n", "none").x == std::vector<float>{7, 8});
+  // scikit-learn's layout: the label column is dropped.
+  const FeatureSet s = Csv("2,2,a,b\n5,3,0\n4,3,1\n", "none");
+  CHECK(s.features == 2);
+  CHECK(s.x == std::vector<float>{5, 3, 4, 3});
+  const float f32[] = {1, 0.5f, 2, 0};
+  const std::vector<uint8_t> npy = Npy("<f4", "(2, 2)", false, f32, sizeof(f32));
+  CHECK(ParseNpy(npy.data(), npy.size(), "t.npy", "none").x == std::vector<float>{1, 0.5f, 2, 0});
+}
+
 // An .npz (zip) of the given members, made with libzip.
 std::vector<uint8_t> Npz(const std::vector<std::pair<std::string, std::vector<uint8_t>>>& members,
                          const test::TempDir& dir) {

@@ -21,6 +21,8 @@ namespace {
 
 // No feature file we take is larger (bounds what a header or zip entry may claim).
 constexpr uint64_t kMaxBytes = uint64_t{1} << 31;
+// --label-column none: every column is a feature; every label is 0.
+constexpr size_t kNoLabel = SIZE_MAX;
 
 std::string Quote(std::string_view s) {
   std::string out(s.substr(0, 40));
@@ -41,11 +43,12 @@ bool ParseDouble(std::string_view s, double* v) {
 // Which of `columns` columns holds the label; `names` are the header's (or empty).
 size_t LabelColumn(const std::string& spec, const std::vector<std::string>& names,
                    size_t columns, size_t default_column, const std::string& where) {
-  if (columns < 2) {
+  if (columns < (spec == "none" ? 1u : 2u)) {
     throw InputError(where + " has " + std::to_string(columns) +
                      " column(s) (expected a label and at least one feature)");
   }
   if (spec.empty()) return default_column;
+  if (spec == "none") return kNoLabel;
   if (spec == "first") return 0;
   if (spec == "last") return columns - 1;
   for (size_t i = 0; i < names.size(); ++i) {
@@ -469,13 +472,14 @@ FeatureSet ParseCsv(const char* text, size_t size, const std::string& name,
     }
     columns = n_features + 1;
     expected_rows = n_samples;
-    if (!label_column.empty() && label_column != "last") {
+    if (!label_column.empty() && label_column != "last" && label_column != "none") {
       throw InputError(name + ": scikit-learn's layout keeps the label last (--label-column " +
                        label_column + " does not apply)");
     }
-    label = columns - 1;
+    label = label_column == "none" ? kNoLabel : columns - 1;
     d.layout = "CSV, scikit-learn layout (" + std::to_string(d.class_names.size()) +
                " class names), label last";
+    if (label == kNoLabel) columns -= 1;  // the label column is then ignored
     have_row = false;
   } else if (!AllNumbers(fields)) {
     header = fields;
@@ -484,17 +488,20 @@ FeatureSet ParseCsv(const char* text, size_t size, const std::string& name,
       while (!h.empty() && (h.front() == ' ' || h.front() == '\t')) h.erase(h.begin());
     }
     label = LabelColumn(label_column, header, columns, 0, name);
-    d.layout = "CSV, header row, label column " + Quote(header[label]);
+    d.layout = label == kNoLabel ? "CSV, header row, no label column"
+                                 : "CSV, header row, label column " + Quote(header[label]);
     have_row = false;
   } else {
     label = LabelColumn(label_column, {}, columns, 0, name);
-    d.layout = "CSV, no header, label column " + std::to_string(label + 1);
+    d.layout = label == kNoLabel ? "CSV, no header, no label column"
+                                 : "CSV, no header, label column " + std::to_string(label + 1);
   }
-  if (columns < 2) LabelColumn("", {}, columns, 0, name);
-  d.features = static_cast<uint32_t>(columns - 1);
+  const bool sklearn_unlabelled = label == kNoLabel && !d.class_names.empty();
+  d.features = static_cast<uint32_t>(label == kNoLabel ? columns : columns - 1);
   const size_t limit = d.class_names.empty() ? kMaxClasses : std::min(d.class_names.size(), size_t{kMaxClasses});
   while (have_row || csv.Next(&fields)) {
     have_row = false;
+    if (sklearn_unlabelled && fields.size() == columns + 1) fields.pop_back();
     if (fields.size() != columns) {
       throw InputError(csv.Line() + ": " + std::to_string(fields.size()) + " fields (expected " +
                        std::to_string(columns) + (header.empty() ? "" : ", as the header has") +
@@ -513,6 +520,7 @@ FeatureSet ParseCsv(const char* text, size_t size, const std::string& name,
         d.x.push_back(CheckFeature(v, where));
       }
     }
+    if (label == kNoLabel) d.labels.push_back(0);
   }
   if (d.size() == 0) throw InputError(name + ": no data rows after the header");
   if (expected_rows != 0 && d.size() != expected_rows) {
@@ -532,12 +540,14 @@ FeatureSet ParseNpy(const uint8_t* bytes, size_t size, const std::string& name,
   }
   const size_t label = LabelColumn(label_column, {}, a.shape[1], 0, name);
   FeatureSet d;
-  d.layout = "NumPy .npy " + ShapeString(a) + ", label column " + std::to_string(label + 1);
+  d.layout = "NumPy .npy " + ShapeString(a) +
+             (label == kNoLabel ? ", no label column" : ", label column " + std::to_string(label + 1));
   for (uint64_t r = 0; r < a.shape[0]; ++r) {
-    d.labels.push_back(CheckLabel(a.Get(r * a.shape[1] + label), kMaxClasses,
-                                  name + ": row " + std::to_string(r)));
+    d.labels.push_back(label == kNoLabel ? 0
+                                         : CheckLabel(a.Get(r * a.shape[1] + label), kMaxClasses,
+                                                      name + ": row " + std::to_string(r)));
   }
-  FillFeatures(a, a.shape[0], a.shape[1], label, &d, name);
+  FillFeatures(a, a.shape[0], a.shape[1], label == kNoLabel ? UINT64_MAX : label, &d, name);
   FinishClasses(&d, name);
   return d;
 }

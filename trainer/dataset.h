@@ -31,7 +31,8 @@ struct FeatureSet {
 inline constexpr uint32_t kMaxClasses = 256;
 
 // Which column holds the label (CSV and 2-D .npy): "" or "first" (the
-// default), "last", a header name, or a 1-based column number.
+// default), "last", a header name, or a 1-based column number; "none":
+// every column is a feature and every label 0 (rows to predict).
 // Throw InputError naming the file (CSV: line and column) and what was
 // expected: ragged rows, non-numbers, NaN/inf, a label that is not an
 // integer in 0..255 (or beyond the classes the file names), an empty file.
