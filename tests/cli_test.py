@@ -150,6 +150,29 @@ class CliTest(RunDirTest):
         self.assertEqual(i["version_major"], 1)
         self.assertEqual(i["layer_count"], 2)
         self.assertEqual([l["out_size"] for l in i["layers"]], [32, 10])
+        self.assertEqual(i["input_transform"],
+                         {"kind": "none", "in_size": 784, "out_size": 784, "offset": 0, "size": 0})
+        # Format 1.2 seeds with an input transform (tests/fuzz/make_seeds.cc).
+        seeds = os.path.join(os.environ.get("EDGEMLP_SOURCE_ROOT", "."), "tests", "fuzz", "corpus",
+                             "fuzz_blob")
+        area = run_json("inspect", os.path.join(seeds, "int8-area-8x8-4x4.bin"), "--verify")
+        self.assertTrue(area["verify"]["ok"])
+        t = area["input_transform"]
+        self.assertEqual((t["kind"], t["in_size"], t["out_size"]), ("area", 64, 16))
+        self.assertEqual((t["in_rows"], t["in_cols"], t["out_rows"], t["out_cols"]), (8, 8, 4, 4))
+        self.assertEqual(area["layers"][0]["in_size"], 16)
+        t = run_json("inspect", os.path.join(seeds, "float-affine-5-4-2.bin"))["input_transform"]
+        self.assertEqual((t["kind"], t["in_size"], t["out_size"]), ("affine", 5, 5))
+        self.assertEqual((t["scale_min"], t["scale_max"], t["offset_min"], t["offset_max"]),
+                         (-3, 100, -5, 255))
+        # export carries a float model's transform into the int8 blob.
+        out = os.path.join(self.dir, "area.q8")
+        run_json("export", os.path.join(seeds, "float-area-8x8-4x4.bin"), "--quant", "int8",
+                 "--no-timestamp", "--out", out)
+        exported = run_json("inspect", out, "--verify")
+        self.assertTrue(exported["verify"]["ok"])
+        self.assertEqual(exported["input_transform"]["kind"], "area")
+        self.assertEqual(exported["input_size"], 64)
         with open(self.blob, "rb") as f:
             data = bytearray(f.read())
         data[-70] ^= 0x10  # a flipped bit in the last section

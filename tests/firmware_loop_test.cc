@@ -17,9 +17,24 @@
 #include "edgemlp/mnist_frame.h"
 #include "firmware_test_util.h"
 #include "photo.h"
+#include "random_blob.h"
 
 namespace edgemlp::firmware {
 namespace {
+
+TEST_CASE("input transforms: an area model takes frames, an affine one is refused") {
+  Network area;
+  const std::vector<uint8_t> area_blob = RandomBlob(3, InputTransformKind::kArea);
+  REQUIRE(Network::LoadCopy(area_blob.data(), area_blob.size(), &area).ok());
+  CHECK(area.input_size() == kFrameBytes);
+  CHECK(VerifyPredictMatchesReference(&area) == nullptr);
+  Network affine;
+  const std::vector<uint8_t> affine_blob = RandomBlob(3, InputTransformKind::kAffine);
+  REQUIRE(Network::LoadCopy(affine_blob.data(), affine_blob.size(), &affine).ok());
+  const char* error = VerifyPredictMatchesReference(&affine);
+  REQUIRE(error != nullptr);
+  CHECK(std::string(error).find("float features") != std::string::npos);
+}
 
 TEST_CASE("the raw loop classifies 10,000 frames without heap allocation, with eval's digests") {
   LoadedNet loaded(11);

@@ -168,11 +168,16 @@ TEST_CASE("the SIMD area path equals the reference on every target") {
       CAPTURE(s.orow);
       CAPTURE(s.ocol);
       const InputTransform t = Area(s.ir, s.ic, s.orow, s.ocol);
-      for (uint32_t seed : {4u, 5u}) {
+      for (uint32_t seed : {4u, 5u, 6u, 7u}) {
         std::vector<uint8_t> in = RandomImage(t.in_size, seed);
         if (seed == 5) in.assign(t.in_size, 255);  // the largest sums
+        // Means at exact halves (sum + area/2 a multiple of area), where a
+        // float quotient lands just below the integer: low bits, and 254/255.
+        if (seed == 6) for (uint8_t& v : in) v &= 1;
+        if (seed == 7) for (uint8_t& v : in) v = static_cast<uint8_t>(254 + (v & 1));
         std::vector<uint8_t> want(t.out_size), got(t.out_size, 1);
-        std::vector<int32_t> scratch(s.ic);
+        std::vector<uint32_t> scratch(internal::AreaScratchBytes(t) / 4);
+        internal::PrepareArea(t, scratch.data());
         AreaDownsample(t, in.data(), want.data());
         internal::AreaDownsampleSimd(t, in.data(), got.data(), scratch.data());
         CHECK(got == want);
@@ -180,6 +185,37 @@ TEST_CASE("the SIMD area path equals the reference on every target") {
     }
   });
   CHECK(ran > 0);
+}
+
+TEST_CASE("the SIMD quotient is exact next to integers of a large area") {
+  // rows x cols -> 1x1: out = (sum + A/2) / A with A = rows * cols. With m
+  // pixels at base + 1 and the rest at base, m = A/2 - 1, A/2, A/2 + 1 put
+  // sum + A/2 one below, at and one above (base + 1) * A, where a float
+  // quotient is one too high (1000x999, base 100) or one too low
+  // (1021x1000, base 2): the correction must make it exact.
+  struct Case { uint32_t rows, cols; uint8_t base; };
+  for (const Case c : {Case{1000, 999, 100}, Case{1021, 1000, 2}}) {
+    const InputTransform t = Area(c.rows, c.cols, 1, 1);
+    std::vector<uint32_t> scratch(internal::AreaScratchBytes(t) / 4);
+    internal::PrepareArea(t, scratch.data());
+    const size_t half = t.in_size / 2;
+    for (const size_t m : {half - 1, half, half + 1}) {
+      std::vector<uint8_t> in(t.in_size, c.base);
+      for (size_t i = 0; i < m; ++i) in[i] = static_cast<uint8_t>(c.base + 1);
+      uint8_t want = 0;
+      AreaDownsample(t, in.data(), &want);
+      CHECK(want == (m < half ? c.base : c.base + 1));
+      const int ran = test::ForEachTarget([&](const std::string& target) {
+        CAPTURE(target);
+        CAPTURE(c.rows);
+        CAPTURE(m);
+        uint8_t got = 7;
+        internal::AreaDownsampleSimd(t, in.data(), &got, scratch.data());
+        CHECK(got == want);
+      });
+      CHECK(ran > 0);
+    }
+  }
 }
 
 }  // namespace

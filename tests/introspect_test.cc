@@ -103,5 +103,22 @@ TEST_CASE("PredictTimingLayers: Predict's logits on every target, a time per lay
   ForceTarget(0);
 }
 
+TEST_CASE("PredictTimingLayers runs an area transform first, as Predict does") {
+  FloatModel m = test::RandomModel({196, 20, 10}, 4);
+  m.input_rows = m.input_cols = 28;
+  m.input_transform.kind = InputTransformKind::kArea;
+  m.input_transform.in_rows = m.input_transform.in_cols = 28;
+  m.input_transform.out_rows = m.input_transform.out_cols = 14;
+  const std::vector<uint8_t> blob = QuantizeInt8(m);
+  Network net;
+  REQUIRE(Network::LoadCopy(blob.data(), blob.size(), &net).ok());
+  const std::vector<uint8_t> px = RandomPixels(784, 3);
+  std::vector<int32_t> want(10), got(10);
+  std::vector<double> layer_ns(net.layer_count(), -1);
+  const int want_class = net.PredictRef(px.data(), want.data());
+  CHECK(PredictTimingLayers(net, px.data(), got.data(), layer_ns.data()) == want_class);
+  CHECK(got == want);
+}
+
 }  // namespace
 }  // namespace edgemlp

@@ -6,9 +6,10 @@
 
 namespace edgemlp::firmware {
 
-std::vector<uint8_t> RandomBlob(uint64_t seed) {
+std::vector<uint8_t> RandomBlob(uint64_t seed, InputTransformKind transform) {
   std::mt19937_64 rng(seed);
-  const uint32_t sizes[3] = {784, 64, 10};
+  const bool area = transform == InputTransformKind::kArea;
+  const uint32_t sizes[3] = {area ? 196u : 784u, 64, 10};
   FileHeader h{};
   h.kind = static_cast<uint32_t>(BlobKind::kInt8);
   h.input_size = 784;
@@ -16,6 +17,19 @@ std::vector<uint8_t> RandomBlob(uint64_t seed) {
   h.input_scale = 1.0f / 255.0f;
   h.output_size = 10;
   BlobWriter writer(h, 2);
+  InputTransform t;
+  t.kind = transform;
+  t.in_size = 784;
+  t.out_size = sizes[0];
+  const std::vector<float> ones(784, 1.0f), zeros(784, 0.0f);
+  if (area) {
+    t.in_rows = t.in_cols = 28;
+    t.out_rows = t.out_cols = 14;
+  } else {
+    t.scale = ones.data();
+    t.offset = zeros.data();
+  }
+  writer.SetInputTransform(t);
   for (uint32_t i = 0; i < 2; ++i) {
     const uint32_t in = sizes[i], out = sizes[i + 1];
     const uint32_t stride = (in + kBlobAlign - 1) / kBlobAlign * kBlobAlign;

@@ -16,6 +16,10 @@ struct NetworkAccess {
   static const std::vector<DenseI8>& Layers(const Network& net) { return net.layers_; }
   static uint8_t* ActA(Network& net) { return net.act_a_; }
   static uint8_t* ActB(Network& net) { return net.act_b_; }
+  // The input transform's output (area), or pixels as they are.
+  static const uint8_t* Transform(Network& net, const uint8_t* pixels) {
+    return net.Transform(pixels, 1);
+  }
 };
 }  // namespace internal
 
@@ -97,7 +101,8 @@ int PredictTimingLayers(Network& net, const uint8_t* pixels, int32_t* logits, do
         std::chrono::duration<double, std::nano>(Clock::now() - t0).count();
   };
   internal::RunForward(
-      layers.data(), layers.size(), pixels, Access::ActA(net), Access::ActB(net), logits,
+      layers.data(), layers.size(), Access::Transform(net, pixels), Access::ActA(net),
+      Access::ActB(net), logits,
       [&](const DenseI8& l, const uint8_t* in, uint8_t* out) {
         timed(l, [&] { internal::DenseI8ToU8(l, in, out); });
       },

@@ -211,10 +211,17 @@ inline uint64_t AreaOverlap(uint64_t i, uint64_t j, uint64_t in, uint64_t out) {
   const uint64_t hi = (i + 1) * out < (j + 1) * in ? (i + 1) * out : (j + 1) * in;
   return hi > lo ? hi - lo : 0;
 }
-// The SIMD path of AreaDownsample on the current target; scratch holds
-// in_cols int32 (the arena).
+// The SIMD path of AreaDownsample on the current target. `scratch`
+// (AreaScratchBytes(t), 4-byte aligned; in the arena) holds the per-axis
+// taps, tabled once by PrepareArea, and a row of column sums.
+// Output columns of the SIMD column pass, padded: a vector of any target
+// (at most 64 int32 lanes, 2048-bit SVE) that starts below out_cols ends
+// inside.
+inline size_t AreaGatherPad(uint32_t out_cols) { return (size_t{out_cols} + 63) / 64 * 64 + 64; }
+size_t AreaScratchBytes(const InputTransform& t);
+void PrepareArea(const InputTransform& t, void* scratch);
 void AreaDownsampleSimd(const InputTransform& t, const uint8_t* in, uint8_t* out,
-                        int32_t* scratch);
+                        void* scratch);
 
 }  // namespace internal
 }  // namespace edgemlp

@@ -87,7 +87,7 @@ LoadResult Network::Load(const uint8_t* bytes, size_t size, Network* out) {
       : t.kind == InputTransformKind::kAffine ? RoundUp(t.out_size)
                                               : 0;
   const size_t scratch_bytes =
-      t.kind == InputTransformKind::kArea ? RoundUp(size_t{t.in_cols} * 4) : 0;
+      t.kind == InputTransformKind::kArea ? RoundUp(internal::AreaScratchBytes(t)) : 0;
   net.arena_bytes_ = 2 * buffer_bytes + net.packed_bytes_ + transformed_bytes + scratch_bytes;
   net.arena_storage_.reset(new uint8_t[net.arena_bytes_ + kBlobAlign]());
   net.act_a_ = AlignUp(net.arena_storage_.get());
@@ -95,9 +95,8 @@ LoadResult Network::Load(const uint8_t* bytes, size_t size, Network* out) {
   net.packed_ = reinterpret_cast<int8_t*>(net.act_b_ + buffer_bytes);
   uint8_t* after_packed = net.act_b_ + buffer_bytes + net.packed_bytes_;
   net.transformed_ = transformed_bytes != 0 ? after_packed : nullptr;
-  net.transform_scratch_ = scratch_bytes != 0
-                               ? reinterpret_cast<int32_t*>(after_packed + transformed_bytes)
-                               : nullptr;
+  net.transform_scratch_ = scratch_bytes != 0 ? after_packed + transformed_bytes : nullptr;
+  if (scratch_bytes != 0) internal::PrepareArea(t, net.transform_scratch_);
   net.RepackWeights();
   net.self_test_logits_.reset(new int32_t[view.header.output_size]);
   net.input_size_ = view.header.input_size;

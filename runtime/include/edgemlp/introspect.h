@@ -56,8 +56,8 @@ EDGEMLP_API void UseDotProductKernels(bool enabled);
 
 // Predict() on the current target (see ForceTarget), one dispatched call
 // per layer, writing each layer's wall time in ns (steady clock) to
-// layer_ns[0 .. layer_count()). Returns the class; the logits equal
-// Predict()'s. Costs one dispatch per layer more than Predict(); never
+// layer_ns[0 .. layer_count()) (an area transform runs first, untimed).
+// Returns the class; the logits equal Predict()'s. Costs one dispatch per layer more than Predict(); never
 // allocates.
 EDGEMLP_API int PredictTimingLayers(Network& net, const uint8_t* pixels, int32_t* logits, double* layer_ns);
 

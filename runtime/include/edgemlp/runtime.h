@@ -130,7 +130,7 @@ class Network {
   uint8_t* act_b_ = nullptr;  // kMaxBatch x pitch_ bytes, 64-byte aligned
   InputTransform transform_;  // points into the blob
   uint8_t* transformed_ = nullptr;  // transformed inputs, back to back
-  int32_t* transform_scratch_ = nullptr;  // area: in_cols int32
+  void* transform_scratch_ = nullptr;  // area: taps and column sums
   // pixels, or the area transform of count (<= kMaxBatch) of them.
   const uint8_t* Transform(const uint8_t* pixels, size_t count);
   size_t pitch_ = 0;          // max stride rounded up to 64 bytes
