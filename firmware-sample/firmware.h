@@ -106,7 +106,9 @@ class FrameClassifier {
 };
 
 // Start-up check that the SIMD path agrees with the scalar reference on a
-// built-in frame. Returns nullptr if it passes, else what failed.
+// built-in frame (a blob with an affine transform: on u8 features as
+// QuantizeFeatures makes them; main.cc then needs --features). Returns
+// nullptr if it passes, else what failed.
 const char* VerifyPredictMatchesReference(Network* net);
 // Runs the blob's own known-answer vector (Network::SelfTest) on the chosen
 // target. Returns nullptr if it passes or the blob (format 1.0) has none.
