@@ -153,14 +153,31 @@ FrameClassifier::FrameClassifier(Network* net)
     : net_(net), logits_(new int32_t[net->output_size()]), probs_(new float[net->output_size()]) {}
 
 Prediction FrameClassifier::Classify(const uint8_t* frame) {
-  const size_t n = net_->output_size();
   const auto t0 = std::chrono::steady_clock::now();
-  Prediction p;
-  p.digit = net_->Predict(frame, logits_.get());
+  const int digit = net_->Predict(frame, logits_.get());
   const auto t1 = std::chrono::steady_clock::now();
+  return Finish(digit, std::chrono::duration<double, std::micro>(t1 - t0).count());
+}
+
+Prediction FrameClassifier::ClassifyFeatures(const float* features) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const int digit = net_->PredictFloat(features, logits_.get());
+  const auto t1 = std::chrono::steady_clock::now();
+  if (digit < 0) {
+    Prediction p;
+    p.digit = -1;
+    return p;
+  }
+  return Finish(digit, std::chrono::duration<double, std::micro>(t1 - t0).count());
+}
+
+Prediction FrameClassifier::Finish(int predicted, double inference_us) {
+  const size_t n = net_->output_size();
+  Prediction p;
+  p.digit = predicted;
   Softmax(logits_.get(), n, net_->logit_scale(), probs_.get());
   p.probability = probs_[p.digit];
-  p.inference_us = std::chrono::duration<double, std::micro>(t1 - t0).count();
+  p.inference_us = inference_us;
   p.latency_us = p.inference_us;
   if (frames_ < labels_.size() && labels_[frames_] == p.digit) ++correct_;
   ++frames_;
@@ -234,12 +251,17 @@ size_t FrameClassifier::FormatStats(bool json, char* buf, size_t size) const {
 }
 
 const char* VerifyPredictMatchesReference(Network* net) {
-  if (net->input_size() != kFrameBytes) return "the model does not take 28 x 28 frames";
-  if (net->input_transform().kind == InputTransformKind::kAffine) {
-    return "the model takes float features (an affine input transform), not frames";
-  }
-  std::vector<uint8_t> frame(kFrameBytes);
   std::vector<int32_t> simd(net->output_size()), ref(net->output_size());
+  if (net->input_transform().kind == InputTransformKind::kAffine) {
+    // Features: Predict takes them quantized (u8); every byte value.
+    std::vector<uint8_t> q(net->input_size());
+    for (size_t i = 0; i < q.size(); ++i) q[i] = static_cast<uint8_t>(i * 37 + 11);
+    const int a = net->Predict(q.data(), simd.data());
+    const int b = net->PredictRef(q.data(), ref.data());
+    return a != b || simd != ref ? "SIMD forward pass differs from the scalar reference" : nullptr;
+  }
+  if (net->input_size() != kFrameBytes) return "the model does not take 28 x 28 frames";
+  std::vector<uint8_t> frame(kFrameBytes);
   // A ring (a drawn "0") and a pattern that covers every pixel value.
   for (int pattern = 0; pattern < 2; ++pattern) {
     for (int y = 0; y < kFrameSide; ++y) {
@@ -354,6 +376,57 @@ void RunStreamLoop(int fd, const char* reopen_path, int width, int height, const
     }
     const Prediction p = classifier->Classify(pixels);
     if (pacer.FinishSlot()) classifier->CountMissedDeadline();
+    EmitPrediction(p, stream.received_ns(), nullptr, o, classifier, out);
+  }
+  if (reopen_path != nullptr && fd >= 0) close(fd);
+}
+
+void RunFeatureLoop(int fd, const char* reopen_path, const LoopOptions& o,
+                    FrameClassifier* classifier, std::FILE* out) {
+  const size_t count = classifier->input_size();
+  FrameStream stream(count * sizeof(float));
+  std::unique_ptr<float[]> features(new float[count]);
+  Pacer pacer(o.hz);
+  struct stat st {};
+  const bool newest = o.hz > 0 && fstat(fd, &st) == 0 && !S_ISREG(st.st_mode);
+  while (!Stopped(o)) {
+    pacer.WaitForSlot(o);
+    const FrameStream::Result r = stream.Next(fd, newest, o);
+    classifier->CountDropped(stream.TakeDropped());
+    if (r == FrameStream::Result::kError) {
+      Log(kLogError, "%s: read: %s", reopen_path ? reopen_path : "stdin", std::strerror(errno));
+      break;
+    }
+    if (r != FrameStream::Result::kFrame) {
+      if (stream.partial_bytes() > 0) {
+        classifier->CountMalformed();
+        Log(kLogWarning, "malformed record: short read, %zu of %zu bytes; skipped",
+            stream.partial_bytes(), count * sizeof(float));
+        stream.Reset();
+      }
+      if (r == FrameStream::Result::kStopped || reopen_path == nullptr) break;
+      close(fd);  // FIFO: the writer left; wait for the next one
+      fd = open(reopen_path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+      if (fd < 0) {
+        Log(kLogError, "%s: cannot reopen: %s", reopen_path, std::strerror(errno));
+        return;
+      }
+      continue;
+    }
+    // Little-endian on the wire whatever the host (every supported one is LE).
+    const uint8_t* bytes = stream.frame();
+    for (size_t i = 0; i < count; ++i) {
+      const uint32_t bits = uint32_t{bytes[4 * i]} | uint32_t{bytes[4 * i + 1]} << 8 |
+                            uint32_t{bytes[4 * i + 2]} << 16 | uint32_t{bytes[4 * i + 3]} << 24;
+      std::memcpy(&features[i], &bits, sizeof(float));
+    }
+    const Prediction p = classifier->ClassifyFeatures(features.get());
+    if (pacer.FinishSlot()) classifier->CountMissedDeadline();
+    if (p.digit < 0) {
+      classifier->CountMalformed();
+      Log(kLogWarning, "malformed record: a feature is NaN or infinite; skipped");
+      continue;
+    }
     EmitPrediction(p, stream.received_ns(), nullptr, o, classifier, out);
   }
   if (reopen_path != nullptr && fd >= 0) close(fd);

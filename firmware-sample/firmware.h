@@ -64,6 +64,10 @@ class FrameClassifier {
   // Runs the network on one frame (timed: inference_us) and updates the
   // digests; latency_us is set when the answer is written (EmitPrediction).
   Prediction Classify(const uint8_t* frame);
+  // The same for raw float features (a blob with an affine input
+  // transform: Network::PredictFloat). digit -1 (nothing counted) if a
+  // feature is NaN or infinite.
+  Prediction ClassifyFeatures(const float* features);
   // Records an answer's end-to-end latency (frame received to now).
   void RecordLatency(Prediction* p, int64_t received_ns);
   void CountMalformed() { ++malformed_; }
@@ -72,6 +76,7 @@ class FrameClassifier {
   // camera buffers older than one period.
   void CountDropped(uint64_t n = 1) { dropped_ += n; }
   uint64_t frames() const { return frames_; }
+  size_t input_size() const { return net_->input_size(); }
   uint64_t malformed() const { return malformed_; }
   uint64_t missed_deadlines() const { return missed_deadlines_; }
   uint64_t dropped() const { return dropped_; }
@@ -91,6 +96,8 @@ class FrameClassifier {
   LatencyStats stats_, latency_;
   uint64_t frames_ = 0, correct_ = 0, malformed_ = 0, missed_deadlines_ = 0, dropped_ = 0;
   Sha256 predictions_sha_, outputs_sha_;
+  // Softmax, accuracy and digests of a prediction whose logits are in logits_.
+  Prediction Finish(int predicted, double inference_us);
 
  public:
   // EmitPrediction's state: what was last printed and when stats last went out.
@@ -99,7 +106,9 @@ class FrameClassifier {
 };
 
 // Start-up check that the SIMD path agrees with the scalar reference on a
-// built-in frame. Returns nullptr if it passes, else what failed.
+// built-in frame (a blob with an affine transform: on u8 features as
+// QuantizeFeatures makes them; main.cc then needs --features). Returns
+// nullptr if it passes, else what failed.
 const char* VerifyPredictMatchesReference(Network* net);
 // Runs the blob's own known-answer vector (Network::SelfTest) on the chosen
 // target. Returns nullptr if it passes or the blob (format 1.0) has none.
@@ -214,6 +223,11 @@ size_t I420FrameBytes(int width, int height);
 // newest complete frame is answered and older readable ones are dropped.
 void RunStreamLoop(int fd, const char* reopen_path, int width, int height,
                    const LoopOptions& options, FrameClassifier* classifier, std::FILE* out);
+// Feature records: input_size() little-endian float32 values each (a blob
+// with an affine input transform), from fd until EOF or stop; a record with
+// a NaN or infinite value is counted as malformed and skipped.
+void RunFeatureLoop(int fd, const char* reopen_path, const LoopOptions& options,
+                    FrameClassifier* classifier, std::FILE* out);
 // Raw 784-byte frames: RunStreamLoop with width 0.
 void RunRawLoop(int fd, const char* reopen_path, const LoopOptions& options,
                 FrameClassifier* classifier, std::FILE* out);

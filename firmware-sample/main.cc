@@ -3,7 +3,8 @@
 //   raw 784-byte frames or I420 camera frames (--yuv420 WxH, e.g. from
 //   rpicam-vid) on stdin (default) or a FIFO (--fifo PATH), or PGM/PNG/raw
 //   files dropped into a directory (--watch DIR), or a V4L2 camera
-//   (--camera DEV, when built with -Dcamera).
+//   (--camera DEV, when built with -Dcamera), or float32 feature records
+//   (--features) for a model trained on CSV or NumPy data.
 // One line per frame (or per change of digit), "digit probability
 // latency_us" (or --json), and a final statistics line. As a systemd
 // service: sd_notify, the watchdog, SIGHUP reloads the model, journald
@@ -85,7 +86,7 @@ constexpr char kCameraNote[] = " (not in this build: -Dcamera=enabled)";
 
 constexpr char kUsage[] =
     "usage: edgemlp-firmware [--model BLOB] [--fifo PATH | --watch DIR | --camera DEV]\n"
-    "                        [--yuv420 WxH] [--camera-size WxH] [--json] [--hz N]\n"
+    "                        [--yuv420 WxH | --features] [--camera-size WxH] [--json] [--hz N]\n"
     "                        [--print change|all] [--labels IDX] [--stats-every N]\n"
     "                        [--gpio-chip DEV --gpio-lines N,N,...] [--bench]\n"
     "                        [--version]\n"
@@ -96,6 +97,10 @@ constexpr char kUsage[] =
     "  --yuv420 WxH     I420 frames of W x H on stdin or --fifo instead, as\n"
     "                   rpicam-vid --codec yuv420 --width W --height H -o - writes\n"
     "                   them; the luma is preprocessed like MNIST\n"
+    "  --features       records of the model's input_size little-endian float32\n"
+    "                   features on stdin or --fifo (a model trained on CSV or\n"
+    "                   NumPy data: its input transform quantizes them); a record\n"
+    "                   with NaN or infinity is counted malformed and skipped\n"
     "  --fifo PATH      frames from a FIFO, reopened when its writer leaves\n"
     "  --watch DIR      classify .pgm/.png/.raw files written into DIR\n"
     "  --camera DEV     V4L2 camera, e.g. /dev/video0: the newest frame's luma\n"
@@ -142,6 +147,7 @@ int main(int argc, char** argv) {
   bool gpio_lines = false;
   LoopOptions options;
   bool bench = false;
+  bool features = false;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     const bool has_value = i + 1 < argc;
@@ -153,6 +159,8 @@ int main(int argc, char** argv) {
       options.json = true;
     } else if (arg == "--bench") {
       bench = true;
+    } else if (arg == "--features") {
+      features = true;
     } else if (arg == "--help" || arg == "-h") {
       std::printf(kUsage, kCameraNote);
       return 0;
@@ -204,6 +212,9 @@ int main(int argc, char** argv) {
   if (yuv_width > 0 && (watch != nullptr || camera != nullptr)) {
     return Fail("--yuv420 reads stdin or --fifo; it excludes --watch and --camera", 2);
   }
+  if (features && (yuv_width > 0 || watch != nullptr || camera != nullptr)) {
+    return Fail("--features reads stdin or --fifo; it excludes --yuv420, --watch and --camera", 2);
+  }
   if ((gpio_chip != nullptr) != gpio_lines) {
     return Fail("--gpio-chip DEV and --gpio-lines N,N,... go together", 2);
   }
@@ -246,6 +257,18 @@ int main(int argc, char** argv) {
 #endif
   }
 
+  const bool takes_features = net.input_transform().kind == edgemlp::InputTransformKind::kAffine;
+  if (features && !takes_features) {
+    return Fail(model_name + ": --features needs a model with an affine input transform (one "
+                "trained on CSV or NumPy features); this one takes " +
+                    std::to_string(net.input_size()) + "-byte frames",
+                3);
+  }
+  if (!features && takes_features && !bench) {
+    return Fail(model_name + ": the model takes " + std::to_string(net.input_size()) +
+                    " float features per record: run with --features",
+                2);
+  }
   if (bench) {
     std::fprintf(stderr, "edgemlp-firmware: %s: benchmark, kernel %s\n", model_name.c_str(),
                  edgemlp::KernelName(edgemlp::ChosenTarget()).c_str());
@@ -305,10 +328,18 @@ int main(int argc, char** argv) {
     const int fd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) return Fail(std::string(fifo) + ": cannot open: " + std::strerror(errno), 1);
     notifier.Send("READY=1");
-    RunStreamLoop(fd, fifo, yuv_width, yuv_height, options, &classifier, stdout);
+    if (features) {
+      RunFeatureLoop(fd, fifo, options, &classifier, stdout);
+    } else {
+      RunStreamLoop(fd, fifo, yuv_width, yuv_height, options, &classifier, stdout);
+    }
   } else {
     notifier.Send("READY=1");
-    RunStreamLoop(STDIN_FILENO, nullptr, yuv_width, yuv_height, options, &classifier, stdout);
+    if (features) {
+      RunFeatureLoop(STDIN_FILENO, nullptr, options, &classifier, stdout);
+    } else {
+      RunStreamLoop(STDIN_FILENO, nullptr, yuv_width, yuv_height, options, &classifier, stdout);
+    }
   }
   notifier.Send("STOPPING=1");
   char line[1024];

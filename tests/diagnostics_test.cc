@@ -70,6 +70,11 @@ TEST_CASE("D3 fails on a handful of updates, warns on too few, passes a full run
   CHECK(CheckUpdateBudget(5, 30000, 30000).severity == Severity::kFail);
   CHECK(CheckUpdateBudget(500, 128, 55000).severity == Severity::kWarn);
   CHECK(CheckUpdateBudget(6450, 128, 55000).severity == Severity::kOk);
+  // What it suggests: MNIST-sized data batch 128, 10 epochs; 108 rows batch 16, 715 epochs.
+  CHECK(BudgetBatch(55000) == 128);
+  CHECK(BudgetEpochs(55000) == 10);
+  CHECK(BudgetBatch(108) == 16);
+  CHECK(BudgetEpochs(108) == 715);
 }
 
 TEST_CASE("D4 computes the prior loss and warns when training ends at it") {
@@ -77,8 +82,8 @@ TEST_CASE("D4 computes the prior loss and warns when training ends at it") {
   const double prior = PriorLoss(OutputLoss::kSigmoidBce, share);
   CHECK(prior == doctest::Approx(3.2508).epsilon(1e-4));
   CHECK(PriorLoss(OutputLoss::kSoftmaxCe, share) == doctest::Approx(std::log(10.0)));
-  CHECK(CheckPriorLoss(3.2496, prior, OutputLoss::kSigmoidBce).severity == Severity::kWarn);
-  CHECK(CheckPriorLoss(0.15, prior, OutputLoss::kSigmoidBce).severity == Severity::kOk);
+  CHECK(CheckPriorLoss(3.2496, prior, OutputLoss::kSigmoidBce, 10).severity == Severity::kWarn);
+  CHECK(CheckPriorLoss(0.15, prior, OutputLoss::kSigmoidBce, 10).severity == Severity::kOk);
 }
 
 TEST_CASE("D5 fails when every prediction is the same class") {
@@ -90,10 +95,13 @@ TEST_CASE("D5 fails when every prediction is the same class") {
   CHECK(CheckOutputCollapse(same, flat).severity == Severity::kFail);
 }
 
-TEST_CASE("D6 fails at the majority-class baseline and warns below the linear one") {
-  CHECK(CheckBaselines(0.1135, 1, 0.1135).severity == Severity::kFail);
-  CHECK(CheckBaselines(0.84, 1, 0.1135).severity == Severity::kWarn);
-  CHECK(CheckBaselines(0.98, 1, 0.1135).severity == Severity::kOk);
+TEST_CASE("D6 fails at the majority-class baseline and warns below the nearest-mean one") {
+  CHECK(CheckBaselines(0.1135, 1, 0.1135, 0.82).severity == Severity::kFail);
+  CHECK(CheckBaselines(0.80, 1, 0.1135, 0.82).severity == Severity::kWarn);
+  CHECK(CheckBaselines(0.98, 1, 0.1135, 0.82).severity == Severity::kOk);
+  // Two unbalanced classes: 70% is the majority baseline, not a success.
+  CHECK(CheckBaselines(0.71, 0, 0.70, 0.85).severity == Severity::kFail);
+  CHECK(CheckBaselines(0.90, 0, 0.70, 0.85).severity == Severity::kOk);
 }
 
 TEST_CASE("D7 warns when an update/weight ratio is far above or below 1e-3") {
@@ -138,8 +146,8 @@ TEST_CASE("D11 fails when L2 removes most of each weight per step and warns when
 }
 
 TEST_CASE("D13 warns when the net cannot memorise 20 images") {
-  CHECK(CheckOverfitTiny(1.0, 0.01).severity == Severity::kOk);
-  CHECK(CheckOverfitTiny(0.45, 2.0).severity == Severity::kWarn);
+  CHECK(CheckOverfitTiny(1.0, 0.01, 20).severity == Severity::kOk);
+  CHECK(CheckOverfitTiny(0.45, 2.0, 20).severity == Severity::kWarn);
 }
 
 TEST_CASE("D14 warns when training on blank images scores as well as on real ones") {
@@ -148,8 +156,11 @@ TEST_CASE("D14 warns when training on blank images scores as well as on real one
 }
 
 TEST_CASE("D15 warns when a nearest-class-mean classifier is near chance") {
-  CHECK(CheckLabels(0.82).severity == Severity::kOk);
-  CHECK(CheckLabels(0.11).severity == Severity::kWarn);
+  CHECK(CheckLabels(0.82, 0.1135).severity == Severity::kOk);
+  CHECK(CheckLabels(0.11, 0.1135).severity == Severity::kWarn);
+  // Two classes 90/10: 92% is barely above always answering the majority.
+  CHECK(CheckLabels(0.92, 0.90).severity == Severity::kWarn);
+  CHECK(CheckLabels(0.97, 0.90).severity == Severity::kOk);
 }
 
 TEST_CASE("D16 warns on high bias (both accuracies low) and high variance (a large gap)") {
@@ -171,10 +182,10 @@ TEST_CASE("D18 notes a hidden layer under 20 units and warns on one under 10") {
 
 TEST_CASE("the nearest-class-mean check passes real labels and warns on shuffled ones") {
   Dataset data = test::OnePixelPerClass(1200, 10);
-  CHECK(CheckLabels(NearestMeanAccuracy(data, 1000)).severity == Severity::kOk);
+  CHECK(CheckLabels(NearestMeanAccuracy(data, 1000), 0.1).severity == Severity::kOk);
   std::mt19937_64 rng(1);
   std::shuffle(data.labels.begin(), data.labels.end(), rng);
-  CHECK(CheckLabels(NearestMeanAccuracy(data, 1000)).severity == Severity::kWarn);
+  CHECK(CheckLabels(NearestMeanAccuracy(data, 1000), 0.1).severity == Severity::kWarn);
 }
 
 TEST_CASE("a healthy run gets no WARN/FAIL; the stuck-3.25 setup is blamed on the prior loss first") {

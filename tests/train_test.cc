@@ -127,7 +127,7 @@ TEST_CASE("SelectTraining takes the first N or a balanced N and keeps the valida
   CHECK(first.labels[300] == data.labels[900]);
   const Dataset balanced = SelectTraining(data, 0, 200, 100);
   REQUIRE(balanced.size() == 300);
-  const ClassShares s = CountClasses(balanced.labels, 0, 200);
+  const ClassShares s = CountClasses(balanced.labels, 0, 200, 10);
   for (double p : s.share) CHECK(p == doctest::Approx(0.1));
   CHECK_THROWS(SelectTraining(data, 950, 0, 100));
   CHECK_THROWS(SelectTraining(data, 0, 5000, 100));

@@ -128,13 +128,7 @@ std::vector<uint8_t> ReadIdxLabels(const std::string& path) {
   const uint32_t count = f.ReadBigEndian32("the header");
   const std::vector<uint8_t> labels = f.ReadGrowing(count, "the label data");
   f.ExpectEnd();
-  for (size_t i = 0; i < labels.size(); ++i) {
-    if (labels[i] > 9) {
-      throw InputError(path + ": label " + std::to_string(i) + " is " +
-                       std::to_string(labels[i]) + " (expected 0..9)");
-    }
-  }
-  return labels;
+  return labels;  // any byte is a class (0..255)
 }
 
 Dataset ReadIdxDataset(const std::string& images_path,
@@ -148,6 +142,7 @@ Dataset ReadIdxDataset(const std::string& images_path,
                      std::to_string(d.labels.size()) +
                      " labels (expected the same count)");
   }
+  d.classes = d.labels.empty() ? 1 : *std::max_element(d.labels.begin(), d.labels.end()) + 1u;
   return d;
 }
 
@@ -169,6 +164,16 @@ Mnist LoadMnist(const std::string& dir) {
   m.test = ReadIdxDataset(test_images, test_labels);
   if (m.train.images.image_size() != m.test.images.image_size()) {
     throw InputError(dir + ": training and test images differ in size");
+  }
+  m.train.classes = m.test.classes = std::max(m.train.classes, m.test.classes);
+  std::vector<size_t> count(m.train.classes, 0);
+  for (uint8_t l : m.train.labels) count[l]++;
+  for (uint32_t c = 0; c < m.train.classes; ++c) {
+    if (count[c] == 0) {
+      throw InputError(train_labels + ": class " + std::to_string(c) +
+                       " has no training images (expected every class 0.." +
+                       std::to_string(m.train.classes - 1) + " to appear)");
+    }
   }
   return m;
 }

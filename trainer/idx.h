@@ -19,10 +19,12 @@ struct ImageSet {
   const uint8_t* image(size_t i) const { return pixels.data() + i * image_size(); }
 };
 
-// A labelled set: images and one label (0..9) per image.
+// A labelled set: images (or quantized feature rows, 1 x features) and one
+// label 0..classes-1 per image.
 struct Dataset {
   ImageSet images;
   std::vector<uint8_t> labels;
+  uint32_t classes = 10;  // the data's class count (not the labels' maximum in a subset)
   size_t size() const { return labels.size(); }
 };
 
@@ -34,10 +36,13 @@ struct Mnist {
 // Throw InputError naming the file and what was expected.
 ImageSet ReadIdxImages(const std::string& path);  // magic 0x00000803
 std::vector<uint8_t> ReadIdxLabels(const std::string& path);  // 0x00000801
-// Reads images + labels and checks that the counts agree.
+// Reads images + labels and checks that the counts agree; classes is the
+// largest label + 1.
 Dataset ReadIdxDataset(const std::string& images_path,
                        const std::string& labels_path);
 // DIR holds train-images-idx3-ubyte(.gz) etc.; plain files win over .gz.
+// Any image size and up to 256 classes: both sets get the class count of
+// the larger label of the two, and every class needs a training image.
 Mnist LoadMnist(const std::string& dir);
 
 // --data DIR, else $EDGEMLP_DATA, else ./data/mnist.

@@ -46,10 +46,6 @@ void ValidateConfig(const TrainConfig& config) {
                        std::to_string(kMaxLayerWidth) + ")");
     }
   }
-  if (arch.back() < 10) {
-    throw InputError("--arch ends with " + std::to_string(arch.back()) +
-                     " outputs but the labels have 10 classes");
-  }
   if (config.epochs < 1 || config.epochs > kMaxEpochs || config.batch < 0) {
     throw InputError("--epochs must be 1.." + std::to_string(kMaxEpochs) +
                      " and --batch >= 1 (or full)");
@@ -194,13 +190,22 @@ void SetInputScaling(FloatModel* model, const Dataset& data, size_t n_train, Inp
   }
 }
 
+std::string ArchString(const std::vector<uint32_t>& arch) {
+  std::string s;
+  for (uint32_t n : arch) s += (s.empty() ? "" : "-") + std::to_string(n);
+  return s;
+}
+
 void CheckConfig(const Dataset& train, const TrainConfig& config) {
   ValidateConfig(config);
   const std::vector<uint32_t>& arch = config.arch;
-  if (arch.front() != train.images.image_size()) {
-    throw InputError("--arch starts with " + std::to_string(arch.front()) +
-                     " inputs but the images have " +
-                     std::to_string(train.images.image_size()) + " pixels");
+  if (arch.front() != train.images.image_size() || arch.back() != train.classes) {
+    throw InputError("--arch " + ArchString(arch) + " takes " + std::to_string(arch.front()) +
+                     " inputs and gives " + std::to_string(arch.back()) +
+                     " outputs but the data has " + std::to_string(train.images.image_size()) +
+                     " inputs and " + std::to_string(train.classes) + " classes (e.g. --arch " +
+                     std::to_string(train.images.image_size()) + "-...-" +
+                     std::to_string(train.classes) + ")");
   }
   if (train.size() <= config.val_count + 1) {
     throw InputError("the training set has " + std::to_string(train.size()) +
@@ -294,7 +299,12 @@ class Trainer {
     Validate(&rec);
     rec.seconds = Seconds(start);
     ++state_.epochs_done;
-    if (rec.val_accuracy > state_.best_accuracy) {
+    // On a small validation split accuracy is coarse and ties are common
+    // (several epochs at 100%): the lower validation loss breaks them.
+    const bool tie_better = config_.val_count < kCoarseValidation &&
+                            rec.val_accuracy == state_.best_accuracy && state_.best_epoch > 0 &&
+                            rec.val_loss < state_.history[state_.best_epoch - 1].val_loss;
+    if (rec.val_accuracy > state_.best_accuracy || tie_better) {
       state_.best_accuracy = rec.val_accuracy;
       state_.best = Evaluated();
       state_.best_epoch = rec.epoch;
@@ -572,15 +582,15 @@ Dataset SelectTraining(const Dataset& data, uint32_t count, uint32_t balanced,
   const size_t pool = data.size() - val_count;
   std::vector<size_t> chosen;
   if (balanced > 0) {
-    const size_t per_class = balanced / 10;
-    std::vector<size_t> taken(10, 0);
-    for (size_t i = 0; i < pool && chosen.size() < per_class * 10; ++i) {
-      if (data.labels[i] < 10 && taken[data.labels[i]] < per_class) {
+    const size_t per_class = balanced / data.classes;
+    std::vector<size_t> taken(data.classes, 0);
+    for (size_t i = 0; i < pool && chosen.size() < per_class * data.classes; ++i) {
+      if (data.labels[i] < data.classes && taken[data.labels[i]] < per_class) {
         ++taken[data.labels[i]];
         chosen.push_back(i);
       }
     }
-    if (chosen.size() < per_class * 10 || per_class == 0) {
+    if (chosen.size() < per_class * data.classes || per_class == 0) {
       throw InputError("--balanced " + std::to_string(balanced) + ": the " +
                        std::to_string(pool) + " training images hold too few of some class");
     }
@@ -594,6 +604,7 @@ Dataset SelectTraining(const Dataset& data, uint32_t count, uint32_t balanced,
   }
   for (size_t i = pool; i < data.size(); ++i) chosen.push_back(i);
   Dataset out;
+  out.classes = data.classes;
   out.images.rows = data.images.rows;
   out.images.cols = data.images.cols;
   out.images.count = static_cast<uint32_t>(chosen.size());

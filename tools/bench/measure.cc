@@ -131,12 +131,15 @@ BenchResult MeasureBench(const BenchOptions& o, const std::function<void(double)
   Network net;
   const LoadResult load = Network::LoadFile(o.blob, &net);
   if (!load.ok()) throw InputError(load.message);
-  const Mnist mnist = LoadMnist(ResolveDataDir(o.data));
-  const Dataset& test = mnist.test;
+  ModelShape shape;
+  shape.input_size = static_cast<uint32_t>(net.input_size());
+  shape.outputs = static_cast<uint32_t>(net.output_size());
+  shape.transform = CopyTransform(net.input_transform());
+  const LoadedData data = LoadData(o.data_spec, &shape);
+  const Dataset& test = data.test;
   if (test.images.image_size() != net.input_size()) {
     throw InputError(o.blob + ": input size " + std::to_string(net.input_size()) +
-                     " differs from the MNIST test images (" +
-                     std::to_string(test.images.image_size()) + ")");
+                     " differs from the test rows of " + data.source);
   }
   BenchResult r;
   const size_t in_size = net.input_size(), out_size = net.output_size();

@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "dataset.h"
 #include "bench/peak.h"
 
 namespace edgemlp::cli {
@@ -24,7 +25,7 @@ inline constexpr size_t kBatchCount = std::size(kBatchSizes);
 
 struct BenchOptions {
   std::string blob;
-  std::string data;
+  DataSpec data_spec;  // the test rows are the inputs
   int calls = 10000;   // timed batch-1 calls per engine, over all rounds
   int images = 10000;  // test images per batched throughput run
   int rounds = 5;

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "bench/measure.h"
+#include "cli/data_options.h"
 #include "cli/cli.h"
 
 namespace edgemlp::cli {
@@ -228,7 +229,7 @@ void AddBench(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "bench", "Latency and throughput of every SIMD target vs the scalar reference and Eigen f32");
   cmd->add_option("blob", o->blob, "int8 blob")->required();
-  cmd->add_option("--data", o->data, "MNIST directory (test images are the inputs)");
+  AddDataOptions(cmd, &o->data_spec);  // the test rows are the inputs
   cmd->add_option("--calls", o->calls, "Timed batch-1 calls per engine (over all rounds)")
       ->capture_default_str()
       ->check(CLI::Range(10, 10000000));

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "cli/cli.h"
+#include "cli/data_options.h"
 #include "diagnostics.h"
 #include "error.h"
 #include "cli/train_options.h"
@@ -33,6 +34,7 @@ bool Has(const std::vector<Finding>& findings, const std::string& id, Severity a
 Dataset Subset(const Dataset& from, const std::vector<size_t>& index, const Dataset& val,
                size_t val_begin) {
   Dataset out;
+  out.classes = from.classes;
   out.images.rows = from.images.rows;
   out.images.cols = from.images.cols;
   const size_t size = from.images.image_size();
@@ -52,14 +54,14 @@ size_t Correct(const std::vector<uint8_t>& pred, const Dataset& data, size_t beg
   return c;
 }
 
-// D13: 2 images per digit, Adam 1e-3, 500 full-batch steps, no regularization.
+// D13: 2 images per class, Adam 1e-3, 500 full-batch steps, no regularization.
 Finding OverfitTiny(const Run& run) {
   std::vector<size_t> index;
-  std::vector<int> taken(10, 0);
-  for (size_t i = 0; i < run.n_train && index.size() < 20; ++i) {
+  std::vector<int> taken(run.data.classes, 0);
+  for (size_t i = 0; i < run.n_train && index.size() < 2 * taken.size(); ++i) {
     if (taken[run.data.labels[i]]++ < 2) index.push_back(i);
   }
-  // The 20 images, then the same 20 again as the "validation" split.
+  // The images, then the same images again as the "validation" split.
   const Dataset once = Subset(run.data, index, run.data, run.data.size());
   std::vector<size_t> all(index.size());
   std::iota(all.begin(), all.end(), size_t{0});
@@ -77,7 +79,8 @@ Finding OverfitTiny(const Run& run) {
   double loss = 0;
   Cost(r.final_model, tiny, 0, index.size(), c, index.size(), &loss);
   const std::vector<uint8_t> pred = PredictFloat(r.final_model, tiny, 0, index.size());
-  return CheckOverfitTiny(static_cast<double>(Correct(pred, tiny, 0)) / index.size(), loss);
+  return CheckOverfitTiny(static_cast<double>(Correct(pred, tiny, 0)) / index.size(), loss,
+                          index.size());
 }
 
 // D14: the same training (up to 3 epochs) on blank training images.
@@ -134,8 +137,9 @@ std::vector<std::string> Fixes(const Run& run, const std::vector<Finding>& findi
   const TrainConfig& c = run.config;
   const auto add = [&](std::initializer_list<std::string> args) { fix.insert(fix.end(), args); };
   if (Has(findings, "D3", Severity::kWarn)) {
-    add({"--optimizer", "adam", "--lr", "0.001", "--batch", "128", "--schedule", "cosine",
-         "--epochs", std::to_string(std::max(c.epochs, 10))});
+    add({"--optimizer", "adam", "--lr", "0.001", "--batch",
+         std::to_string(BudgetBatch(run.n_train)), "--schedule", "cosine", "--epochs",
+         std::to_string(std::max(static_cast<size_t>(c.epochs), BudgetEpochs(run.n_train)))});
   }
   bool squashing = false;
   for (Activation a : c.activations) squashing |= a != Activation::kRelu;
@@ -172,7 +176,7 @@ std::string Quote(const std::string& arg) {
 
 void RunDoctor(const DoctorOptions& d) {
   const TrainOptions& o = d.train;
-  const Mnist mnist = LoadMnist(ResolveDataDir(o.data));
+  const LoadedData mnist = LoadAndLog(o.data_spec);
   Log("doctor 1/5: the run as given");
   const Run run = TrainWithDiagnostics(o, mnist, false);
   std::vector<Finding> findings = run.findings;
@@ -184,7 +188,7 @@ void RunDoctor(const DoctorOptions& d) {
         std::max(worst, GradientCheckError({20, 8, 6, 10}, a, run.config.loss, run.config.seed));
   }
   findings.push_back(CheckGradients(worst));
-  Log("doctor 3/5: overfit 20 images");
+  Log("doctor 3/5: overfit 2 images per class");
   findings.push_back(OverfitTiny(run));
   Log("doctor 4/5: blank-input baseline");
   findings.push_back(BlankBaseline(run));
@@ -224,7 +228,8 @@ void RunDoctor(const DoctorOptions& d) {
   Log("verifying the suggested command (%d epochs): %s", fixed.config.epochs, command.c_str());
   const Run check = TrainWithDiagnostics(fixed, mnist, true);
 
-  const Json j = {{"final_loss", run.final_loss},
+  const Json j = {{"data", DataJson(mnist, o.data_spec)},
+                  {"final_loss", run.final_loss},
                   {"test_accuracy", run.test_accuracy},
                   {"diagnostics", FindingsJson(findings)},
                   {"verdict", verdict},
@@ -249,7 +254,7 @@ void AddDoctor(CLI::App& app) {
   auto d = std::make_shared<DoctorOptions>();
   CLI::App* cmd = app.add_subcommand(
       "doctor",
-      "Train as given, run every diagnostic (also gradient check, overfit 20 images, blank-input "
+      "Train as given, run every diagnostic (also gradient check, overfit 2 images per class, blank-input "
       "baseline, lr range test), print the verdict and a corrected, verified command line");
   AddTrainOptions(cmd, &d->train);
   cmd->add_option("--out", d->train.out, "Ignored here (kept so a train command line works)");

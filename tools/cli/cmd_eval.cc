@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "cli/cli.h"
+#include "cli/data_options.h"
 #include "edgemlp/runtime.h"
 #include "error.h"
 #include "idx.h"
@@ -17,7 +18,7 @@ namespace {
 
 struct EvalOptions {
   std::string model;
-  std::string data;
+  DataSpec data_spec;
   std::string target;  // force a SIMD target by name
   size_t count = 0;    // the first `count` test images; 0: all
   bool reference = false;
@@ -40,7 +41,8 @@ struct Outcome {
   double seconds = 0;
 };
 
-Outcome RunInt8(const ModelFile& file, const Dataset& test, const EvalOptions& o) {
+Outcome RunInt8(const ModelFile& file, const LoadedData& data, const EvalOptions& o) {
+  const Dataset& test = data.test;
   Network net;
   const LoadResult r = Network::Load(file.bytes(), file.size, &net);
   if (!r.ok()) throw InputError(file.path + ": " + r.message);
@@ -53,9 +55,8 @@ Outcome RunInt8(const ModelFile& file, const Dataset& test, const EvalOptions& o
   std::vector<int32_t> logits(n_out);
   const auto start = std::chrono::steady_clock::now();
   for (size_t i = 0; i < test.size(); ++i) {
-    const uint8_t* pixels = test.images.image(i);
-    out.predictions[i] = static_cast<uint8_t>(
-        o.reference ? net.PredictRef(pixels, logits.data()) : net.Predict(pixels, logits.data()));
+    out.predictions[i] =
+        static_cast<uint8_t>(PredictTestRow(net, data, i, logits.data(), o.reference));
     std::memcpy(out.outputs.data() + i * n_out * 4, logits.data(), n_out * 4);
   }
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -94,35 +95,41 @@ void RunEval(const EvalOptions& o) {
   if ((o.reference || !o.target.empty()) && !file.is_int8()) {
     throw InputError(o.model + ": --target and --reference apply to int8 blobs");
   }
-  const std::string dir = ResolveDataDir(o.data);
-  Mnist mnist = LoadMnist(dir);
-  Dataset& test = mnist.test;
+  const ModelShape shape = ShapeOfFile(file);
+  LoadedData data = LoadAndLog(o.data_spec, &shape);
+  Dataset& test = data.test;
   if (o.count > test.size()) {
-    throw InputError("--count " + std::to_string(o.count) + ": the test set in " + dir +
-                     " has " + std::to_string(test.size()) + " images");
+    throw InputError("--count " + std::to_string(o.count) + ": the test set of " + data.source +
+                     " has " + std::to_string(test.size()) + " rows");
   }
-  if (o.count != 0) {  // the first images, as edgemlp-mcu carries them
+  if (o.count != 0) {  // the first rows, as edgemlp-mcu carries them
     test.labels.resize(o.count);
     test.images.count = static_cast<uint32_t>(o.count);
     test.images.pixels.resize(o.count * test.images.image_size());
+    if (!data.test_x.empty()) data.test_x.resize(o.count * size_t{data.input_size()});
   }
-  if (file.view.header.input_size != test.images.image_size()) {
-    throw InputError(o.model + ": expects " + std::to_string(file.view.header.input_size) +
-                     " inputs but the images in " + dir + " have " +
-                     std::to_string(test.images.image_size()) + " pixels");
+  if (shape.input_size != data.input_size()) {
+    throw InputError(o.model + ": expects " + std::to_string(shape.input_size) +
+                     " inputs but the data (" + data.source + ") has " +
+                     std::to_string(data.input_size()));
   }
-  const Outcome out = file.is_int8() ? RunInt8(file, test, o) : RunFloat(file, test);
+  if (shape.outputs < test.classes) {
+    throw InputError(o.model + ": has " + std::to_string(shape.outputs) +
+                     " outputs but the data has " + std::to_string(test.classes) + " classes");
+  }
+  const Outcome out = file.is_int8() ? RunInt8(file, data, o) : RunFloat(file, test);
 
-  std::vector<std::vector<int>> confusion(10, std::vector<int>(10, 0));
+  const int classes = static_cast<int>(shape.outputs);
+  std::vector<std::vector<int>> confusion(classes, std::vector<int>(classes, 0));
   size_t correct = 0;
   for (size_t i = 0; i < test.size(); ++i) {
-    const int p = out.predictions[i] < 10 ? out.predictions[i] : 9;
+    const int p = std::min<int>(out.predictions[i], classes - 1);
     confusion[test.labels[i]][p]++;
     correct += out.predictions[i] == test.labels[i];
   }
   Json per_class = Json::array();
-  std::string table = "digit  accuracy  count\n";
-  for (int c = 0; c < 10; ++c) {
+  std::string table = "class  accuracy  count\n";
+  for (int c = 0; c < classes; ++c) {
     int total = 0;
     for (int v : confusion[c]) total += v;
     const double acc = total ? static_cast<double>(confusion[c][c]) / total : 0.0;
@@ -134,6 +141,7 @@ void RunEval(const EvalOptions& o) {
   const double accuracy = static_cast<double>(correct) / test.size();
   const double us_per_image = 1e6 * out.seconds / test.size();
   const Json j = {{"model", o.model},
+                  {"data", DataJson(data, o.data_spec)},
                   {"kind", Scheme(file)},
                   {"engine", out.engine},
                   {"accuracy", accuracy},
@@ -152,14 +160,21 @@ void RunEval(const EvalOptions& o) {
                 o.model.c_str(), Scheme(file).c_str(), file.size,
                 100 * accuracy, correct, test.size(), us_per_image, out.engine.c_str(),
                 file.is_int8() ? " (batch 1)" : " (batched)");
-  human += head + table + "confusion (rows: true digit, columns: predicted)\n      ";
-  for (int c = 0; c < 10; ++c) human += "     " + std::to_string(c);
+  human += head + table + "confusion (rows: true class, columns: predicted)\n      ";
+  char cell[16];
+  for (int c = 0; c < classes; ++c) {
+    std::snprintf(cell, sizeof(cell), "%6d", c);
+    human += cell;
+  }
   human += "\n";
-  for (int r = 0; r < 10; ++r) {
-    char line[128];
-    int n = std::snprintf(line, sizeof(line), "%6d", r);
-    for (int c = 0; c < 10; ++c) n += std::snprintf(line + n, sizeof(line) - n, "%6d", confusion[r][c]);
-    human += std::string(line) + "\n";
+  for (int r = 0; r < classes; ++r) {
+    std::snprintf(cell, sizeof(cell), "%6d", r);
+    human += cell;
+    for (int c = 0; c < classes; ++c) {
+      std::snprintf(cell, sizeof(cell), "%6d", confusion[r][c]);
+      human += cell;
+    }
+    human += "\n";
   }
   Emit(o.json, j, human);
 }
@@ -171,7 +186,7 @@ void AddEval(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "eval", "Test accuracy, per-class accuracy, confusion matrix and time per image");
   cmd->add_option("model", o->model, "Float model or int8 blob")->required();
-  cmd->add_option("--data", o->data, "MNIST directory (else $EDGEMLP_DATA, else ./data/mnist)");
+  AddDataOptions(cmd, &o->data_spec);
   cmd->add_option("--target", o->target, "int8: force a SIMD target (e.g. AVX2; see `edgemlp bench`)");
   cmd->add_flag("--reference", o->reference, "int8: use the scalar reference forward pass");
   cmd->add_option("--count", o->count, "Evaluate the first N test images only (default: all)")

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "atomic_file.h"
+#include "cli/data_options.h"
 #include "cli/cli.h"
 #include "edgemlp/runtime.h"
 #include "error.h"
@@ -36,7 +37,7 @@ struct ExportOptions {
   std::vector<std::string> layer_quant;
   int int8_limit = kInt8WeightLimit;
   std::string calibration;
-  std::string data;
+  DataSpec data_spec;
   std::string format = "blob";
   std::string out;
   std::string name = "edgemlp_model";
@@ -110,7 +111,9 @@ struct Comparison {
   Json changed = Json::array();  // {index, label, float, quantized}
 };
 
-Comparison Compare(const FloatModel& model, const std::vector<uint8_t>& blob, const Dataset& test) {
+Comparison Compare(const FloatModel& model, const std::vector<uint8_t>& blob,
+                   const LoadedData& data) {
+  const Dataset& test = data.test;
   Network net;
   const LoadResult r = Network::LoadCopy(blob.data(), blob.size(), &net);
   if (!r.ok()) throw std::runtime_error("exported blob does not load: " + r.message);
@@ -119,7 +122,7 @@ Comparison Compare(const FloatModel& model, const std::vector<uint8_t>& blob, co
   Comparison c;
   size_t float_ok = 0, quant_ok = 0;
   for (size_t i = 0; i < test.size(); ++i) {
-    const int q = net.Predict(test.images.image(i), logits.data());
+    const int q = PredictTestRow(net, data, i, logits.data(), false);
     float_ok += float_pred[i] == test.labels[i];
     quant_ok += q == test.labels[i];
     if (q != float_pred[i]) {
@@ -263,23 +266,28 @@ ExportResult QuantizeAndMeasure(const ExportOptions& o, const FloatModel& model,
   q.weight_type = ParseWeightType(o.quant);
   q.int8_limit = o.int8_limit;
   for (const std::string& spec : o.layer_quant) q.layer_types.insert(ParseLayerQuant(spec));
-  std::unique_ptr<Mnist> mnist;
+  std::unique_ptr<LoadedData> mnist;
   r.calibration = "recorded";  // the trainer's calib_max
-  size_t calib_begin = 0;
-  if (!o.data.empty()) {
-    const std::string dir = ResolveDataDir(o.data);
-    mnist = std::make_unique<Mnist>(LoadMnist(dir));
-    if (mnist->train.size() < kHeldOut || mnist->test.size() == 0 ||
-        mnist->train.images.image_size() != model.input_size()) {
-      throw InputError(dir + ": expected >= " + std::to_string(kHeldOut) + " training images of " +
-                       std::to_string(model.input_size()) + " pixels and a test set");
+  size_t calib_begin = 0, held_out = kHeldOut, calib_count = kCalibrationImages;
+  if (!o.data_spec.data.empty()) {
+    mnist = std::make_unique<LoadedData>(LoadAndLog(o.data_spec, model));
+    if (mnist->train.size() < 2 || mnist->test.size() == 0 ||
+        mnist->train.images.image_size() != model.layer_input_size()) {
+      throw InputError(o.data_spec.data + ": expected training rows of " +
+                       std::to_string(model.input_size()) + " inputs and a test set");
+    }
+    // Small data sets: the last 40% of at most all training rows calibrate,
+    // the rest measure clipping (MNIST: the last 5000, 2000 of them).
+    if (mnist->train.size() < kHeldOut) {
+      held_out = mnist->train.size();
+      calib_count = std::max<size_t>(1, held_out * 2 / 5);
     }
     r.calibration = o.calibration.empty() ? kDefaultCalibration : o.calibration;
-    calib_begin = mnist->train.size() - kHeldOut;
-    q.activation_max = CalibrateActivationMax(model, mnist->train, calib_begin, kCalibrationImages,
+    calib_begin = mnist->train.size() - held_out;
+    q.activation_max = CalibrateActivationMax(model, mnist->train, calib_begin, calib_count,
                                               ParseCalibration(r.calibration));
     q.test_input.assign(mnist->train.images.image(calib_begin),
-                        mnist->train.images.image(calib_begin) + model.input_size());
+                        mnist->train.images.image(calib_begin) + model.layer_input_size());
     provenance["dataset"] = {{"train_sha256", DatasetDigest(mnist->train)},
                              {"test_sha256", DatasetDigest(mnist->test)}};
   } else {
@@ -292,8 +300,8 @@ ExportResult QuantizeAndMeasure(const ExportOptions& o, const FloatModel& model,
   if (mnist) {
     std::vector<float> ranges;
     for (size_t i = 0; i + 1 < report.size(); ++i) ranges.push_back(report[i].activation_max);
-    clipping = ClippingRates(model, mnist->train, calib_begin + kCalibrationImages,
-                             kHeldOut - kCalibrationImages, ranges);
+    clipping = ClippingRates(model, mnist->train, calib_begin + calib_count,
+                             held_out - calib_count, ranges);
   }
   for (size_t i = 0; i < report.size(); ++i) {
     const DenseLayer& l = model.layers[i];
@@ -304,7 +312,7 @@ ExportResult QuantizeAndMeasure(const ExportOptions& o, const FloatModel& model,
   }
   if (mnist) {
     r.compared = true;
-    r.comparison = Compare(model, blob, mnist->test);
+    r.comparison = Compare(model, blob, *mnist);
     r.test_count = mnist->test.size();
     r.drop_points = 100 * (r.comparison.float_accuracy - r.comparison.quantized_accuracy);
     if (q.weight_type == WeightType::kI8 && q.layer_types.empty() &&
@@ -342,7 +350,7 @@ void RunExport(const ExportOptions& o) {
   CheckOverwrite(o.out, o.format == "c-header" ? FileKind::kCHeader : FileKind::kInt8Blob,
                  o.force);
   const FloatModel model = LoadFloatModel(o.model);
-  if (!o.calibration.empty() && o.data.empty()) {
+  if (!o.calibration.empty() && o.data_spec.data.empty()) {
     throw InputError("--calibration " + o.calibration +
                      " needs --data (held-out training images to calibrate on)");
   }
@@ -398,9 +406,7 @@ void AddExport(CLI::App& app) {
                               "percentile[:P] (default P 99.99); needs --data. With --data the "
                               "default is ") +
                       kDefaultCalibration + "; without, the ranges recorded by `edgemlp train`");
-  cmd->add_option(
-      "--data", o->data,
-      "MNIST directory: calibrate on held-out training images and report test accuracy");
+  AddDataOptions(cmd, &o->data_spec);  // calibrate on held-out training rows, report test accuracy
   cmd->add_option("--format", o->format, "blob, or c-header (a constant array for firmware)")
       ->capture_default_str()
       ->check(CLI::IsMember({"blob", "c-header"}));

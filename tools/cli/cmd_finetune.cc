@@ -1,8 +1,10 @@
 // edgemlp finetune --qat: quantization-aware fine-tuning of a float model
 // for the scheme it will be exported with (trainer/qat.h).
+#include <algorithm>
 #include <memory>
 
 #include "cli/cli.h"
+#include "cli/data_options.h"
 #include "error.h"
 #include "idx.h"
 #include "cli/provenance.h"
@@ -16,7 +18,7 @@ namespace {
 
 struct FinetuneOptions {
   std::string model;
-  std::string data;
+  DataSpec data_spec;
   std::string out;
   std::string quant = "int8";
   std::vector<std::string> layer_quant;
@@ -37,9 +39,9 @@ void RunFinetune(const FinetuneOptions& o) {
     config.layer_types[std::stoul(spec.substr(0, eq))] = ParseWeightType(spec.substr(eq + 1));
   }
   const FloatModel model = LoadFloatModel(o.model);
-  const std::string dir = ResolveDataDir(o.data);
-  Log("loading MNIST from %s", dir.c_str());
-  const Mnist mnist = LoadMnist(dir);
+  const LoadedData mnist = LoadAndLog(o.data_spec, model);
+  // 10% of the training rows validate, at most 5000 (MNIST: 5000).
+  config.val_count = static_cast<uint32_t>(std::clamp<size_t>(mnist.train.size() / 10, 1, 5000));
   Log("QAT for %s weights: %d epochs, Adam lr %g, batch %d", o.quant.c_str(), config.epochs,
       config.learning_rate, config.batch);
   std::vector<QatEpoch> history;
@@ -88,7 +90,7 @@ void AddFinetune(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::IsMember({"int8", "int16", "int4"}));
   cmd->add_option("--layer-quant", o->layer_quant, "LAYER=SCHEME (repeatable), as in export");
-  cmd->add_option("--data", o->data, "MNIST directory (else $EDGEMLP_DATA, else ./data/mnist)");
+  AddDataOptions(cmd, &o->data_spec);
   cmd->add_option("--epochs", o->config.epochs, "Passes over the training set")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));

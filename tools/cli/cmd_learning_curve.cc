@@ -4,6 +4,7 @@
 
 #include "atomic_file.h"
 #include "cli/cli.h"
+#include "cli/data_options.h"
 #include "error.h"
 #include "cli/plots.h"
 #include "cli/train_options.h"
@@ -19,11 +20,21 @@ struct CurveOptions {
 };
 
 void RunCurve(const CurveOptions& c) {
-  const Mnist mnist = LoadMnist(ResolveDataDir(c.train.data));
+  const LoadedData mnist = LoadAndLog(c.train.data_spec);
   Series train{"train", "#1f77b4", {}, {}}, val{"validation", "#d62728", {}, {}},
       test{"test", "#2ca02c", {}, {}};
   Json points = Json::array();
+  // Sizes beyond the data are replaced by all of it (small CSV data sets).
+  const size_t pool = mnist.train.size() - ResolveConfig(c.train, mnist.train.size()).val_count;
+  std::vector<uint32_t> sizes;
   for (uint32_t size : c.sizes) {
+    if (size <= pool) sizes.push_back(size);
+  }
+  if (sizes.size() < c.sizes.size() && (sizes.empty() || sizes.back() != pool)) {
+    Log("learning-curve: %zu training rows; larger sizes are replaced by all of them", pool);
+    sizes.push_back(static_cast<uint32_t>(pool));
+  }
+  for (uint32_t size : sizes) {
     TrainOptions o = c.train;
     o.train_count = size;
     o.balanced = 0;
@@ -66,7 +77,8 @@ void AddLearningCurve(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "learning-curve", "Accuracy vs training-set size (train/validation/test), with an SVG plot");
   AddTrainOptions(cmd, &c->train);
-  cmd->add_option("--sizes", c->sizes, "Training-set sizes (first N images)")
+  cmd->add_option("--sizes", c->sizes,
+                  "Training-set sizes (first N images; sizes beyond the data become all of it)")
       ->delimiter(',')
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
       ->check(CLI::Range(20, 10000000));

@@ -11,6 +11,7 @@
 #include "atomic_file.h"
 #include "checkpoint.h"
 #include "cli/cli.h"
+#include "cli/data_options.h"
 #include "error.h"
 #include "idx.h"
 #include "cli/output_guard.h"
@@ -115,7 +116,15 @@ void RunTrain(TrainCommand c) {
       return note.is_object() && note.contains(key) && note[key].is_number_unsigned()
                  ? note[key].get<uint32_t>() : 0u;
     };
-    if (o.data.empty()) o.data = text("data");
+    if (o.data_spec.data.empty()) o.data_spec.data = text("data");
+    if (o.data_spec.test_data.empty()) o.data_spec.test_data = text("test_data");
+    if (o.data_spec.label_column.empty()) o.data_spec.label_column = text("label_column");
+    if (note.is_object() && note.contains("test_fraction") && note["test_fraction"].is_number()) {
+      o.data_spec.test_fraction = note["test_fraction"].get<double>();
+    }
+    if (note.is_object() && note.contains("split_seed") && note["split_seed"].is_number_unsigned()) {
+      o.data_spec.split_seed = note["split_seed"].get<uint64_t>();
+    }
     if (o.out.empty()) o.out = text("out");
     o.preset = text("preset");
     o.train_count = number("train_count");
@@ -133,10 +142,9 @@ void RunTrain(TrainCommand c) {
     throw InputError(c.checkpoint + " already holds a checkpoint: continue it with --resume " +
                      c.checkpoint + ", or pass --force to start over");
   }
-  const std::string dir = ResolveDataDir(o.data);
-  Log("loading MNIST from %s", dir.c_str());
-  const Mnist mnist = LoadMnist(dir);
-  const TrainConfig config = c.resume.empty() ? ResolveConfig(o) : resumed.config;
+  const LoadedData mnist = LoadAndLog(o.data_spec);
+  const TrainConfig config =
+      c.resume.empty() ? ResolveConfig(o, mnist.train.size()) : resumed.config;
   Log("training %s (%s loss, %s init, %s input), %d epochs, %s lr %g, batch %d, seed %llu",
       o.arch.c_str(), LossName(config.loss), InitName(config.init),
       InputScalingName(config.input), config.epochs, OptimizerName(config.optimizer),
@@ -159,8 +167,14 @@ void RunTrain(TrainCommand c) {
   hooks.on_progress = [&](double f) { progress.Update(f); };
   // Where an interruption saves its checkpoint when --checkpoint is not given.
   const std::string stop_dir = c.checkpoint.empty() ? o.out + ".checkpoint" : c.checkpoint;
-  const Json note = {{"data", o.data},         {"out", o.out},
-                     {"preset", o.preset},     {"train_count", o.train_count},
+  const Json note = {{"data", o.data_spec.data},
+                     {"test_data", o.data_spec.test_data},
+                     {"label_column", o.data_spec.label_column},
+                     {"test_fraction", o.data_spec.test_fraction},
+                     {"split_seed", o.data_spec.split_seed},
+                     {"out", o.out},
+                     {"preset", o.preset},
+                     {"train_count", o.train_count},
                      {"balanced", o.balanced}};
   hooks.after_epoch = [&](const TrainState& state) {
     const bool stop = g_stop_signal != 0 && state.epochs_done < config.epochs;
@@ -187,7 +201,9 @@ void RunTrain(TrainCommand c) {
     throw ExitWith{kExitInterrupted};
   }
   FloatModel model = result.model;
-  model.provenance = TrainProvenance(config, o.arch, mnist, run.test_accuracy).dump();
+  Json provenance = TrainProvenance(config, o.arch, mnist, run.test_accuracy);
+  provenance["data"] = DataJson(mnist, o.data_spec);
+  model.provenance = provenance.dump();
   SaveFloatModel(model, o.out);
   const std::vector<std::string> verdict = Verdict(run.findings);
   Log("verdict:");
@@ -201,6 +217,7 @@ void RunTrain(TrainCommand c) {
   }
   epoch_seconds /= static_cast<double>(result.history.size());
   Json j = {{"model", o.out},
+            {"data", DataJson(mnist, o.data_spec)},
             {"preset", o.preset},
             {"arch", result.model.ArchString()},
             {"optimizer", OptimizerName(config.optimizer)},
@@ -252,7 +269,7 @@ void RunTrain(TrainCommand c) {
 
 void AddTrain(CLI::App& app) {
   auto c = std::make_shared<TrainCommand>();
-  CLI::App* cmd = app.add_subcommand("train", "Train a float MLP on MNIST-format data");
+  CLI::App* cmd = app.add_subcommand("train", "Train a float MLP on MNIST-format IDX, CSV or NumPy data");
   AddTrainOptions(cmd, &c->options);
   cmd->add_option("--out", c->options.out, "Output float model file (required unless --resume)");
   cmd->add_option("--metrics", c->metrics,

@@ -19,7 +19,9 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "edgemlp " EDGEMLP_VERSION " (git " EDGEMLP_GIT_REVISION ")");
   app.footer(
       "Data: --data DIR, else $EDGEMLP_DATA, else ./data/mnist (the four MNIST "
-      "IDX files, gzipped or not; tools/scripts/fetch-mnist.sh gets them).\n"
+      "IDX files, gzipped or not, any image size and class count; "
+      "tools/scripts/fetch-mnist.sh gets MNIST), or --data FILE: .csv, .csv.gz, "
+      ".tsv, .npy or .npz float features with integer labels (docs/datasets.md).\n"
       "Exit codes: 0 success, 1 internal error, 2 usage error, 3 bad input "
       "file or data, 130 training interrupted by SIGINT/SIGTERM (a checkpoint "
       "was saved; continue with `edgemlp train --resume DIR`).\n"

@@ -263,7 +263,8 @@ std::vector<uint8_t> DigitSheetPng(const Dataset& data, const std::vector<size_t
 }
 
 double ClassPriorLoss(const Run& run) {
-  return PriorLoss(run.config.loss, CountClasses(run.data.labels, 0, run.n_train).share);
+  return PriorLoss(run.config.loss,
+                   CountClasses(run.data.labels, 0, run.n_train, run.data.classes).share);
 }
 
 std::string LossChartSvg(const std::vector<EpochRecord>& history, OutputLoss loss, double prior) {

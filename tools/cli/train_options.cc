@@ -6,6 +6,7 @@
 #include "augment.h"
 
 #include "error.h"
+#include "cli/data_options.h"
 #include "cli/presets.h"
 
 namespace edgemlp::cli {
@@ -62,7 +63,7 @@ void AddTrainOptions(CLI::App* cmd, TrainOptions* o) {
   std::string presets_help = "Named recipe; explicit options override it:";
   for (const Preset& p : Presets()) presets_help += "\n  " + p.name + ": " + p.description;
   cmd->add_option("--preset", o->preset, presets_help)->check(CLI::IsMember(PresetNames()));
-  cmd->add_option("--data", o->data, "MNIST directory (else $EDGEMLP_DATA, else ./data/mnist)");
+  AddDataOptions(cmd, &o->data_spec);
   cmd->add_option("--arch", o->arch, "Layer sizes, input to output")->capture_default_str();
   cmd->add_option("--epochs", o->config.epochs, "Passes over the training set")
       ->capture_default_str()
@@ -125,12 +126,13 @@ void AddTrainOptions(CLI::App* cmd, TrainOptions* o) {
                   "Train on the first N images only (validation stays the last --val-count)")
       ->check(CLI::Range(1, 10000000));
   cmd->add_option("--balanced", o->balanced,
-                  "Train on N images, N/10 of each digit (the first of each)")
+                  "Train on N images, N/classes of each class (the first of each)")
       ->check(CLI::Range(10, 10000000));
   AddRegularizationOptions(cmd, &o->config);
+  o->config.val_count = 0;  // auto (ResolveConfig)
   cmd->add_option("--val-count", o->config.val_count,
-                  "Training images held out (from the end) to pick the best epoch and calibrate")
-      ->capture_default_str()
+                  "Training images held out (from the end) to pick the best epoch and calibrate "
+                  "(default: 10% of them, at most 5000)")
       ->check(CLI::Range(1, 1000000));
   cmd->add_flag("--json", o->json, "Print one JSON object on stdout");
 }
@@ -146,8 +148,11 @@ Activation ParseActivation(const std::string& name) {
 
 }  // namespace
 
-TrainConfig ResolveConfig(const TrainOptions& o) {
+TrainConfig ResolveConfig(const TrainOptions& o, size_t train_examples) {
   TrainConfig config = o.config;
+  if (config.val_count == 0) {
+    config.val_count = static_cast<uint32_t>(std::clamp<size_t>(train_examples / 10, 1, 5000));
+  }
   config.arch = ParseArch(o.arch);
   if (o.batch == "full") {
     config.batch = 0;
@@ -205,10 +210,15 @@ std::string FindingLine(const Finding& f) {
   return head + f.message;
 }
 
-Run TrainWithDiagnostics(const TrainOptions& o, const Mnist& mnist, bool quiet, TrainHooks hooks,
-                         const TrainConfig* resume_config, TrainState* resume_state) {
+Run TrainWithDiagnostics(const TrainOptions& o, const LoadedData& mnist, bool quiet,
+                         TrainHooks hooks, const TrainConfig* resume_config,
+                         TrainState* resume_state) {
   Run run;
-  run.config = resume_config ? *resume_config : ResolveConfig(o);
+  run.config = resume_config ? *resume_config : ResolveConfig(o, mnist.train.size());
+  if (mnist.features && run.config.augment.enabled()) {
+    throw InputError("--shift, --rotate, --scale, --shear and --elastic-* distort images; " +
+                     o.data_spec.data + " holds float features");
+  }
   run.data = SelectTraining(mnist.train, o.train_count, o.balanced, run.config.val_count);
   run.n_train = run.data.size() - run.config.val_count;
   TrainState fresh;
@@ -219,6 +229,10 @@ Run TrainWithDiagnostics(const TrainOptions& o, const Mnist& mnist, bool quiet, 
     for (const Finding& f : run.findings) Log("%s", FindingLine(f).c_str());
   }
   run.result = Train(run.data, run.config, hooks, &state);
+  if (mnist.transform.kind != InputTransformKind::kNone) {
+    AttachInputTransform(&run.result.model, mnist.transform);
+    AttachInputTransform(&run.result.final_model, mnist.transform);
+  }
   run.test_predictions = PredictFloat(run.result.model, mnist.test, 0, mnist.test.size());
   size_t correct = 0;
   for (size_t i = 0; i < run.test_predictions.size(); ++i) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cli/cli.h"
+#include "dataset.h"
 #include "diagnostics.h"
 #include "idx.h"
 #include "train.h"
@@ -15,7 +16,7 @@
 namespace edgemlp::cli {
 
 struct TrainOptions {
-  std::string data;
+  DataSpec data_spec;
   std::string arch = "784-256-128-10";
   std::string out;
   std::string preset;               // expanded before parsing (presets.h); kept for the record
@@ -32,8 +33,9 @@ struct TrainOptions {
 void AddTrainOptions(CLI::App* cmd, TrainOptions* o);
 
 // The TrainConfig the options describe (arch, batch, activations, init
-// parsed); throws InputError for a malformed value.
-TrainConfig ResolveConfig(const TrainOptions& o);
+// parsed; --val-count auto resolved for `train_examples`: 10%, at most
+// 5000); throws InputError for a malformed value.
+TrainConfig ResolveConfig(const TrainOptions& o, size_t train_examples);
 
 struct Run {
   TrainConfig config;
@@ -46,10 +48,11 @@ struct Run {
   std::vector<Finding> findings;
 };
 
-// Trains as `o` says on `mnist`, with the diagnostics before and after
+// Trains as `o` says on `data`, with the diagnostics before and after
 // (logged to stderr unless `quiet`). `hooks` are passed to Train.
 // With resume_config/resume_state (a checkpoint), continues that run.
-Run TrainWithDiagnostics(const TrainOptions& o, const Mnist& mnist, bool quiet,
+// The models in the result carry the data's input transform.
+Run TrainWithDiagnostics(const TrainOptions& o, const LoadedData& data, bool quiet,
                          TrainHooks hooks = {}, const TrainConfig* resume_config = nullptr,
                          TrainState* resume_state = nullptr);
 

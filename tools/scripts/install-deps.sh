@@ -8,10 +8,12 @@ set -euo pipefail
 packages=(
   meson ninja-build pkg-config g++ python3
   libhwy-dev libeigen3-dev zlib1g-dev      # runtime, trainer
+  libzip-dev                               # trainer: NumPy .npz data
   doctest-dev cmake                        # tests (cmake lets meson find doctest)
   libcli11-dev nlohmann-json3-dev libstb-dev libssl-dev   # the CLI
   curl ca-certificates                     # fetch-mnist.sh
   pybind11-dev python3-dev python3-numpy python3-pytest   # the Python module (python/)
+  python3-sklearn                          # its bundled data sets: sklearn_datasets suite
   help2man dpkg-dev lintian                # man pages, .deb packages (build-deb.sh, deb suite)
   libonnx-dev libprotobuf-dev python3-onnx # edgemlp import of ONNX (-Donnx), its test fixtures
   # Raspberry Pi: tools/scripts/test-arm.sh adds g++-aarch64-linux-gnu g++-arm-linux-gnueabihf
