@@ -71,12 +71,16 @@ def write_idx_set(directory, layers, scale, offset, seed):
             continue
         images.append(pixels)
         labels.append(out.index(top[0]))
-    for prefix in ("train", "t10k"):
+    # eval reads the test files; the training files need every class once
+    # (a data set with a class never seen in training is refused).
+    classes = len(layers[-1][1])
+    sets = {"t10k": (images, labels), "train": (images[:classes], list(range(classes)))}
+    for prefix, (set_images, set_labels) in sets.items():
         with open(os.path.join(directory, prefix + "-images-idx3-ubyte"), "wb") as f:
-            f.write(struct.pack(">IIII", 0x803, N_IMAGES, ROWS, COLS))
-            f.write(bytes(p for image in images for p in image))
+            f.write(struct.pack(">IIII", 0x803, len(set_images), ROWS, COLS))
+            f.write(bytes(p for image in set_images for p in image))
         with open(os.path.join(directory, prefix + "-labels-idx1-ubyte"), "wb") as f:
-            f.write(struct.pack(">II", 0x801, N_IMAGES) + bytes(labels))
+            f.write(struct.pack(">II", 0x801, len(set_labels)) + bytes(set_labels))
     return labels
 
 
