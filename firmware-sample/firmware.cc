@@ -336,14 +336,19 @@ size_t I420FrameBytes(int width, int height) {
   return w * h + 2 * ((w + 1) / 2) * ((h + 1) / 2);
 }
 
-void RunStreamLoop(int fd, const char* reopen_path, int width, int height, const LoopOptions& o,
-                   FrameClassifier* classifier, std::FILE* out) {
-  const bool i420 = width > 0;
-  FrameStream stream(i420 ? I420FrameBytes(width, height) : kFrameBytes);
-  uint8_t frame[kFrameBytes];
+namespace {
+
+// Reads records of `record_bytes` from fd (reopening a FIFO whose writer
+// left) and emits classify(record) for each: classify returns the
+// prediction, or a negative digit for a record it counted as malformed.
+template <class Classify>
+void RunRecordLoop(int fd, const char* reopen_path, size_t record_bytes, const char* what,
+                   const LoopOptions& o, FrameClassifier* classifier, std::FILE* out,
+                   Classify classify) {
+  FrameStream stream(record_bytes);
   Pacer pacer(o.hz);
   struct stat st {};
-  // A file is read in full; a pipe under --hz is drained to its newest frame.
+  // A file is read in full; a pipe under --hz is drained to its newest record.
   const bool newest = o.hz > 0 && fstat(fd, &st) == 0 && !S_ISREG(st.st_mode);
   while (!Stopped(o)) {
     pacer.WaitForSlot(o);
@@ -356,8 +361,8 @@ void RunStreamLoop(int fd, const char* reopen_path, int width, int height, const
     if (r != FrameStream::Result::kFrame) {
       if (stream.partial_bytes() > 0) {
         classifier->CountMalformed();
-        Log(kLogWarning, "malformed frame: short read, %zu of %zu bytes; skipped",
-            stream.partial_bytes(), i420 ? I420FrameBytes(width, height) : kFrameBytes);
+        Log(kLogWarning, "malformed %s: short read, %zu of %zu bytes; skipped", what,
+            stream.partial_bytes(), record_bytes);
         stream.Reset();
       }
       if (r == FrameStream::Result::kStopped || reopen_path == nullptr) break;
@@ -369,67 +374,51 @@ void RunStreamLoop(int fd, const char* reopen_path, int width, int height, const
       }
       continue;
     }
-    const uint8_t* pixels = stream.frame();
-    if (i420) {  // the luma plane comes first
-      PreprocessLikeMnist(GrayImage{stream.frame(), width, height}, frame);
-      pixels = frame;
-    }
-    const Prediction p = classifier->Classify(pixels);
+    const Prediction p = classify(stream.frame());
     if (pacer.FinishSlot()) classifier->CountMissedDeadline();
+    if (p.digit < 0) continue;
     EmitPrediction(p, stream.received_ns(), nullptr, o, classifier, out);
   }
   if (reopen_path != nullptr && fd >= 0) close(fd);
 }
 
+}  // namespace
+
+void RunStreamLoop(int fd, const char* reopen_path, int width, int height, const LoopOptions& o,
+                   FrameClassifier* classifier, std::FILE* out) {
+  const bool i420 = width > 0;
+  uint8_t frame[kFrameBytes];
+  RunRecordLoop(fd, reopen_path, i420 ? I420FrameBytes(width, height) : kFrameBytes, "frame", o,
+                classifier, out, [&](const uint8_t* record) {
+                  if (!i420) return classifier->Classify(record);
+                  // The luma plane comes first.
+                  PreprocessLikeMnist(GrayImage{record, width, height}, frame);
+                  return classifier->Classify(frame);
+                });
+}
+
 void RunFeatureLoop(int fd, const char* reopen_path, const LoopOptions& o,
                     FrameClassifier* classifier, std::FILE* out) {
   const size_t count = classifier->input_size();
-  FrameStream stream(count * sizeof(float));
   std::unique_ptr<float[]> features(new float[count]);
-  Pacer pacer(o.hz);
-  struct stat st {};
-  const bool newest = o.hz > 0 && fstat(fd, &st) == 0 && !S_ISREG(st.st_mode);
-  while (!Stopped(o)) {
-    pacer.WaitForSlot(o);
-    const FrameStream::Result r = stream.Next(fd, newest, o);
-    classifier->CountDropped(stream.TakeDropped());
-    if (r == FrameStream::Result::kError) {
-      Log(kLogError, "%s: read: %s", reopen_path ? reopen_path : "stdin", std::strerror(errno));
-      break;
-    }
-    if (r != FrameStream::Result::kFrame) {
-      if (stream.partial_bytes() > 0) {
-        classifier->CountMalformed();
-        Log(kLogWarning, "malformed record: short read, %zu of %zu bytes; skipped",
-            stream.partial_bytes(), count * sizeof(float));
-        stream.Reset();
-      }
-      if (r == FrameStream::Result::kStopped || reopen_path == nullptr) break;
-      close(fd);  // FIFO: the writer left; wait for the next one
-      fd = open(reopen_path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-      if (fd < 0) {
-        Log(kLogError, "%s: cannot reopen: %s", reopen_path, std::strerror(errno));
-        return;
-      }
-      continue;
-    }
-    // Little-endian on the wire whatever the host (every supported one is LE).
-    const uint8_t* bytes = stream.frame();
-    for (size_t i = 0; i < count; ++i) {
-      const uint32_t bits = uint32_t{bytes[4 * i]} | uint32_t{bytes[4 * i + 1]} << 8 |
-                            uint32_t{bytes[4 * i + 2]} << 16 | uint32_t{bytes[4 * i + 3]} << 24;
-      std::memcpy(&features[i], &bits, sizeof(float));
-    }
-    const Prediction p = classifier->ClassifyFeatures(features.get());
-    if (pacer.FinishSlot()) classifier->CountMissedDeadline();
-    if (p.digit < 0) {
-      classifier->CountMalformed();
-      Log(kLogWarning, "malformed record: a feature is NaN or infinite; skipped");
-      continue;
-    }
-    EmitPrediction(p, stream.received_ns(), nullptr, o, classifier, out);
-  }
-  if (reopen_path != nullptr && fd >= 0) close(fd);
+  RunRecordLoop(fd, reopen_path, count * sizeof(float), "record", o, classifier, out,
+                [&](const uint8_t* bytes) {
+                  // Little-endian on the wire whatever the host (every
+                  // supported one is LE).
+                  for (size_t i = 0; i < count; ++i) {
+                    const uint32_t bits = uint32_t{bytes[4 * i]} |
+                                          uint32_t{bytes[4 * i + 1]} << 8 |
+                                          uint32_t{bytes[4 * i + 2]} << 16 |
+                                          uint32_t{bytes[4 * i + 3]} << 24;
+                    std::memcpy(&features[i], &bits, sizeof(float));
+                  }
+                  const Prediction p = classifier->ClassifyFeatures(features.get());
+                  if (p.digit < 0) {
+                    classifier->CountMalformed();
+                    Log(kLogWarning, "malformed record: a feature is NaN or infinite; skipped");
+                  }
+                  return p;
+                });
 }
 
 void RunRawLoop(int fd, const char* reopen_path, const LoopOptions& o, FrameClassifier* classifier,
