@@ -100,7 +100,7 @@ void RunEval(const EvalOptions& o) {
   Dataset& test = data.test;
   if (o.count > test.size()) {
     throw InputError("--count " + std::to_string(o.count) + ": the test set of " + data.source +
-                     " has " + std::to_string(test.size()) + " rows");
+                     " has " + std::to_string(test.size()) + (data.features ? " rows" : " images"));
   }
   if (o.count != 0) {  // the first rows, as edgemlp-mcu carries them
     test.labels.resize(o.count);
