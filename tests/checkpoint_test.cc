@@ -163,6 +163,32 @@ TEST_CASE("a resumed run ends with exactly the weights of an uninterrupted one")
   }
 }
 
+TEST_CASE("a QAT run on downsampled, augmented images resumes to exactly the same weights") {
+  const Dataset data = SyntheticData(500, 5);  // 8x8
+  TrainConfig config = SmallConfig(Optimizer::kAdam);
+  config.arch = {16, 12, 10};
+  config.downsample = 4;  // 8x8 -> 4x4
+  config.qat = {WeightType::kI4, WeightType::kI8};
+  config.qat_from = 2;
+  config.augment.shift = 1;
+  config.ema_decay = 0.9f;
+  const TrainResult full = Train(data, config);
+  test::TempDir dir;
+  SaveCheckpoint(TrainedCheckpoint(data, config, 2), dir.path());
+  Checkpoint ck = LoadCheckpoint(dir.path());
+  CHECK(ck.config.downsample == 4);
+  CHECK(ck.config.qat == config.qat);
+  CHECK(ck.config.qat_from == 2);
+  CHECK(ck.state.model.input_transform.kind == InputTransformKind::kArea);
+  CHECK(ck.state.model.input_size() == 64);
+  const TrainResult resumed = Train(data, ck.config, {}, &ck.state);
+  CHECK(SameModel(resumed.model, full.model));
+  CHECK(resumed.model.input_transform.out_rows == 4);
+  for (size_t e = 0; e < full.history.size(); ++e) {
+    CHECK(resumed.history[e].val_accuracy == full.history[e].val_accuracy);
+  }
+}
+
 // Checkpoint bytes with the CRC recomputed after an edit.
 struct CheckpointBytes {
   std::vector<uint8_t> bytes;
@@ -187,10 +213,11 @@ struct CheckpointBytes {
 // Bytes [24, ConfigEnd) of a checkpoint hold its TrainConfig: the arch
 // (count + sizes), epochs, seed, 8 more scalars, 11 regularization floats,
 // early_stop, 5 floats, 2 epoch counts, loss/init/input, bias_prior and the
-// activation list (count + one byte each).
-size_t ConfigEnd(const TrainConfig& c) {
+// activation list (count + one byte each); from version 4 downsample, the
+// QAT schemes (count + one byte each) and qat_from.
+size_t ConfigEnd(const TrainConfig& c, uint32_t version = 4) {
   return 24 + 4 + 4 * c.arch.size() + 4 + 8 + 8 * 4 + 11 * 4 + 4 + 5 * 4 + 2 * 4 + 3 * 4 + 1 + 4 +
-         c.activations.size();
+         c.activations.size() + (version >= 4 ? 4 + 4 + c.qat.size() + 4 : 0);
 }
 
 TEST_CASE("a damaged checkpoint gets a specific error naming the file") {
@@ -260,7 +287,7 @@ TEST_CASE("a version-2 checkpoint (before the config table) loads with every fie
   // field has its own value, so a moved or retyped field shows), and so does
   // the config as read.
   const TrainConfig want = EveryFieldSet();
-  const size_t end = ConfigEnd(want);
+  const size_t end = ConfigEnd(want, 2);
   REQUIRE(old.size() > end);
   for (const TrainConfig& c : {want, ck.config}) {
     const std::vector<uint8_t> now = SerializeCheckpoint(Checkpoint{c, ck.state, ck.note});

@@ -3,10 +3,13 @@
 // data (no MNIST needed, so these stay in the fast `unit` suite).
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <numeric>
 
 #include "augment.h"
+#include "edgemlp/input_transform.h"
+#include "model.h"
 #include "regularize.h"
 #include "test_util.h"
 #include "train.h"
@@ -126,6 +129,39 @@ TEST_CASE("the batch loader gives the same batches for any thread count, each im
   plain.Prefetch(order.data(), 3, 1, 0);
   const Eigen::MatrixXf& p = plain.Take();
   for (int i = 0; i < 784; ++i) REQUIRE(p(i, 2) == d.images.image(order[2])[i]);
+}
+
+TEST_CASE("with an area transform the batch loader gives AreaDownsample of the warp rounded to u8") {
+  const Dataset d = SyntheticDataset(20, 4);
+  FloatInputTransform area;
+  area.kind = InputTransformKind::kArea;
+  area.in_rows = area.in_cols = 28;
+  area.out_rows = area.out_cols = 16;
+  std::vector<uint32_t> order(20);
+  std::iota(order.begin(), order.end(), 0u);
+  BatchLoader warped(d.images, AllAugmentations(), 8, 2, area.View());
+  BatchLoader plain(d.images, AugmentConfig{}, 8, 1, area.View());
+  warped.Prefetch(order.data() + 8, 8, 9, 8);
+  const Eigen::MatrixXf w = warped.Take();
+  plain.Prefetch(order.data() + 8, 8, 9, 8);
+  const Eigen::MatrixXf p = plain.Take();
+  REQUIRE(w.rows() == 256);
+  Augmenter ref(AllAugmentations(), 28, 28);
+  std::vector<float> full(784);
+  std::vector<uint8_t> rounded(784), small(256), direct(256);
+  for (int c = 0; c < 8; ++c) {
+    ref.Warp(d.images.image(order[8 + c]), SampleSeed(9, 8 + c), full.data());
+    for (int i = 0; i < 784; ++i) {
+      rounded[i] = static_cast<uint8_t>(std::clamp(std::nearbyint(full[i]), 0.0f, 255.0f));
+    }
+    AreaDownsample(area.View(), rounded.data(), small.data());
+    AreaDownsample(area.View(), d.images.image(order[8 + c]), direct.data());
+    for (int i = 0; i < 256; ++i) {
+      REQUIRE(w(i, c) == small[i]);
+      REQUIRE(p(i, c) == direct[i]);
+    }
+  }
+  CHECK_FALSE(bool(w == p));  // the warp did something
 }
 
 TEST_CASE("a dropout mask drops the given share, scales kept units by 1/(1 - rate), repeats per seed") {

@@ -12,6 +12,7 @@
 #include "edgemlp/runtime.h"
 #include "error.h"
 #include "model.h"
+#include "qat.h"
 #include "quantize.h"
 #include "test_util.h"
 
@@ -226,6 +227,96 @@ TEST_CASE("an area model 28x28 -> 14x14: trained on the transform, exported, run
   }
   ForceTarget(0);
   CHECK(ran > 0);
+}
+
+}  // namespace
+}  // namespace edgemlp
+
+namespace edgemlp {
+namespace {
+
+TEST_CASE("--downsample trains on the runtime's area transform: the same run as on pre-shrunk images") {
+  const Dataset raw = BlocksPerClass(900, 5);
+  TrainConfig config = test::SmallTrainConfig();
+  config.arch = {196, 24, 10};
+  config.epochs = 3;
+  config.downsample = 14;
+  const TrainResult direct = Train(raw, config);
+  CHECK(direct.model.input_transform.kind == InputTransformKind::kArea);
+  CHECK(direct.model.input_size() == 784);
+  CHECK(direct.model.ArchString() == "196-24-10");
+  // Without augmentation the loader feeds exactly TransformDataset's pixels:
+  // the same weights, bit for bit, as training a plain model on them.
+  FloatInputTransform area = direct.model.input_transform;
+  TrainConfig plain = config;
+  plain.downsample = 0;
+  const TrainResult shrunk = Train(TransformDataset(area, raw), plain);
+  for (size_t i = 0; i < direct.model.layers.size(); ++i) {
+    CHECK(direct.model.layers[i].weights == shrunk.model.layers[i].weights);
+  }
+  CHECK(direct.history.back().val_accuracy == shrunk.history.back().val_accuracy);
+  // The arch must name the downsampled size; a larger side is refused.
+  config.arch = {784, 24, 10};
+  CHECK_THROWS_WITH_AS(Train(raw, config), doctest::Contains("196 inputs after --downsample"),
+                       InputError);
+  config.arch = {900, 24, 10};
+  config.downsample = 30;
+  CHECK_THROWS_WITH_AS(Train(raw, config), doctest::Contains("only shrinks"), InputError);
+}
+
+// Accuracy on the validation split of `model` with its weights quantized as
+// `export` would in the schemes of `config` (activations in float).
+double QuantizedValAccuracy(const FloatModel& model, const Dataset& data, const TrainConfig& config) {
+  FloatModel q = model;
+  for (size_t i = 0; i < q.layers.size(); ++i) {
+    q.layers[i].weights = FakeQuantizeWeights(q.layers[i].weights, QatScheme(config, i),
+                                              i == 0 ? InputFold(q) : 1.0);
+  }
+  const size_t begin = data.size() - config.val_count;
+  const std::vector<uint8_t> p = PredictFloat(q, data, begin, data.size());
+  size_t correct = 0;
+  for (size_t i = 0; i < p.size(); ++i) correct += p[i] == data.labels[begin + i];
+  return static_cast<double>(correct) / static_cast<double>(p.size());
+}
+
+TEST_CASE("train --qat trains and validates through the weights export will store") {
+  const Dataset data = test::OnePixelPerClass(1400, 5);
+  TrainConfig config = test::SmallTrainConfig();
+  config.epochs = 4;
+  config.arch = {16, 12, 10};
+  const TrainResult off = Train(data, config);
+
+  config.qat = {WeightType::kI4};
+  CHECK(QatScheme(config, 0) == WeightType::kI4);
+  CHECK(QatScheme(config, 1) == WeightType::kI4);
+  const TrainResult on = Train(data, config);
+  // The best epoch was chosen on int4 weights: its recorded accuracy is theirs.
+  const double recorded = on.history[on.best_epoch - 1].val_accuracy;
+  CHECK(QuantizedValAccuracy(on.model, data, config) == recorded);
+  // Training went through them: the weights differ from a float run's.
+  CHECK_FALSE(on.model.layers[0].weights == off.model.layers[0].weights);
+
+  // QAT from a later epoch: until then the run is the float run.
+  config.qat_from = 3;
+  TrainConfig two = config;
+  two.epochs = 2;
+  TrainConfig float_two = two;
+  float_two.qat.clear();
+  const TrainResult late = Train(data, two), plain = Train(data, float_two);
+  CHECK(late.model.layers[0].weights == plain.model.layers[0].weights);
+
+  // One scheme per layer, or one for all; anything else is refused.
+  config.qat = {WeightType::kI4, WeightType::kI8};
+  CHECK(QatScheme(config, 1) == WeightType::kI8);
+  CHECK_NOTHROW(ValidateConfig(config));
+  config.qat = {WeightType::kI4, WeightType::kI8, WeightType::kI8};
+  CHECK_THROWS_WITH_AS(ValidateConfig(config), doctest::Contains("--qat lists 3 schemes"),
+                       InputError);
+  config.qat = {WeightType::kF32};
+  CHECK_THROWS_AS(ValidateConfig(config), InputError);
+  config.qat = {WeightType::kI4};
+  config.qat_from = 0;
+  CHECK_THROWS_AS(ValidateConfig(config), InputError);
 }
 
 }  // namespace

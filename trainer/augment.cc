@@ -96,11 +96,18 @@ void Augmenter::Warp(const uint8_t* image, uint64_t seed, float* out) {
 }
 
 BatchLoader::BatchLoader(const ImageSet& images, const AugmentConfig& augment, int batch,
-                         int threads)
-    : images_(images), augment_(augment.enabled()), threads_(std::max(1, threads)) {
-  const Eigen::Index size = static_cast<Eigen::Index>(images.image_size());
-  for (Eigen::MatrixXf& b : buffers_) b.resize(size, batch);
+                         int threads, const InputTransform& area)
+    : images_(images), augment_(augment.enabled()), threads_(std::max(1, threads)),
+      area_(area) {
+  const bool downsample = area.kind == InputTransformKind::kArea;
+  const size_t size = downsample ? area.out_size : images.image_size();
+  for (Eigen::MatrixXf& b : buffers_) b.resize(static_cast<Eigen::Index>(size), batch);
   if (augment_) augmenters_.assign(threads_, Augmenter(augment, images.rows, images.cols));
+  if (downsample) {
+    warped_.assign(threads_, std::vector<float>(augment_ ? images.image_size() : 0));
+    pixels_.assign(threads_, std::vector<uint8_t>(augment_ ? images.image_size() : 0));
+    small_.assign(threads_, std::vector<uint8_t>(size));
+  }
   worker_ = std::thread([this] { WorkerLoop(); });
 }
 
@@ -145,14 +152,31 @@ void BatchLoader::WorkerLoop() {
   }
 }
 
-void BatchLoader::Fill(const Job& job) {
-  const Eigen::Index size = job.out->rows();
-  if (!augment_) {
-    for (Eigen::Index c = 0; c < job.n; ++c) {
-      const uint8_t* image = images_.image(job.indices[c]);
-      float* column = job.out->col(c).data();
-      for (Eigen::Index i = 0; i < size; ++i) column[i] = image[i];
+void BatchLoader::FillColumn(const Job& job, Eigen::Index c, int thread) {
+  const bool downsample = area_.kind == InputTransformKind::kArea;
+  const uint8_t* image = images_.image(job.indices[c]);
+  float* column = job.out->col(c).data();
+  if (augment_) {
+    float* warped = downsample ? warped_[thread].data() : column;
+    augmenters_[thread].Warp(image, SampleSeed(job.seed, job.position + c), warped);
+    if (!downsample) return;
+    // The transform takes u8 images, as a camera gives them: round the warp.
+    uint8_t* pixels = pixels_[thread].data();
+    for (size_t i = 0; i < pixels_[thread].size(); ++i) {
+      pixels[i] = static_cast<uint8_t>(std::clamp(std::nearbyint(warped[i]), 0.0f, 255.0f));
     }
+    image = pixels;
+  }
+  if (downsample) {
+    AreaDownsample(area_, image, small_[thread].data());
+    image = small_[thread].data();
+  }
+  for (Eigen::Index i = 0; i < job.out->rows(); ++i) column[i] = image[i];
+}
+
+void BatchLoader::Fill(const Job& job) {
+  if (!augment_ && area_.kind != InputTransformKind::kArea) {
+    for (Eigen::Index c = 0; c < job.n; ++c) FillColumn(job, c, 0);
     return;
   }
 #ifdef EDGEMLP_HAVE_OPENMP
@@ -160,12 +184,10 @@ void BatchLoader::Fill(const Job& job) {
 #endif
   for (Eigen::Index c = 0; c < job.n; ++c) {
 #ifdef EDGEMLP_HAVE_OPENMP
-    Augmenter& augmenter = augmenters_[omp_get_thread_num()];
+    FillColumn(job, c, omp_get_thread_num());
 #else
-    Augmenter& augmenter = augmenters_[0];
+    FillColumn(job, c, 0);
 #endif
-    augmenter.Warp(images_.image(job.indices[c]), SampleSeed(job.seed, job.position + c),
-                   job.out->col(c).data());
   }
 }
 

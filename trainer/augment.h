@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "edgemlp/input_transform.h"
 #include "idx.h"
 
 namespace edgemlp {
@@ -80,10 +81,13 @@ class Augmenter {
 };
 
 // Gathers (and augments) mini-batches into pixel-valued float columns, one
-// batch ahead, on a worker thread that uses `threads` OpenMP threads.
+// batch ahead, on a worker thread that uses `threads` OpenMP threads. With
+// an area transform each column is the runtime's AreaDownsample of the
+// (augmented, then rounded to u8) image: what layer 0 will read.
 class BatchLoader {
  public:
-  BatchLoader(const ImageSet& images, const AugmentConfig& augment, int batch, int threads);
+  BatchLoader(const ImageSet& images, const AugmentConfig& augment, int batch, int threads,
+              const InputTransform& area = {});
   ~BatchLoader();
   BatchLoader(const BatchLoader&) = delete;
   BatchLoader& operator=(const BatchLoader&) = delete;
@@ -105,10 +109,17 @@ class BatchLoader {
   void Fill(const Job& job);
   void WorkerLoop();
 
+  // Writes image `index` of the job's sample `c` to column `c`.
+  void FillColumn(const Job& job, Eigen::Index c, int thread);
+
   const ImageSet& images_;
   const bool augment_;
   const int threads_;
+  const InputTransform area_;  // kNone: the image as it is
   std::vector<Augmenter> augmenters_;  // one per OpenMP thread
+  // Per thread (area only): the warp, rounded to u8, and its transform.
+  std::vector<std::vector<float>> warped_;
+  std::vector<std::vector<uint8_t>> pixels_, small_;
   Eigen::MatrixXf buffers_[2];
   int next_ = 0;  // buffer the next Prefetch fills
 

@@ -18,9 +18,10 @@ namespace edgemlp {
 namespace {
 
 constexpr char kMagic[8] = {'E', 'M', 'L', 'P', 'C', 'K', 'P', 'T'};
-// 2: every TrainConfig field, and the EMA; 3: the validation loss per epoch.
-// Version 2 still loads (its epochs' val_loss stays NaN).
-constexpr uint32_t kVersion = 3;
+// 2: every TrainConfig field, and the EMA; 3: the validation loss per epoch;
+// 4: --downsample and QAT. Versions 2 and 3 still load (val_loss NaN for 2;
+// the fields a version lacks keep their defaults).
+constexpr uint32_t kVersion = 4;
 constexpr uint32_t kOldestVersion = 2;
 constexpr size_t kHeaderBytes = 24;  // magic, version, crc, payload size
 constexpr uint32_t kMaxTextBytes = 1 << 20;
@@ -139,14 +140,22 @@ class Reader {
     return v;
   }
 
-  FloatModel GetModel(const std::vector<uint32_t>& arch, const char* what) {
+  // The transform is not stored: config.downsample gives it again.
+  FloatModel GetModel(const TrainConfig& config, const char* what) {
+    const std::vector<uint32_t>& arch = config.arch;
     FloatModel m;
     const std::string w = what;
     m.input_rows = Get<uint32_t>(what);
     m.input_cols = Get<uint32_t>(what);
     m.input_scale = Get<float>(what);
     m.input_offset = Get<float>(what);
-    if (uint64_t{m.input_rows} * m.input_cols != arch[0] || !std::isfinite(m.input_scale) ||
+    try {
+      m.input_transform = DownsampleTransform(config, m.input_rows, m.input_cols);
+    } catch (const InputError& e) {
+      Fail(w + ": " + e.what());
+    }
+    if (uint64_t{m.input_rows} * m.input_cols > (uint64_t{1} << 32) ||
+        m.layer_input_size() != arch[0] || !std::isfinite(m.input_scale) ||
         !std::isfinite(m.input_offset) || m.input_scale == 0.0f) {
       Fail(w + " input " + std::to_string(m.input_rows) + "x" + std::to_string(m.input_cols) +
            " does not match the architecture's " + std::to_string(arch[0]) +
@@ -186,11 +195,12 @@ class Reader {
   const std::string& name_;
 };
 
-// The configuration as stored: one row per field, in file order. Writing
-// and reading both walk this list; ValidateConfig checks the ranges once.
-// Storage: int as i32, uint32_t as u32, uint64_t as u64, float as f32, bool
-// as u8, enums as u32; a vector as a u32 count, then its elements (sizes as
-// u32, activations as u8).
+// The configuration as stored: one row per field, in file order, with the
+// version that added it (default 2). Writing and reading both walk this
+// list; ValidateConfig checks the ranges once. Storage: int as i32,
+// uint32_t as u32, uint64_t as u64, float as f32, bool as u8, enums as u32;
+// a vector as a u32 count, then its elements (sizes as u32, activations and
+// weight schemes as u8).
 template <typename Config, typename Field>
 void ForEachConfigField(Config& c, Field&& field) {
   field("arch", c.arch);
@@ -228,20 +238,27 @@ void ForEachConfigField(Config& c, Field&& field) {
   field("input", c.input);
   field("bias_prior", c.bias_prior);
   field("activations", c.activations);
+  field("downsample", c.downsample, 4);
+  field("qat", c.qat, 4);
+  field("qat_from", c.qat_from, 4);
 }
 
 // The stored type of a config member of type T (vectors: of an element).
 template <typename T>
-using Stored = std::conditional_t<std::is_enum_v<T> && !std::is_same_v<T, Activation>, uint32_t,
-                                  std::conditional_t<std::is_same_v<T, bool> ||
-                                                         std::is_same_v<T, Activation>,
-                                                     uint8_t, T>>;
+constexpr bool kStoredAsByte =
+    std::is_same_v<T, bool> || std::is_same_v<T, Activation> || std::is_same_v<T, WeightType>;
+template <typename T>
+using Stored = std::conditional_t<kStoredAsByte<T>, uint8_t,
+                                  std::conditional_t<std::is_enum_v<T>, uint32_t, T>>;
+template <typename T>
+constexpr bool kIsVector = std::is_same_v<T, std::vector<uint32_t>> ||
+                           std::is_same_v<T, std::vector<Activation>> ||
+                           std::is_same_v<T, std::vector<WeightType>>;
 
 void PutConfig(Writer& w, const TrainConfig& config) {
-  ForEachConfigField(config, [&](const char*, const auto& value) {
+  ForEachConfigField(config, [&](const char*, const auto& value, uint32_t = 2) {
     using T = std::decay_t<decltype(value)>;
-    if constexpr (std::is_same_v<T, std::vector<uint32_t>> ||
-                  std::is_same_v<T, std::vector<Activation>>) {
+    if constexpr (kIsVector<T>) {
       w.Put(static_cast<uint32_t>(value.size()));
       for (auto v : value) w.Put(static_cast<Stored<typename T::value_type>>(v));
     } else {
@@ -250,13 +267,13 @@ void PutConfig(Writer& w, const TrainConfig& config) {
   });
 }
 
-TrainConfig GetConfig(Reader& r) {
+TrainConfig GetConfig(Reader& r, uint32_t version) {
   TrainConfig config;
-  ForEachConfigField(config, [&](const char* name, auto& value) {
+  ForEachConfigField(config, [&](const char* name, auto& value, uint32_t since = 2) {
+    if (since > version) return;  // a later field: its default
     using T = std::decay_t<decltype(value)>;
     const std::string what = std::string("the configuration's ") + name;
-    if constexpr (std::is_same_v<T, std::vector<uint32_t>> ||
-                  std::is_same_v<T, std::vector<Activation>>) {
+    if constexpr (kIsVector<T>) {
       using E = typename T::value_type;
       const uint32_t n = r.Get<uint32_t>(what.c_str());
       r.Need(uint64_t{n} * sizeof(Stored<E>), what.c_str());  // before allocating
@@ -359,10 +376,10 @@ Checkpoint ParseCheckpoint(const uint8_t* bytes, size_t size, const std::string&
   }
   Reader r(payload, payload_size, name);
   Checkpoint ck;
-  ck.config = GetConfig(r);
+  ck.config = GetConfig(r, version);
   const std::vector<uint32_t>& arch = ck.config.arch;
   TrainState& s = ck.state;
-  s.model = r.GetModel(arch, "the model");
+  s.model = r.GetModel(ck.config, "the model");
   const uint32_t slots = r.Get<uint32_t>("the optimizer state");
   if (slots + 1 != arch.size()) r.Fail("optimizer state for " + std::to_string(slots) + " layers");
   for (uint32_t i = 0; i < slots; ++i) {
@@ -383,8 +400,8 @@ Checkpoint ParseCheckpoint(const uint8_t* bytes, size_t size, const std::string&
     r.Fail("epoch " + std::to_string(s.epochs_done) + " of " +
            std::to_string(ck.config.epochs) + ", step " + std::to_string(s.step));
   }
-  s.best = r.GetModel(arch, "the best model");
-  if (r.Get<uint8_t>("the EMA flag") != 0) s.ema = r.GetModel(arch, "the EMA model");
+  s.best = r.GetModel(ck.config, "the best model");
+  if (r.Get<uint8_t>("the EMA flag") != 0) s.ema = r.GetModel(ck.config, "the EMA model");
   s.best_accuracy = r.Get<double>("the best accuracy");
   s.best_epoch = r.Get<int32_t>("the best epoch");
   const uint32_t history = r.Get<uint32_t>("the history");

@@ -183,6 +183,7 @@ Dataset TransformDataset(const FloatInputTransform& t, const Dataset& raw) {
                      std::to_string(t.in_rows) + "x" + std::to_string(t.in_cols));
   }
   Dataset out;
+  out.classes = raw.classes;
   out.labels = raw.labels;
   out.images.count = raw.images.count;
   out.images.rows = t.out_rows;

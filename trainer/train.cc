@@ -6,6 +6,8 @@
 #include <thread>
 
 #include "error.h"
+#include "qat.h"
+#include "quantize.h"
 #include "regularize.h"
 
 namespace edgemlp {
@@ -33,6 +35,11 @@ const char* ScheduleName(Schedule s) { return OrUnknown(NameIn(kScheduleNames, s
 const char* InitName(Init init) { return OrUnknown(NameIn(kInitNames, init)); }
 const char* InputScalingName(InputScaling i) { return OrUnknown(NameIn(kInputScalingNames, i)); }
 const char* LossName(OutputLoss loss) { return OrUnknown(NameIn(kLossNames, loss)); }
+
+WeightType QatScheme(const TrainConfig& config, size_t layer) {
+  if (config.qat.empty()) return WeightType::kF32;
+  return config.qat[std::min(layer, config.qat.size() - 1)];
+}
 
 void ValidateConfig(const TrainConfig& config) {
   const std::vector<uint32_t>& arch = config.arch;
@@ -100,6 +107,40 @@ void ValidateConfig(const TrainConfig& config) {
   if (config.init == Init::kUniform && !(config.init_low < config.init_high)) {
     throw InputError("--init uniform:A,B needs A < B");
   }
+  if (config.downsample > kMaxDownsample) {
+    throw InputError("--downsample " + std::to_string(config.downsample) + " (expected 1.." +
+                     std::to_string(kMaxDownsample) + ", or 0 for none)");
+  }
+  if (!config.qat.empty() && config.qat.size() != 1 && config.qat.size() + 1 != arch.size()) {
+    throw InputError("--qat lists " + std::to_string(config.qat.size()) +
+                     " schemes but --arch has " + std::to_string(arch.size() - 1) +
+                     " layers (give one for all, or one per layer)");
+  }
+  for (WeightType t : config.qat) {
+    if (t != WeightType::kI8 && t != WeightType::kI16 && t != WeightType::kI4) {
+      throw InputError("--qat: unknown scheme " + std::to_string(static_cast<int>(t)) +
+                       " (expected int8, int16 or int4)");
+    }
+  }
+  if (config.qat_from < 1 || config.qat_from > kMaxEpochs) {
+    throw InputError("--qat-from must be an epoch 1.." + std::to_string(kMaxEpochs));
+  }
+}
+
+FloatInputTransform DownsampleTransform(const TrainConfig& config, uint32_t rows,
+                                        uint32_t cols) {
+  FloatInputTransform t;
+  if (config.downsample == 0) return t;
+  if (config.downsample > rows || config.downsample > cols) {
+    throw InputError("--downsample " + std::to_string(config.downsample) + ": the images are " +
+                     std::to_string(rows) + "x" + std::to_string(cols) +
+                     " (area downsampling only shrinks)");
+  }
+  t.kind = InputTransformKind::kArea;
+  t.in_rows = rows;
+  t.in_cols = cols;
+  t.out_rows = t.out_cols = config.downsample;
+  return t;
 }
 
 size_t EffectiveBatch(const TrainConfig& config, size_t n_train) {
@@ -199,13 +240,16 @@ std::string ArchString(const std::vector<uint32_t>& arch) {
 void CheckConfig(const Dataset& train, const TrainConfig& config) {
   ValidateConfig(config);
   const std::vector<uint32_t>& arch = config.arch;
-  if (arch.front() != train.images.image_size() || arch.back() != train.classes) {
+  const FloatInputTransform area = DownsampleTransform(config, train.images.rows, train.images.cols);
+  const size_t inputs =
+      config.downsample > 0 ? area.View().out_size : train.images.image_size();
+  if (arch.front() != inputs || arch.back() != train.classes) {
     throw InputError("--arch " + ArchString(arch) + " takes " + std::to_string(arch.front()) +
                      " inputs and gives " + std::to_string(arch.back()) +
-                     " outputs but the data has " + std::to_string(train.images.image_size()) +
-                     " inputs and " + std::to_string(train.classes) + " classes (e.g. --arch " +
-                     std::to_string(train.images.image_size()) + "-...-" +
-                     std::to_string(train.classes) + ")");
+                     " outputs but the data has " + std::to_string(inputs) +
+                     (config.downsample > 0 ? " inputs after --downsample" : " inputs") +
+                     " and " + std::to_string(train.classes) + " classes (e.g. --arch " +
+                     std::to_string(inputs) + "-...-" + std::to_string(train.classes) + ")");
   }
   if (train.size() <= config.val_count + 1) {
     throw InputError("the training set has " + std::to_string(train.size()) +
@@ -233,7 +277,8 @@ class Trainer {
         l2_(static_cast<float>(L2Coefficient(config, n_train_))),
         steps_per_epoch_(static_cast<long>((n_train_ + batch_ - 1) / batch_)),
         total_steps_(steps_per_epoch_ * config.epochs),
-        loader_(data.images, config.augment, static_cast<int>(batch_), Eigen::nbThreads()) {
+        loader_(data.images, config.augment, static_cast<int>(batch_), Eigen::nbThreads(),
+                state->model.input_transform.View()) {
     const std::vector<uint32_t>& arch = config.arch;
     act_.emplace_back(arch[0], batch_);
     // mask_[k] multiplies act_[k]: the input, then each hidden layer.
@@ -269,6 +314,8 @@ class Trainer {
     const uint64_t epoch_seed = state_.rng();
     double loss_sum = 0;
     correct_ = 0;
+    qat_ = !config_.qat.empty() && rec.epoch >= config_.qat_from;
+    if (qat_) FakeQuantize(state_.model, &weights_q_);
     loader_.Prefetch(order_.data(), BatchSize(0), epoch_seed, 0);
     for (size_t first = 0; first < n_train_; first += batch_) {
       const Eigen::Index n = BatchSize(first);
@@ -283,6 +330,7 @@ class Trainer {
       AddL2Gradient();
       Update(LearningRate(state_.step), &rec.update_ratio);
       Constrain();
+      if (qat_) FakeQuantize(state_.model, &weights_q_);
       ++state_.step;
       if (hooks.on_progress) hooks.on_progress(static_cast<double>(first + n) / n_train_);
     }
@@ -339,6 +387,20 @@ class Trainer {
     return config_.ema_decay > 0 ? state_.ema : state_.model;
   }
 
+  // The weights `export` will store, dequantized, per layer (QAT).
+  void FakeQuantize(const FloatModel& model, std::vector<Matrix>* out) const {
+    out->resize(model.layers.size());
+    for (size_t i = 0; i < model.layers.size(); ++i) {
+      (*out)[i] = FakeQuantizeWeights(model.layers[i].weights, QatScheme(config_, i),
+                                      i == 0 ? InputFold(model) : 1.0);
+    }
+  }
+
+  // The weights the forward and backward passes use: fake-quantized under QAT.
+  const Matrix& ForwardWeights(size_t i) const {
+    return qat_ ? weights_q_[i] : state_.model.layers[i].weights;
+  }
+
   // The prefetched (augmented) pixels, mapped to the model's input.
   void FillBatch(Eigen::Index n) {
     const Matrix& pixels = loader_.Take();
@@ -369,7 +431,7 @@ class Trainer {
       const DenseLayer& l = state_.model.layers[i];
       if (mask_[i].size() > 0) act_[i].leftCols(n).array() *= mask_[i].leftCols(n).array();
       auto z = act_[i + 1].leftCols(n);
-      z.noalias() = l.weights * act_[i].leftCols(n);
+      z.noalias() = ForwardWeights(i) * act_[i].leftCols(n);
       z.colwise() += l.bias;
       ApplyActivation(l.activation, &z);
     }
@@ -403,13 +465,14 @@ class Trainer {
 
   void Backward(Eigen::Index n) {
     for (size_t i = state_.model.layers.size(); i-- > 0;) {
-      const DenseLayer& l = state_.model.layers[i];
       auto d = delta_[i].leftCols(n);
       grad_w_[i].noalias() = d * act_[i].leftCols(n).transpose();
       grad_b_[i] = d.rowwise().sum();
       if (i > 0) {
         auto prev = delta_[i - 1].leftCols(n);
-        prev.noalias() = l.weights.transpose() * d;
+        // Under QAT through the quantized weights; the gradient reaches
+        // the float weights unchanged (straight-through estimator).
+        prev.noalias() = ForwardWeights(i).transpose() * d;
         MultiplyByDerivative(state_.model.layers[i - 1].activation, act_[i].leftCols(n), &prev);
         // Dropped units get no gradient; kept ones carry the dropout scale.
         if (mask_[i].size() > 0) prev.array() *= mask_[i].leftCols(n).array();
@@ -472,11 +535,21 @@ class Trainer {
     }
   }
 
-  // Accuracy and mean data loss of the evaluated model on the held-out split.
-  void Validate(EpochRecord* rec) const {
+  // Accuracy and mean data loss of the evaluated model on the held-out split
+  // (under QAT with the weights quantized as export will).
+  void Validate(EpochRecord* rec) {
+    const FloatModel* evaluated = &Evaluated();
+    if (qat_) {
+      quantized_ = *evaluated;
+      FakeQuantize(*evaluated, &weights_q_eval_);
+      for (size_t i = 0; i < quantized_.layers.size(); ++i) {
+        quantized_.layers[i].weights = weights_q_eval_[i];
+      }
+      evaluated = &quantized_;
+    }
     Matrix logits;
     const std::vector<uint8_t> val =
-        PredictFloat(Evaluated(), data_, n_train_, data_.size(), &logits);
+        PredictFloat(*evaluated, data_, n_train_, data_.size(), &logits);
     size_t correct = 0;
     for (size_t i = 0; i < val.size(); ++i) correct += val[i] == data_.labels[n_train_ + i];
     rec->val_accuracy = static_cast<double>(correct) / static_cast<double>(val.size());
@@ -504,6 +577,10 @@ class Trainer {
   std::vector<Matrix> before_w_;  // weights before the step (update ratios)
   std::vector<uint32_t> order_;
   size_t correct_ = 0;
+  bool qat_ = false;                     // this epoch trains through quantized weights
+  std::vector<Matrix> weights_q_;        // the model's weights, fake-quantized
+  std::vector<Matrix> weights_q_eval_;   // the evaluated model's (Validate)
+  FloatModel quantized_;                 // the evaluated model with those weights
 };
 
 }  // namespace
@@ -543,6 +620,7 @@ TrainState InitialState(const Dataset& train, const TrainConfig& config) {
   state.rng.seed(config.seed);
   state.model.input_rows = train.images.rows;
   state.model.input_cols = train.images.cols;
+  state.model.input_transform = DownsampleTransform(config, train.images.rows, train.images.cols);
   SetInputScaling(&state.model, train, n_train, config.input);
   InitWeights(&state.model, config, &state.rng);
   if (config.bias_prior) SetBiasToPrior(&state.model, train, n_train, config.loss);

@@ -78,7 +78,26 @@ struct TrainConfig {
   float init_low = 0.0f, init_high = 0.01f;  // Init::kUniform
   bool bias_prior = false;  // output biases start at the class prior
   InputScaling input = InputScaling::kUnit;
+  // Area-downsample each image to downsample x downsample pixels before
+  // layer 0 (0: off). Augmentation warps the full image first; the model
+  // keeps the transform, so export, the runtime and the firmware repeat it.
+  uint32_t downsample = 0;
+  // Quantization-aware training: from epoch qat_from (1-based) on, every
+  // forward pass uses the weights as `export` will store them in qat[i]'s
+  // scheme (per-row fake quantization; gradients pass straight through to
+  // the float weights), and the best epoch is chosen on those weights.
+  // Empty: off; one scheme: every layer; else one per layer.
+  std::vector<WeightType> qat;
+  int qat_from = 1;
 };
+
+// The scheme QAT uses for layer `layer` (kF32 when QAT is off).
+WeightType QatScheme(const TrainConfig& config, size_t layer);
+// Largest --downsample side.
+inline constexpr uint32_t kMaxDownsample = 4096;
+// The area transform config.downsample asks of rows x cols images (kind
+// kNone when off); throws InputError when it would not shrink them.
+FloatInputTransform DownsampleTransform(const TrainConfig& config, uint32_t rows, uint32_t cols);
 
 // Each option value's name as the CLI spells it. The *Name functions below
 // and the CLI's parsers read these tables, so a name is written once.

@@ -1,6 +1,7 @@
 // edgemlp export: float model -> integer blob (or a C header holding it),
 // with a quantization report (weight error, activation clipping, float vs
 // quantized test accuracy, the test digits whose prediction changed).
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <set>
@@ -33,7 +34,7 @@ constexpr double kMaxInt8DropPoints = 0.2;
 
 struct ExportOptions {
   std::string model;
-  std::string quant = "int8";
+  std::string quant;  // "": the schemes the model was trained for (--qat), else int8
   std::vector<std::string> layer_quant;
   int int8_limit = kInt8WeightLimit;
   std::string calibration;
@@ -271,10 +272,14 @@ ExportResult QuantizeAndMeasure(const ExportOptions& o, const FloatModel& model,
   size_t calib_begin = 0, held_out = kHeldOut, calib_count = kCalibrationImages;
   if (!o.data_spec.data.empty()) {
     mnist = std::make_unique<LoadedData>(LoadAndLog(o.data_spec, model));
+    // Rows as the reader gives them: images as they are for an area
+    // transform, the quantized features (layer 0's input) for affine.
+    const bool area = model.input_transform.kind == InputTransformKind::kArea;
+    const size_t row_size = area ? model.input_size() : model.layer_input_size();
     if (mnist->train.size() < 2 || mnist->test.size() == 0 ||
-        mnist->train.images.image_size() != model.layer_input_size()) {
+        mnist->train.images.image_size() != row_size) {
       throw InputError(o.data_spec.data + ": expected training rows of " +
-                       std::to_string(model.input_size()) + " inputs and a test set");
+                       std::to_string(row_size) + " inputs and a test set");
     }
     // Small data sets: the last 40% of at most all training rows calibrate,
     // the rest measure clipping (MNIST: the last 5000, 2000 of them).
@@ -287,7 +292,7 @@ ExportResult QuantizeAndMeasure(const ExportOptions& o, const FloatModel& model,
     q.activation_max = CalibrateActivationMax(model, mnist->train, calib_begin, calib_count,
                                               ParseCalibration(r.calibration));
     q.test_input.assign(mnist->train.images.image(calib_begin),
-                        mnist->train.images.image(calib_begin) + model.layer_input_size());
+                        mnist->train.images.image(calib_begin) + row_size);
     provenance["dataset"] = {{"train_sha256", DatasetDigest(mnist->train)},
                              {"test_sha256", DatasetDigest(mnist->test)}};
   } else {
@@ -346,10 +351,38 @@ ExportResult QuantizeAndMeasure(const ExportOptions& o, const FloatModel& model,
   return r;
 }
 
-void RunExport(const ExportOptions& o) {
+// Without --quant, a model trained with `train --qat` exports in the schemes
+// it was trained for (its provenance lists one per layer); else int8.
+void DefaultToTrainedSchemes(const FloatModel& model, ExportOptions* o) {
+  if (!o->quant.empty()) return;
+  o->quant = "int8";
+  const Json qat = ParseProvenance(model.provenance).value("qat", Json::array());
+  if (!qat.is_array() || qat.size() != model.layers.size()) return;
+  for (const Json& scheme : qat) {
+    if (!scheme.is_string()) return;
+    ParseWeightType(scheme.get<std::string>());  // throws on a scheme this tool lacks
+  }
+  o->quant = qat[0].get<std::string>();
+  std::string listed;
+  for (size_t i = 0; i < qat.size(); ++i) {
+    listed += (i ? "," : "") + qat[i].get<std::string>();
+    const bool named = std::any_of(o->layer_quant.begin(), o->layer_quant.end(),
+                                   [&](const std::string& s) {
+                                     return s.rfind(std::to_string(i) + "=", 0) == 0;
+                                   });
+    if (qat[i] != qat[0] && !named) {
+      o->layer_quant.push_back(std::to_string(i) + "=" + qat[i].get<std::string>());
+    }
+  }
+  Log("%s was trained for %s weights (train --qat): exporting those (--quant overrides)",
+      o->model.c_str(), listed.c_str());
+}
+
+void RunExport(ExportOptions o) {
   CheckOverwrite(o.out, o.format == "c-header" ? FileKind::kCHeader : FileKind::kInt8Blob,
                  o.force);
   const FloatModel model = LoadFloatModel(o.model);
+  DefaultToTrainedSchemes(model, &o);
   if (!o.calibration.empty() && o.data_spec.data.empty()) {
     throw InputError("--calibration " + o.calibration +
                      " needs --data (held-out training images to calibrate on)");
@@ -389,8 +422,8 @@ void AddExport(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("export", "Quantize a float model into an integer blob");
   cmd->add_option("model", o->model, "Float model from `edgemlp train`")->required();
   cmd->add_option("--quant", o->quant,
-                  "Weights: int8 (default), int16, int4 (packed), or f32 (the float reference)")
-      ->capture_default_str()
+                  "Weights: int8, int16, int4 (packed), or f32 (the float reference); default: "
+                  "the schemes of `train --qat`, else int8")
       ->check(CLI::IsMember({"int8", "int16", "int4", "f32"}));
   cmd->add_option("--layer-quant", o->layer_quant,
                   "LAYER=SCHEME (repeatable): another scheme for one layer, layers counted "

@@ -114,6 +114,9 @@ void RunInspect(const InspectOptions& o) {
   std::snprintf(crc, sizeof(crc), "0x%08x", h.crc32);
   Json layers = Json::array();
   std::string human;
+  // Weight bytes as a model's size is quoted: in x out weights at their bit
+  // width; the blob stores each row padded to 64 bytes (stored_weight_bytes).
+  uint64_t weight_count = 0, weight_bits = 0, stored_weight_bits = 0;
   char line[320];
   std::snprintf(line, sizeof(line),
                 "%s: edgemlp blob v%u.%u, %s, %u bytes, CRC32 %s (%s)\n"
@@ -130,6 +133,12 @@ void RunInspect(const InspectOptions& o) {
                   {"weight_type", WeightTypeName(static_cast<WeightType>(l.weight_type))},
                   {"weights_offset", l.weights_offset}, {"bias_offset", l.bias_offset},
                   {"calib_max", l.calib_max}};
+    const uint64_t bits = WeightBits(l.weight_type);
+    layer["weights"] = uint64_t{l.in_size} * l.out_size;
+    layer["weight_bytes"] = (uint64_t{l.in_size} * l.out_size * bits + 7) / 8;
+    weight_count += uint64_t{l.in_size} * l.out_size;
+    weight_bits += uint64_t{l.in_size} * l.out_size * bits;
+    stored_weight_bits += uint64_t{l.stride} * l.out_size * bits;
     std::snprintf(line, sizeof(line),
                   "  layer %zu: %u -> %u, %s weights, stride %u, %s, weights @%u, bias @%u", i,
                   l.in_size, l.out_size, WeightTypeName(static_cast<WeightType>(l.weight_type)), l.stride,
@@ -172,6 +181,11 @@ void RunInspect(const InspectOptions& o) {
   } else {
     human += "provenance: none (format 1.0)\n";
   }
+  std::snprintf(line, sizeof(line), "weights: %llu, %llu bytes (%llu stored, rows padded to 64 bytes)\n",
+                static_cast<unsigned long long>(weight_count),
+                static_cast<unsigned long long>((weight_bits + 7) / 8),
+                static_cast<unsigned long long>((stored_weight_bits + 7) / 8));
+  human += line;
   human += f.view.has_test_vector()
                ? "known-answer vector: input @" + std::to_string(ext.kat_input_offset) +
                      ", expected logits @" + std::to_string(ext.kat_output_offset) + "\n"
@@ -195,6 +209,9 @@ void RunInspect(const InspectOptions& o) {
                   {"crc32", crc},
                   {"checksum_ok", f.checksum_ok},
                   {"layers", layers},
+                  {"weight_count", weight_count},
+                  {"weight_bytes", (weight_bits + 7) / 8},
+                  {"stored_weight_bytes", (stored_weight_bits + 7) / 8},
                   {"input_transform", transform},
                   {"metadata_offset", ext.metadata_offset},
                   {"metadata_size", ext.metadata_size},

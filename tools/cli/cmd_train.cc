@@ -233,6 +233,10 @@ void RunTrain(TrainCommand c) {
             {"final_loss", run.final_loss},
             {"class_prior_loss", ClassPriorLoss(run)},
             {"test_accuracy", run.test_accuracy},
+            {"downsample", config.downsample},
+            {"qat", provenance.value("qat", Json::array())},
+            {"qat_test_accuracy",
+             run.qat_test_accuracy >= 0 ? Json(run.qat_test_accuracy) : Json()},
             {"seconds", result.seconds},
             {"seconds_per_epoch", epoch_seconds},
             {"history", history},
@@ -257,11 +261,13 @@ void RunTrain(TrainCommand c) {
   }
   char line[512];
   std::snprintf(line, sizeof(line),
-                "model %s (%s): test accuracy %s, final cost %.4f, best epoch %d, %.1f s "
+                "model %s (%s): test accuracy %s%s%s, final cost %.4f, best epoch %d, %.1f s "
                 "(%.2f s per epoch, %d threads)\n",
                 o.out.c_str(), result.model.ArchString().c_str(),
-                Percent(run.test_accuracy).c_str(), run.final_loss, result.best_epoch,
-                result.seconds, epoch_seconds, result.threads);
+                Percent(run.test_accuracy).c_str(),
+                run.qat_test_accuracy >= 0 ? " (float), with the QAT weights " : "",
+                run.qat_test_accuracy >= 0 ? Percent(run.qat_test_accuracy).c_str() : "",
+                run.final_loss, result.best_epoch, result.seconds, epoch_seconds, result.threads);
   Emit(o.json, j, line);
 }
 

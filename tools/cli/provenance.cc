@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <ctime>
 
+#include "quantize.h"
 #include "version.h"
 
 namespace edgemlp::cli {
@@ -43,6 +44,15 @@ Json TrainProvenance(const TrainConfig& config, const std::string& arch, const M
   j["dataset"] = {{"train_sha256", DatasetDigest(mnist.train)},
                   {"test_sha256", DatasetDigest(mnist.test)}};
   j["float_test_accuracy"] = test_accuracy;
+  if (config.downsample > 0) j["downsample"] = config.downsample;
+  if (!config.qat.empty()) {  // one scheme per layer: export's default
+    Json schemes = Json::array();
+    for (size_t i = 0; i + 1 < config.arch.size(); ++i) {
+      schemes.push_back(WeightTypeName(QatScheme(config, i)));
+    }
+    j["qat"] = schemes;
+    j["qat_from"] = config.qat_from;
+  }
   return j;
 }
 

@@ -4,6 +4,8 @@
 #include <map>
 
 #include "augment.h"
+#include "qat.h"
+#include "quantize.h"
 
 #include "error.h"
 #include "cli/data_options.h"
@@ -122,6 +124,17 @@ void AddTrainOptions(CLI::App* cmd, TrainOptions* o) {
                   "(mean 0, std 1 over the training images)")
       ->transform(CLI::CheckedTransformer(NameMap(kInputScalingNames), CLI::ignore_case))
       ->option_text("unit|symmetric|standardize");
+  cmd->add_option("--downsample", o->config.downsample,
+                  "Area-downsample each image to N x N pixels before layer 0, e.g. 14 or 16 "
+                  "(the blob keeps the transform: the runtime and firmware take full images)")
+      ->check(CLI::Range(1u, kMaxDownsample));
+  cmd->add_option("--qat", o->qat,
+                  "Quantization-aware training for `export`'s scheme: int8 | int16 | int4, or "
+                  "one per layer, e.g. int4,int4,int8 (export then defaults to it)");
+  cmd->add_option("--qat-from", o->config.qat_from,
+                  "With --qat: the first epoch that trains through the quantized weights")
+      ->capture_default_str()
+      ->check(CLI::Range(1, kMaxEpochs));
   cmd->add_option("--train-count", o->train_count,
                   "Train on the first N images only (validation stays the last --val-count)")
       ->check(CLI::Range(1, 10000000));
@@ -170,6 +183,16 @@ TrainConfig ResolveConfig(const TrainOptions& o, size_t train_examples) {
   while (start <= o.activation.size()) {
     const size_t comma = std::min(o.activation.find(',', start), o.activation.size());
     config.activations.push_back(ParseActivation(o.activation.substr(start, comma - start)));
+    start = comma + 1;
+  }
+  config.qat.clear();
+  for (size_t start = 0; !o.qat.empty() && start <= o.qat.size();) {
+    const size_t comma = std::min(o.qat.find(',', start), o.qat.size());
+    try {
+      config.qat.push_back(ParseWeightType(o.qat.substr(start, comma - start)));
+    } catch (const InputError& e) {
+      throw InputError(std::string("--qat ") + o.qat + ": " + e.what());
+    }
     start = comma + 1;
   }
   if (o.init == "he") {
@@ -239,6 +262,18 @@ Run TrainWithDiagnostics(const TrainOptions& o, const LoadedData& mnist, bool qu
     correct += run.test_predictions[i] == mnist.test.labels[i];
   }
   run.test_accuracy = static_cast<double>(correct) / static_cast<double>(mnist.test.size());
+  if (!run.config.qat.empty()) {
+    FloatModel quantized = run.result.model;
+    for (size_t i = 0; i < quantized.layers.size(); ++i) {
+      quantized.layers[i].weights =
+          FakeQuantizeWeights(quantized.layers[i].weights, QatScheme(run.config, i),
+                              i == 0 ? InputFold(quantized) : 1.0);
+    }
+    const std::vector<uint8_t> predicted = PredictFloat(quantized, mnist.test, 0, mnist.test.size());
+    size_t right = 0;
+    for (size_t i = 0; i < predicted.size(); ++i) right += predicted[i] == mnist.test.labels[i];
+    run.qat_test_accuracy = static_cast<double>(right) / static_cast<double>(predicted.size());
+  }
   run.final_loss = Cost(run.result.final_model, run.data, 0, run.n_train, run.config, run.n_train);
   const std::vector<Finding> after =
       DiagnoseAfterTraining(run.data, run.config, run.result, &mnist.test);

@@ -23,6 +23,7 @@ struct TrainOptions {
   std::string batch = "128";        // a size or "full"
   std::string activation = "relu";  // one for all hidden layers, or a comma list
   std::string init = "he";          // he | xavier | glorot | uniform:A,B
+  std::string qat;                  // "" | a scheme for all layers | one per layer
   uint32_t train_count = 0;         // 0: every training image not held out
   uint32_t balanced = 0;
   TrainConfig config;
@@ -43,6 +44,9 @@ struct Run {
   size_t n_train = 0;
   TrainResult result;
   double test_accuracy = 0;  // of result.model
+  // With --qat: of result.model's weights quantized as export will (hidden
+  // activations stay float); else -1.
+  double qat_test_accuracy = -1;
   double final_loss = 0;     // the run's own cost of the final model on its training images
   std::vector<uint8_t> test_predictions;
   std::vector<Finding> findings;
