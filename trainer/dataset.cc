@@ -739,21 +739,6 @@ ModelShape ShapeOf(const FloatModel& model) {
   return s;
 }
 
-FloatInputTransform CopyTransform(const InputTransform& v) {
-  FloatInputTransform t;
-  t.kind = v.kind;
-  if (v.kind == InputTransformKind::kAffine) {
-    t.scale.assign(v.scale, v.scale + v.in_size);
-    t.offset.assign(v.offset, v.offset + v.in_size);
-  } else if (v.kind == InputTransformKind::kArea) {
-    t.in_rows = v.in_rows;
-    t.in_cols = v.in_cols;
-    t.out_rows = v.out_rows;
-    t.out_cols = v.out_cols;
-  }
-  return t;
-}
-
 LoadedData LoadData(const DataSpec& spec, const ModelShape* model) {
   LoadedData out;
   if (!IsFeatureFile(spec.data)) {

@@ -109,8 +109,6 @@ struct ModelShape {
   FloatInputTransform transform;
 };
 ModelShape ShapeOf(const FloatModel& model);
-// An owned copy of a transform view (e.g. a loaded blob's).
-FloatInputTransform CopyTransform(const InputTransform& view);
 
 // Reads the data `spec` names. Features get the transform of `model` if
 // given (an existing model: eval, export, bench), else one chosen from the

@@ -29,6 +29,21 @@ InputTransform FloatInputTransform::View() const {
   return t;
 }
 
+FloatInputTransform FloatInputTransform::FromView(const InputTransform& v) {
+  FloatInputTransform t;
+  t.kind = v.kind;
+  if (v.kind == InputTransformKind::kAffine) {
+    t.scale.assign(v.scale, v.scale + v.in_size);
+    t.offset.assign(v.offset, v.offset + v.in_size);
+  } else if (v.kind == InputTransformKind::kArea) {
+    t.in_rows = v.in_rows;
+    t.in_cols = v.in_cols;
+    t.out_rows = v.out_rows;
+    t.out_cols = v.out_cols;
+  }
+  return t;
+}
+
 std::string FloatModel::ArchString() const {
   std::string s = std::to_string(layer_input_size());
   for (const DenseLayer& l : layers) s += "-" + std::to_string(l.weights.rows());
@@ -118,18 +133,7 @@ FloatModel DeserializeFloatModel(const uint8_t* bytes, size_t size,
   }
   m.input_scale = view.header.input_scale;
   m.input_offset = view.header.input_offset;
-  const InputTransform t = view.input_transform();
-  FloatInputTransform& mt = m.input_transform;
-  mt.kind = t.kind;
-  if (t.kind == InputTransformKind::kAffine) {
-    mt.scale.assign(t.scale, t.scale + t.in_size);
-    mt.offset.assign(t.offset, t.offset + t.in_size);
-  } else if (t.kind == InputTransformKind::kArea) {
-    mt.in_rows = t.in_rows;
-    mt.in_cols = t.in_cols;
-    mt.out_rows = t.out_rows;
-    mt.out_cols = t.out_cols;
-  }
+  m.input_transform = FloatInputTransform::FromView(view.input_transform());
   for (const LayerRecord& rec : view.layers) {
     DenseLayer l;
     l.weights.resize(rec.out_size, rec.in_size);

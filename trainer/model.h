@@ -33,6 +33,8 @@ struct FloatInputTransform {
 
   // The runtime's view (pointers into this object's vectors).
   InputTransform View() const;
+  // An owned copy of a view (e.g. a loaded blob's).
+  static FloatInputTransform FromView(const InputTransform& view);
 };
 
 struct FloatModel {

@@ -134,7 +134,7 @@ BenchResult MeasureBench(const BenchOptions& o, const std::function<void(double)
   ModelShape shape;
   shape.input_size = static_cast<uint32_t>(net.input_size());
   shape.outputs = static_cast<uint32_t>(net.output_size());
-  shape.transform = CopyTransform(net.input_transform());
+  shape.transform = FloatInputTransform::FromView(net.input_transform());
   const LoadedData data = LoadData(o.data_spec, &shape);
   const Dataset& test = data.test;
   if (test.images.image_size() != net.input_size()) {

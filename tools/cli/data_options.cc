@@ -32,7 +32,7 @@ ModelShape ShapeOfFile(const ModelFile& file) {
   ModelShape s;
   s.input_size = file.view.header.input_size;
   s.outputs = file.view.layers.empty() ? 0 : file.view.layers.back().out_size;
-  s.transform = CopyTransform(file.view.input_transform());
+  s.transform = FloatInputTransform::FromView(file.view.input_transform());
   return s;
 }
 
