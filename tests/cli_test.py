@@ -25,6 +25,8 @@ import tempfile
 import unittest
 import zlib
 
+import cli_util
+
 EDGEMLP = None
 DATA = None
 TRAIN_COUNT = os.environ.get("EDGEMLP_CLI_TRAIN_COUNT", "")
@@ -43,12 +45,7 @@ def with_train_count(args):
 
 
 def run(*args, expect=0):
-    p = subprocess.run([EDGEMLP, *with_train_count(args)], capture_output=True, text=True)
-    if p.returncode != expect:
-        raise AssertionError(
-            f"edgemlp {' '.join(args)}: exit {p.returncode}, expected {expect}\n"
-            f"stdout: {p.stdout[-2000:]}\nstderr: {p.stderr[-2000:]}")
-    return p
+    return cli_util.run(EDGEMLP, with_train_count(args), expect)
 
 
 def slurp(path, mode="rb"):

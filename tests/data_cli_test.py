@@ -18,6 +18,8 @@ import sys
 import tempfile
 import unittest
 
+import cli_util
+
 EDGEMLP = None
 FIRMWARE = None
 SKLEARN_DATA = "/usr/lib/python3/dist-packages/sklearn/datasets/data"
@@ -29,12 +31,7 @@ except ImportError:  # the .npy/.npz cases are skipped
 
 
 def run(*args, expect=0):
-    p = subprocess.run([EDGEMLP, *args], capture_output=True, text=True)
-    if p.returncode != expect:
-        raise AssertionError(
-            f"edgemlp {' '.join(args)}: exit {p.returncode}, expected {expect}\n"
-            f"stdout: {p.stdout[-2000:]}\nstderr: {p.stderr[-2000:]}")
-    return p
+    return cli_util.run(EDGEMLP, args, expect)
 
 
 def run_json(*args):

@@ -16,6 +16,8 @@ import sys
 import tempfile
 import unittest
 
+import cli_util
+
 EDGEMLP = None
 DATA = None
 
@@ -25,12 +27,7 @@ PLOT_FILES = ["confusion.svg", "misclassified.png", "misclassified.json"]
 
 
 def run(*args, expect=0):
-    p = subprocess.run([EDGEMLP, *args], capture_output=True, text=True)
-    if p.returncode != expect:
-        raise AssertionError(
-            f"edgemlp {' '.join(args)}: exit {p.returncode}, expected {expect}\n"
-            f"stdout: {p.stdout[-2000:]}\nstderr: {p.stderr[-2000:]}")
-    return p
+    return cli_util.run(EDGEMLP, args, expect)
 
 
 def slurp(path, mode="rb"):
