@@ -340,6 +340,8 @@ def main():
         print(f"{RESULTS} has no rows {missing}: left out", file=sys.stderr)
     elif missing:
         p.error(f"{RESULTS} has no rows {missing}: add them to --only")
+    if only and not os.access(args.edgemlp, os.X_OK):
+        p.error(f"--edgemlp: {args.edgemlp} is not an executable (build it, or give its path)")
     if only:
         os.makedirs(args.work, exist_ok=True)
     rows = [measure(args, name, a) if name in only else kept[name]
