@@ -430,6 +430,41 @@ class CliTest(RunDirTest):
                          "int4")
         p = run("finetune", self.model, "--out", out, expect=3)
         self.assertIn("--qat", p.stderr)
+    def test_train_downsample_qat_then_export_in_the_trained_schemes(self):
+        model = os.path.join(self.dir, "micro.bin")
+        t = run_json("train", "--data", DATA, "--downsample", "14", "--arch", "196-24-16-10",
+                     "--qat", "int4,int4,int8", "--qat-from", "2", "--epochs", "2", "--seed", "5",
+                     "--threads", "1", "--out", model)
+        self.assertEqual(t["downsample"], 14)
+        self.assertEqual(t["qat"], ["int4", "int4", "int8"])
+        self.assertEqual(t["arch"], "196-24-16-10")
+        self.assertGreater(t["qat_test_accuracy"], 0.8 if FULL_DATA else 0.3)
+        # No --quant: the schemes it was trained for, said on stderr.
+        blob = os.path.join(self.dir, "micro.q4")
+        p = run("export", model, "--no-timestamp", "--out", blob, "--json")
+        self.assertIn("trained for int4,int4,int8 weights", p.stderr)
+        i = run_json("inspect", blob, "--verify")
+        self.assertTrue(i["verify"]["ok"])
+        self.assertEqual([l["weight_type"] for l in i["layers"]], ["int4", "int4", "int8"])
+        self.assertEqual(i["input_size"], 784)
+        self.assertEqual(i["input_transform"]["kind"], "area")
+        self.assertEqual(i["input_transform"]["out_size"], 196)
+        # Weight bytes at the bit width; stored rows are padded to 64 bytes.
+        self.assertEqual([l["weights"] for l in i["layers"]], [196 * 24, 24 * 16, 16 * 10])
+        self.assertEqual(i["weight_count"], 196 * 24 + 24 * 16 + 16 * 10)
+        self.assertEqual(i["weight_bytes"], 196 * 24 // 2 + 24 * 16 // 2 + 16 * 10)
+        self.assertEqual(i["stored_weight_bytes"], 24 * 128 + 16 * 64 + 10 * 64)
+        # The runtime takes full images; --quant still overrides.
+        ev = run_json("eval", blob, "--data", DATA)
+        self.assertGreater(ev["accuracy"], 0.8 if FULL_DATA else 0.3)
+        e = run_json("export", model, "--quant", "int8", "--out", os.path.join(self.dir, "m8.q8"))
+        self.assertEqual([l["weight_type"] for l in e["layers"]], ["int8"] * 3)
+        p = run("train", "--data", DATA, "--downsample", "14", "--arch", "784-10", "--out", model,
+                expect=3)
+        self.assertIn("196 inputs after --downsample", p.stderr)
+        p = run("train", "--data", DATA, "--qat", "int3", "--out", model, expect=3)
+        self.assertIn("--qat int3", p.stderr)
+
     def interrupted_run(self, sig, ckpt, out, *extra):
         """Starts a 3-epoch training run, sends `sig` once epoch 1 is logged."""
         p = subprocess.Popen([EDGEMLP, *with_train_count([
