@@ -24,10 +24,17 @@ using edgemlp::mcu::ModelShape;
 
 constexpr ModelShape kShape = edgemlp::mcu::ShapeOf(edgemlp_model, EDGEMLP_MODEL_BYTES);
 static_assert(kShape.layers > 0, "the model header does not hold an edgemlp blob");
+// The caller's input: the full image also when an area transform
+// downsamples it for layer 0.
 static_assert(kShape.input_size == EDGEMLP_TEST_IMAGE_SIZE,
               "the model's input size is not that of the MNIST images");
+constexpr uint32_t kTransformed =
+    kShape.transform_kind == static_cast<uint32_t>(edgemlp::InputTransformKind::kArea)
+        ? kShape.transformed_size
+        : 0;
 
-edgemlp::mcu::StaticArena<kShape.layers, kShape.max_stride, kShape.rows, kShape.output_size>
+edgemlp::mcu::StaticArena<kShape.layers, kShape.max_stride, kShape.rows, kShape.output_size,
+                          kTransformed>
     g_arena;
 int32_t g_logits[kShape.output_size];
 int32_t g_ref_logits[kShape.output_size];

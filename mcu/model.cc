@@ -40,6 +40,20 @@ LoadResult Model::Load(const uint8_t* bytes, size_t size, const Workspace& ws) {
       if (l.stride > max_stride) max_stride = l.stride;
       rows += l.out_size;
     }
+    transform_ = view.input_transform();
+    if (transform_.kind == InputTransformKind::kAffine) {
+      return Fail(Status::kBadTransform,
+                  "the blob has an affine input transform (float features); the MCU core "
+                  "takes u8 images: only an area transform, or none");
+    }
+    if (transform_.kind == InputTransformKind::kArea &&
+        transform_.out_size > ws.transformed_bytes) {
+      return Fail(Status::kBadShape,
+                  "the area transform's " + std::to_string(transform_.out_size) +
+                      " outputs do not fit the arena (sized for " +
+                      std::to_string(ws.transformed_bytes) +
+                      "): build the firmware with this model's header");
+    }
     if (view.layers.size() > ws.max_layers || max_stride > ws.act_bytes || rows > ws.max_rows ||
         view.header.output_size > ws.max_outputs) {
       return Fail(Status::kBadShape,
@@ -99,12 +113,20 @@ LoadResult Model::CheckKnownAnswer(const uint8_t* bytes, const HeaderExtension& 
   return {};
 }
 
+const uint8_t* Model::Transform(const uint8_t* pixels) {
+  if (transform_.kind != InputTransformKind::kArea) return pixels;
+  AreaDownsample(transform_, pixels, ws_.transformed);
+  return ws_.transformed;
+}
+
 int Model::Predict(const uint8_t* pixels, int32_t* logits) {
+  pixels = Transform(pixels);
   ForwardMcu(ws_.layers, layer_count_, pixels, ws_.act_a, ws_.act_b, logits);
   return ArgMaxOf(logits, output_size_);
 }
 
 int Model::PredictRef(const uint8_t* pixels, int32_t* logits) {
+  pixels = Transform(pixels);
   edgemlp::internal::ForwardI8Ref(ws_.layers, layer_count_, pixels, ws_.act_a, ws_.act_b,
                                   logits);
   return ArgMaxOf(logits, output_size_);

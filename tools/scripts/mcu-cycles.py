@@ -17,7 +17,13 @@ of the padded row, and ROW_CYCLES is an assumed per-row epilogue (bias, the
 64-bit requantization, clamp, store, loop control; not measured). Memory is
 taken as zero-wait-state (TCM or a flash cache that hits).
 
-Usage: tools/scripts/mcu-cycles.py [--arch 784-256-128-10 ...] [--json]
+With --int4 every layer has int4 weights (train --qat int4, the micro
+preset): no core has an int4 kernel, so each runs the reference's int4 loop
+(runtime/src/forward_schemes_ref.cc, one MAC per iteration; on the M0+ that
+loop branches between the two nibble halves: the high half's path is
+counted). The area input transform before layer 0 is not counted.
+
+Usage: tools/scripts/mcu-cycles.py [--arch 784-256-128-10 ...] [--int4] [--json]
 """
 import argparse
 import json
@@ -52,7 +58,7 @@ def compile_asm(core, flags, source, out_dir):
     asm = os.path.join(out_dir, f"{core}-{os.path.basename(source)}.s")
     inc = [f"-I{ROOT}/{d}" for d in ("mcu", "runtime/include", "runtime/src",
                                      "runtime/format/include")]
-    extra = ["-fno-tree-vectorize"] if "forward_ref" in source else []
+    extra = ["-fno-tree-vectorize"] if "_ref.cc" in source else []
     subprocess.run(["arm-none-eabi-g++", "-std=c++17", "-O2", "-mthumb", *flags, *extra,
                     "--specs=picolibcpp.specs", "-fno-exceptions", "-fno-rtti", *inc, "-S",
                     "-o", asm, os.path.join(ROOT, source)], check=True)
@@ -79,6 +85,25 @@ def mac_loop(lines):
             if macs > best[0]:
                 best = (macs, body)
     return best
+
+
+def int4_loop(lines):
+    """The reference's int4 loop (the one that shifts a nibble down by 4 and
+    multiplies), internal branches allowed: its instructions, or None."""
+    labels = {}
+    for i, line in enumerate(lines):
+        m = re.match(r"^(\.L\w+):", line)
+        if m:
+            labels[m.group(1)] = i
+            continue
+        m = re.match(r"^\s+(b\w*)\s+(\.L\w+)\s*$", line)
+        if m and m.group(2) in labels and labels[m.group(2)] < i:
+            body = [l.split("@")[0].rstrip() for l in lines[labels[m.group(2)] + 1:i + 1]
+                    if re.match(r"^\s+[a-z]", l) and not re.match(r"^\s+\.", l)]
+            if (any(MACS.get(l.split()[0], 0) for l in body) and
+                    any(re.match(r"^\s+(asr\w*\s.*#4|sbfx\w*\s.*#0, #4)$", l) for l in body)):
+                return body
+    return None
 
 
 def m0plus_cycles(body):
@@ -118,6 +143,8 @@ def estimate(arch, loop):
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--arch", action="append", help="layer sizes, e.g. 784-256-128-10")
+    p.add_argument("--int4", action="store_true",
+                   help="every layer int4: the reference's int4 loop on every core")
     p.add_argument("--json", action="store_true")
     a = p.parse_args()
     archs = a.arch or ["784-256-128-10", "784-32-10"]
@@ -127,9 +154,15 @@ def main():
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for core, (flags, triple, mhz, part) in CORES.items():
-            lines = compile_asm(core, flags, "mcu/kernels_mcu.cc", tmp)
-            macs, body = mac_loop(lines)
-            kernel = "helium" if any("vmladava" in l for l in body or []) else "dsp"
+            if a.int4:
+                body = int4_loop(compile_asm(core, flags, "runtime/src/forward_schemes_ref.cc",
+                                             tmp))
+                macs, kernel = 1, "reference"
+                if body is None:
+                    sys.exit(f"mcu-cycles.py: no int4 loop found for {core}")
+            else:
+                macs, body = mac_loop(compile_asm(core, flags, "mcu/kernels_mcu.cc", tmp))
+                kernel = "helium" if any("vmladava" in l for l in body or []) else "dsp"
             if not macs:  # no DSP: the reference is the kernel
                 macs, body = mac_loop(compile_asm(core, flags, "runtime/src/forward_ref.cc", tmp))
                 kernel = "reference"

@@ -18,13 +18,18 @@ count=100
 # core | model: the default architecture; the tiny one where the machine's
 # 256 KB of flash cannot hold the default (the micro:bit); mixed = the
 # default with int4 and int16 layers (the reference path, as on every core;
-# one core is enough: each run is another cross build in CI).
+# one core is enough: each run is another cross build in CI); micro = the
+# micro preset's shape (an area transform 28x28 -> 16x16 in the blob, then
+# 256-64-64-48-10 with int4 weights from train --qat) on the smallest core
+# and on the M33.
 configs=(
   "cortex-m0plus|tiny"
+  "cortex-m0plus|micro"
   "cortex-m4|default"
   "cortex-m4|mixed"
   "cortex-m7|default"
   "cortex-m33|default"
+  "cortex-m33|micro"
   "cortex-m55|default"
 )
 
@@ -45,6 +50,12 @@ done
 "$cli" export "$work/default.bin" --quant int8 --layer-quant 0=int4 --layer-quant 1=int16 \
   --no-timestamp --out "$work/mixed.q8" >/dev/null
 "$cli" eval "$work/mixed.q8" --data "$EDGEMLP_DATA" --count $count --json > "$work/mixed.json"
+# A QAT model exports in the scheme it was trained for (int4): no --quant.
+"$cli" train --data "$EDGEMLP_DATA" --downsample 16 --arch 256-64-64-48-10 --qat int4 \
+  --epochs 1 --seed 1 --out "$work/micro.bin" >/dev/null 2>&1
+"$cli" export "$work/micro.bin" --format c-header --no-timestamp --out "$work/micro.h" >/dev/null 2>&1
+"$cli" export "$work/micro.bin" --no-timestamp --out "$work/micro.q4" >/dev/null 2>&1
+"$cli" eval "$work/micro.q4" --data "$EDGEMLP_DATA" --count $count --json > "$work/micro.json"
 
 failed=0
 for config in "${configs[@]}"; do
@@ -71,6 +82,8 @@ text, data, bss = (int(v) for v in sys.argv[7].split()[:3])
 lines = [l for l in out.splitlines() if re.fullmatch(r"\d+ \d", l)]
 digest = re.search(r"^predictions_sha256 ([0-9a-f]{64})$", out, re.M)
 kernels = re.search(r"kernels (\w+)", out)
+arena = re.search(r"arena (\d+) bytes", out)
+stack = re.search(r"stack (\d+) of", out)
 problems = [what for what, bad in [
     (f"exit code {rc}", rc != 0),
     ("INDEX DIGIT lines", [l.split()[0] for l in lines] != [str(i) for i in range(count)]),
@@ -78,6 +91,7 @@ problems = [what for what, bad in [
 ok = not problems
 print(f"mcu {core:14s} {model:8s} kernels {kernels.group(1) if kernels else '?':9s} "
       f"flash {text + data:7d} B  RAM {data + bss:6d} B  "
+      f"arena {arena.group(1) if arena else '?':>5s} B  stack {stack.group(1) if stack else '?':>4s} B  "
       f"{'predictions_sha256 same as x86' if ok else 'DIFFERENT: ' + ', '.join(problems)}")
 if not ok:
     print("\n".join(out.splitlines()[-5:]))
