@@ -296,14 +296,17 @@ TEST_CASE("train --qat trains and validates through the weights export will stor
   // Training went through them: the weights differ from a float run's.
   CHECK_FALSE(on.model.layers[0].weights == off.model.layers[0].weights);
 
-  // QAT from a later epoch: until then the run is the float run.
+  // QAT from a later epoch: until then the run trains as the float run, but
+  // every epoch is validated (and the best chosen) on int4 weights.
   config.qat_from = 3;
   TrainConfig two = config;
   two.epochs = 2;
   TrainConfig float_two = two;
   float_two.qat.clear();
   const TrainResult late = Train(data, two), plain = Train(data, float_two);
-  CHECK(late.model.layers[0].weights == plain.model.layers[0].weights);
+  CHECK(late.final_model.layers[0].weights == plain.final_model.layers[0].weights);
+  CHECK(QuantizedValAccuracy(late.model, data, config) ==
+        late.history[late.best_epoch - 1].val_accuracy);
 
   // One scheme per layer, or one for all; anything else is refused.
   config.qat = {WeightType::kI4, WeightType::kI8};

@@ -535,11 +535,13 @@ class Trainer {
     }
   }
 
-  // Accuracy and mean data loss of the evaluated model on the held-out split
-  // (under QAT with the weights quantized as export will).
+  // Accuracy and mean data loss of the evaluated model on the held-out split.
+  // With --qat always through the weights quantized as export will, also in
+  // the float epochs before --qat-from: the best epoch is the best model
+  // that export can write.
   void Validate(EpochRecord* rec) {
     const FloatModel* evaluated = &Evaluated();
-    if (qat_) {
+    if (!config_.qat.empty()) {
       quantized_ = *evaluated;
       FakeQuantize(*evaluated, &weights_q_eval_);
       for (size_t i = 0; i < quantized_.layers.size(); ++i) {
