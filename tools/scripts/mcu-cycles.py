@@ -65,44 +65,40 @@ def compile_asm(core, flags, source, out_dir):
     return open(asm).read().splitlines()
 
 
-def mac_loop(lines):
-    """The loop (label .. backward branch) with the most MACs: its instructions."""
+def backward_loops(lines, branch):
+    """Each loop (a label, then a backward branch matching `branch` to it):
+    its instructions, label line excluded, branch included."""
     labels = {}
-    best = (0, None)
-    body = []
     for i, line in enumerate(lines):
         m = re.match(r"^(\.L\w+):", line)
         if m:
             labels[m.group(1)] = i
             continue
-        m = re.match(r"^\s+(b\w*|le|letp)\s+(?:lr,\s*)?(\.L\w+)\s*$", line)
-        if m and m.group(2) in labels and labels[m.group(2)] < i:
-            body = [l.split("@")[0].rstrip() for l in lines[labels[m.group(2)] + 1:i + 1]
-                    if re.match(r"^\s+[a-z]", l) and not re.match(r"^\s+\.", l)]
-            if any(re.match(r"^\s+(b\w*|le|letp)\s", l) for l in body[:-1]):
-                continue  # not an innermost loop
-            macs = sum(MACS.get(l.split()[0], 0) for l in body)
-            if macs > best[0]:
-                best = (macs, body)
+        m = re.match(r"^\s+" + branch + r"\s+(?:lr,\s*)?(\.L\w+)\s*$", line)
+        if m and m.group(m.lastindex) in labels and labels[m.group(m.lastindex)] < i:
+            yield [l.split("@")[0].rstrip() for l in lines[labels[m.group(m.lastindex)] + 1:i + 1]
+                   if re.match(r"^\s+[a-z]", l) and not re.match(r"^\s+\.", l)]
+
+
+def mac_loop(lines):
+    """The loop (label .. backward branch) with the most MACs: its instructions."""
+    best = (0, None)
+    for body in backward_loops(lines, r"(b\w*|le|letp)"):
+        if any(re.match(r"^\s+(b\w*|le|letp)\s", l) for l in body[:-1]):
+            continue  # not an innermost loop
+        macs = sum(MACS.get(l.split()[0], 0) for l in body)
+        if macs > best[0]:
+            best = (macs, body)
     return best
 
 
 def int4_loop(lines):
     """The reference's int4 loop (the one that shifts a nibble down by 4 and
     multiplies), internal branches allowed: its instructions, or None."""
-    labels = {}
-    for i, line in enumerate(lines):
-        m = re.match(r"^(\.L\w+):", line)
-        if m:
-            labels[m.group(1)] = i
-            continue
-        m = re.match(r"^\s+(b\w*)\s+(\.L\w+)\s*$", line)
-        if m and m.group(2) in labels and labels[m.group(2)] < i:
-            body = [l.split("@")[0].rstrip() for l in lines[labels[m.group(2)] + 1:i + 1]
-                    if re.match(r"^\s+[a-z]", l) and not re.match(r"^\s+\.", l)]
-            if (any(MACS.get(l.split()[0], 0) for l in body) and
-                    any(re.match(r"^\s+(asr\w*\s.*#4|sbfx\w*\s.*#0, #4)$", l) for l in body)):
-                return body
+    for body in backward_loops(lines, r"(b\w*)"):
+        if (any(MACS.get(l.split()[0], 0) for l in body) and
+                any(re.match(r"^\s+(asr\w*\s.*#4|sbfx\w*\s.*#0, #4)$", l) for l in body)):
+            return body
     return None
 
 
