@@ -267,11 +267,7 @@ TEST_CASE("--downsample trains on the runtime's area transform: the same run as 
 // Accuracy on the validation split of `model` with its weights quantized as
 // `export` would in the schemes of `config` (activations in float).
 double QuantizedValAccuracy(const FloatModel& model, const Dataset& data, const TrainConfig& config) {
-  FloatModel q = model;
-  for (size_t i = 0; i < q.layers.size(); ++i) {
-    q.layers[i].weights = FakeQuantizeWeights(q.layers[i].weights, QatScheme(config, i),
-                                              i == 0 ? InputFold(q) : 1.0);
-  }
+  const FloatModel q = FakeQuantizeModel(model, [&](size_t i) { return QatScheme(config, i); });
   const size_t begin = data.size() - config.val_count;
   const std::vector<uint8_t> p = PredictFloat(q, data, begin, data.size());
   size_t correct = 0;

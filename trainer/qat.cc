@@ -72,6 +72,19 @@ Matrix FakeQuantizeWeights(const Matrix& w, WeightType type, double fold) {
   return out;
 }
 
+Matrix FakeQuantizeLayer(const FloatModel& model, size_t i, WeightType type) {
+  return FakeQuantizeWeights(model.layers[i].weights, type, i == 0 ? InputFold(model) : 1.0);
+}
+
+FloatModel FakeQuantizeModel(const FloatModel& model,
+                             const std::function<WeightType(size_t)>& scheme) {
+  FloatModel quantized = model;
+  for (size_t i = 0; i < model.layers.size(); ++i) {
+    quantized.layers[i].weights = FakeQuantizeLayer(model, i, scheme(i));
+  }
+  return quantized;
+}
+
 FloatModel FinetuneQat(const FloatModel& input_model, const Dataset& train, const QatConfig& config,
                        std::vector<QatEpoch>* history,
                        const std::function<void(const QatEpoch&)>& on_epoch) {
@@ -123,8 +136,7 @@ FloatModel FinetuneQat(const FloatModel& input_model, const Dataset& train, cons
   }
   auto quantize_weights = [&] {
     for (size_t i = 0; i < layers; ++i) {
-      w_q[i] = FakeQuantizeWeights(model.layers[i].weights, LayerType(config, i),
-                                   i == 0 ? InputFold(model) : 1.0);
+      w_q[i] = FakeQuantizeLayer(model, i, LayerType(config, i));
     }
   };
   quantize_weights();

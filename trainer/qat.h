@@ -40,6 +40,12 @@ struct QatEpoch {
 // the weights first (InputFold for layer 0, else 1), divided out again.
 Eigen::MatrixXf FakeQuantizeWeights(const Eigen::MatrixXf& w, WeightType type,
                                     double fold = 1.0);
+// Layer `i` of `model` so (layer 0 with the input fold export applies).
+Eigen::MatrixXf FakeQuantizeLayer(const FloatModel& model, size_t i, WeightType type);
+// `model` with every layer's weights fake-quantized, layer i in scheme(i):
+// the integer model's weights, with float activations.
+FloatModel FakeQuantizeModel(const FloatModel& model,
+                             const std::function<WeightType(size_t)>& scheme);
 
 // Returns the fine-tuned model (the best epoch on held-out images, epoch 0
 // being the input model). Needs the model's calibrated ranges (calib_max).

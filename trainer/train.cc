@@ -391,8 +391,7 @@ class Trainer {
   void FakeQuantize(const FloatModel& model, std::vector<Matrix>* out) const {
     out->resize(model.layers.size());
     for (size_t i = 0; i < model.layers.size(); ++i) {
-      (*out)[i] = FakeQuantizeWeights(model.layers[i].weights, QatScheme(config_, i),
-                                      i == 0 ? InputFold(model) : 1.0);
+      (*out)[i] = FakeQuantizeLayer(model, i, QatScheme(config_, i));
     }
   }
 
@@ -539,19 +538,14 @@ class Trainer {
   // With --qat always through the weights quantized as export will, also in
   // the float epochs before --qat-from: the best epoch is the best model
   // that export can write.
-  void Validate(EpochRecord* rec) {
-    const FloatModel* evaluated = &Evaluated();
-    if (!config_.qat.empty()) {
-      quantized_ = *evaluated;
-      FakeQuantize(*evaluated, &weights_q_eval_);
-      for (size_t i = 0; i < quantized_.layers.size(); ++i) {
-        quantized_.layers[i].weights = weights_q_eval_[i];
-      }
-      evaluated = &quantized_;
-    }
+  void Validate(EpochRecord* rec) const {
+    const bool quantize = !config_.qat.empty();
+    const FloatModel quantized =
+        quantize ? FakeQuantizeModel(Evaluated(), [&](size_t i) { return QatScheme(config_, i); })
+                 : FloatModel();
     Matrix logits;
-    const std::vector<uint8_t> val =
-        PredictFloat(*evaluated, data_, n_train_, data_.size(), &logits);
+    const std::vector<uint8_t> val = PredictFloat(quantize ? quantized : Evaluated(), data_,
+                                                  n_train_, data_.size(), &logits);
     size_t correct = 0;
     for (size_t i = 0; i < val.size(); ++i) correct += val[i] == data_.labels[n_train_ + i];
     rec->val_accuracy = static_cast<double>(correct) / static_cast<double>(val.size());
@@ -581,8 +575,6 @@ class Trainer {
   size_t correct_ = 0;
   bool qat_ = false;                     // this epoch trains through quantized weights
   std::vector<Matrix> weights_q_;        // the model's weights, fake-quantized
-  std::vector<Matrix> weights_q_eval_;   // the evaluated model's (Validate)
-  FloatModel quantized_;                 // the evaluated model with those weights
 };
 
 }  // namespace

@@ -263,12 +263,8 @@ Run TrainWithDiagnostics(const TrainOptions& o, const LoadedData& mnist, bool qu
   }
   run.test_accuracy = static_cast<double>(correct) / static_cast<double>(mnist.test.size());
   if (!run.config.qat.empty()) {
-    FloatModel quantized = run.result.model;
-    for (size_t i = 0; i < quantized.layers.size(); ++i) {
-      quantized.layers[i].weights =
-          FakeQuantizeWeights(quantized.layers[i].weights, QatScheme(run.config, i),
-                              i == 0 ? InputFold(quantized) : 1.0);
-    }
+    const FloatModel quantized = FakeQuantizeModel(
+        run.result.model, [&](size_t i) { return QatScheme(run.config, i); });
     const std::vector<uint8_t> predicted = PredictFloat(quantized, mnist.test, 0, mnist.test.size());
     size_t right = 0;
     for (size_t i = 0; i < predicted.size(); ++i) right += predicted[i] == mnist.test.labels[i];
