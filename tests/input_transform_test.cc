@@ -1,8 +1,8 @@
 // The input transform's scalar definitions against hand-computed answers
-// and an independent double-precision area integral.
+// and an independent exact-integer area integral.
 #include <doctest/doctest.h>
 
-#include <cmath>
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <vector>
@@ -104,33 +104,39 @@ TEST_CASE("AreaDownsample 28x28 -> 14x14 is the 2x2 mean rounded half up") {
   }
 }
 
-// The area integral in input-pixel units: overlaps of [j * in / out, ...)
-// are multiples of 1/out, exact in double for these sizes, so a .5 result
-// stays exactly .5 and floor(v + 0.5) is round half up.
+// The area integral, in coordinates scaled by the output size so every
+// overlap is an integer: input row r spans [r * orow, (r + 1) * orow),
+// output row j spans [j * ir, (j + 1) * ir), and an output pixel's area is
+// ir * ic. floor(s / area + 1/2) = floor((2s + area) / (2 area)): round
+// half up, exact. (A double version was exact only where in / out is a
+// binary fraction: it failed 28 -> 18.)
 std::vector<uint8_t> AreaIntegral(const std::vector<uint8_t>& in, uint32_t ir, uint32_t ic,
                                   uint32_t orow, uint32_t ocol) {
+  const auto overlap = [](int64_t r, int64_t j, int64_t in_n, int64_t out_n) {
+    return std::max<int64_t>(0, std::min((r + 1) * out_n, (j + 1) * in_n) -
+                                    std::max(r * out_n, j * in_n));
+  };
   std::vector<uint8_t> out(size_t{orow} * ocol);
-  const double fy = double(ir) / orow, fx = double(ic) / ocol;
+  const int64_t area = int64_t{ir} * ic;
   for (uint32_t j = 0; j < orow; ++j) {
     for (uint32_t k = 0; k < ocol; ++k) {
-      double s = 0;
+      int64_t s = 0;
       for (uint32_t r = 0; r < ir; ++r) {
-        const double wy = std::fmax(0.0, std::fmin(r + 1.0, (j + 1) * fy) - std::fmax(double(r), j * fy));
+        const int64_t wy = overlap(r, j, ir, orow);
         for (uint32_t c = 0; c < ic && wy > 0; ++c) {
-          const double wx = std::fmax(0.0, std::fmin(c + 1.0, (k + 1) * fx) - std::fmax(double(c), k * fx));
-          s += wy * wx * in[size_t{r} * ic + c];
+          s += wy * overlap(c, k, ic, ocol) * in[size_t{r} * ic + c];
         }
       }
-      out[size_t{j} * ocol + k] = static_cast<uint8_t>(std::floor(s / (fy * fx) + 0.5));
+      out[size_t{j} * ocol + k] = static_cast<uint8_t>((2 * s + area) / (2 * area));
     }
   }
   return out;
 }
 
-TEST_CASE("AreaDownsample equals the area integral: 28 -> 16, odd and 1-pixel shapes") {
+TEST_CASE("AreaDownsample equals the area integral: 28 -> 16 and 18, odd, 1-pixel shapes") {
   struct Shape { uint32_t ir, ic, orow, ocol; };
-  for (const Shape s : {Shape{28, 28, 16, 16}, Shape{28, 28, 28, 28}, Shape{7, 5, 3, 2},
-                        Shape{28, 28, 1, 1}, Shape{8, 16, 8, 4}}) {
+  for (const Shape s : {Shape{28, 28, 16, 16}, Shape{28, 28, 18, 18}, Shape{28, 28, 28, 28},
+                        Shape{7, 5, 3, 2}, Shape{28, 28, 1, 1}, Shape{8, 16, 8, 4}}) {
     CAPTURE(s.ir);
     CAPTURE(s.ic);
     CAPTURE(s.orow);
@@ -156,8 +162,10 @@ TEST_CASE("AreaDownsample equals the area integral: 28 -> 16, odd and 1-pixel sh
 TEST_CASE("the SIMD area path equals the reference on every target") {
   struct Shape { uint32_t ir, ic, orow, ocol; };
   // Widths below, at and past every lane count (4..64 int32 lanes), odd
-  // ratios, 1 pixel, the identity and a wide row that stresses the sums.
-  const Shape shapes[] = {{28, 28, 14, 14}, {28, 28, 16, 16}, {28, 28, 7, 9}, {3, 3, 1, 1},
+  // ratios (28 -> 18: the tiny preset), 1 pixel, the identity and a wide
+  // row that stresses the sums.
+  const Shape shapes[] = {{28, 28, 14, 14}, {28, 28, 16, 16}, {28, 28, 18, 18},
+                          {28, 28, 7, 9},   {3, 3, 1, 1},
                           {5, 67, 2, 13},   {64, 64, 64, 64}, {33, 130, 11, 17},
                           {2, 4096, 1, 3},  {1, 1, 1, 1}};
   const int ran = test::ForEachTarget([&](const std::string& target) {
