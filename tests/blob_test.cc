@@ -8,6 +8,7 @@
 #include <limits>
 #include <functional>
 #include <map>
+#include <random>
 
 #include "atomic_file.h"
 #include "edgemlp/blob.h"
@@ -352,6 +353,47 @@ TEST_CASE("every scheme: write, read back, load, self-test on every target") {
     const LoadResult st = damaged.SelfTest();
     CHECK(st.status == Status::kSelfTestFailed);
     CHECK(st.message.find("logit 2") != std::string::npos);
+  }
+}
+
+TEST_CASE("int4 layers run widened to int8 rows: Predict, PredictBatch == PredictRef") {
+  // The Network widens int4 rows at load and runs the int8 kernels (and on
+  // AVX3_DL the batched tiles) on them; PredictRef keeps the blob's packed
+  // nibbles, so a wrong nibble order or a missed layer shows up here.
+  using WT = WeightType;
+  std::mt19937_64 rng(21);
+  std::uniform_int_distribution<int> pixel(0, 255);
+  constexpr size_t kImages = 37;  // tiles of 8, then a tail
+  std::vector<uint8_t> pixels(kImages * 784);
+  for (size_t i = 0; i < pixels.size(); ++i) {
+    pixels[i] = i < 784 ? 255 : static_cast<uint8_t>(pixel(rng));
+  }
+  for (const std::vector<uint8_t>& blob :
+       {SchemeBlob(WT::kI4), SchemeBlob(WT::kI8, {{0, WT::kI4}, {1, WT::kI16}})}) {
+    Network net;
+    REQUIRE(Network::LoadCopy(blob.data(), blob.size(), &net).ok());
+    size_t widened = 0;
+    for (size_t i = 0; i < net.layer_count(); ++i) {
+      const LayerInfo l = GetLayer(net, i);
+      if (l.weight_type == WT::kI4) widened += size_t{l.out_size} * l.stride;
+    }
+    REQUIRE(widened > 0);
+    CHECK(net.arena_bytes() > widened);  // the widened rows are in the arena
+    std::vector<int32_t> want(kImages * 10);
+    for (size_t n = 0; n < kImages; ++n) net.PredictRef(&pixels[n * 784], &want[n * 10]);
+    int ran = 0;
+    for (int64_t target : AvailableTargets()) {
+      INFO("target ", TargetName(target), " layer 0 ", int(GetLayer(net, 0).weight_type));
+      ForceTarget(target);
+      std::vector<int32_t> one(kImages * 10), batch(kImages * 10);
+      for (size_t n = 0; n < kImages; ++n) net.Predict(&pixels[n * 784], &one[n * 10]);
+      net.PredictBatch(pixels.data(), kImages, batch.data(), nullptr);
+      CHECK(one == want);
+      CHECK(batch == want);
+      ++ran;
+    }
+    ForceTarget(0);
+    CHECK(ran > 0);
   }
 }
 

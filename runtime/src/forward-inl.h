@@ -239,6 +239,7 @@ HWY_INLINE void DenseRowsBatch(const DenseI8& layer, const uint8_t* HWY_RESTRICT
 }
 
 // int16/int4 layers have batch-1 kernels only: run them image by image.
+// (Network widens int4 layers to int8 rows at load; see network.cc.)
 HWY_INLINE void DenseToU8Batch(const DenseI8& layer, const uint8_t* in, size_t pitch, size_t images,
                                uint8_t* out) {
   if (layer.weight_type != WeightType::kI8) {

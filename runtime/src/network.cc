@@ -26,6 +26,28 @@ size_t PackedBytes(const std::vector<DenseI8>& layers) {
   return bytes;
 }
 
+// int4 layers run on the int8 kernels, from rows widened once at load:
+// the same integer math (u8 x small signed weights, exact int32 sums, the
+// same requantization), at int8 speed on every target and batched in
+// tiles where the target has them, for out_size x stride bytes of arena.
+size_t WidenedBytes(const DenseI8& l) {
+  return l.weight_type == WeightType::kI4 ? RoundUp(size_t{l.out_size} * l.stride) : 0;
+}
+
+// Element k of a packed int4 row is byte k's low nibble for k < stride / 2,
+// else byte k - stride / 2's high nibble (blob-format.md).
+void WidenInt4Rows(const DenseI8& l, int8_t* dst) {
+  const size_t half = l.stride / 2;
+  for (size_t r = 0; r < l.out_size; ++r) {
+    const int8_t* packed = l.weights + r * half;
+    int8_t* row = dst + r * l.stride;
+    for (size_t k = 0; k < half; ++k) {
+      row[k] = static_cast<int8_t>(internal::LowNibble(packed[k]));
+      row[half + k] = static_cast<int8_t>(internal::HighNibble(packed[k]));
+    }
+  }
+}
+
 uint8_t* AlignUp(uint8_t* p) {
   const uintptr_t mask = kBlobAlign - 1;
   return reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(p) + mask) &
@@ -49,16 +71,14 @@ LoadResult Network::Load(const uint8_t* bytes, size_t size, Network* out) {
     net.layers_.push_back(internal::LayerView(bytes, l));
     if (l.stride > max_stride) max_stride = l.stride;
   }
-  size_t rows = 0;
-  for (const DenseI8& l : net.layers_) rows += l.out_size;
-  net.compensation_.resize(rows);
-  int32_t* compensation = net.compensation_.data();
-  for (DenseI8& l : net.layers_) {
-    if (l.weight_type != WeightType::kI8) continue;  // sdot is for int8 rows
-    internal::ComputeSignedInputCompensation(l, compensation);
-    l.signed_input_compensation = compensation;
-    l.max_abs_weight = internal::MaxAbsWeight(l);
-    compensation += l.out_size;
+  // The kernels' views: int4 layers become int8 layers whose rows are
+  // widened into the arena below; the reference keeps the blob's.
+  net.run_layers_ = net.layers_;
+  size_t rows = 0, widened_bytes = 0;
+  for (DenseI8& l : net.run_layers_) {
+    rows += l.out_size;
+    widened_bytes += WidenedBytes(l);
+    if (l.weight_type == WeightType::kI4) l.weight_type = WeightType::kI8;
   }
   // Two activation buffers of kMaxBatch vectors, each padded to a 64-byte
   // multiple, plus slack to align the first one.
@@ -66,8 +86,9 @@ LoadResult Network::Load(const uint8_t* bytes, size_t size, Network* out) {
   static_assert(internal::BatchScratchVectors(kMaxBatch) == kMaxBatch,
                 "PredictBatch's chunks need no scratch past kMaxBatch vectors");
   const size_t buffer_bytes = kMaxBatch * net.pitch_;
-  // Then the weights re-laid out for the target that runs, if it wants.
-  net.packed_bytes_ = PackedBytes(net.layers_);
+  // Then the widened int4 layers, then the weights re-laid out for the
+  // target that runs, if it wants.
+  net.packed_bytes_ = PackedBytes(net.run_layers_);
   // Then the transformed inputs: kMaxBatch area images (PredictBatch
   // chunks) and a column of sums, or one affine vector (PredictFloat).
   net.transform_ = view.input_transform();
@@ -78,15 +99,32 @@ LoadResult Network::Load(const uint8_t* bytes, size_t size, Network* out) {
                                               : 0;
   const size_t scratch_bytes =
       t.kind == InputTransformKind::kArea ? RoundUp(internal::AreaScratchBytes(t)) : 0;
-  net.arena_bytes_ = 2 * buffer_bytes + net.packed_bytes_ + transformed_bytes + scratch_bytes;
+  net.arena_bytes_ = 2 * buffer_bytes + widened_bytes + net.packed_bytes_ + transformed_bytes +
+                     scratch_bytes;
   net.arena_storage_.reset(new uint8_t[net.arena_bytes_ + kBlobAlign]());
   net.act_a_ = AlignUp(net.arena_storage_.get());
   net.act_b_ = net.act_a_ + buffer_bytes;
-  net.packed_ = reinterpret_cast<int8_t*>(net.act_b_ + buffer_bytes);
-  uint8_t* after_packed = net.act_b_ + buffer_bytes + net.packed_bytes_;
+  int8_t* widened = reinterpret_cast<int8_t*>(net.act_b_ + buffer_bytes);
+  net.packed_ = widened + widened_bytes;
+  uint8_t* after_packed = reinterpret_cast<uint8_t*>(net.packed_) + net.packed_bytes_;
   net.transformed_ = transformed_bytes != 0 ? after_packed : nullptr;
   net.transform_scratch_ = scratch_bytes != 0 ? after_packed + transformed_bytes : nullptr;
   if (scratch_bytes != 0) internal::PrepareArea(t, net.transform_scratch_);
+  net.compensation_.resize(rows);
+  int32_t* compensation = net.compensation_.data();
+  for (size_t i = 0; i < net.run_layers_.size(); ++i) {
+    DenseI8& l = net.run_layers_[i];
+    if (net.layers_[i].weight_type == WeightType::kI4) {
+      WidenInt4Rows(net.layers_[i], widened);
+      l.weights = widened;
+      widened += WidenedBytes(net.layers_[i]);
+    }
+    if (l.weight_type != WeightType::kI8) continue;  // sdot is for int8 rows
+    internal::ComputeSignedInputCompensation(l, compensation);
+    l.signed_input_compensation = compensation;
+    l.max_abs_weight = internal::MaxAbsWeight(l);
+    compensation += l.out_size;
+  }
   net.RepackWeights();
   net.self_test_logits_.reset(new int32_t[view.header.output_size]);
   net.input_size_ = view.header.input_size;
@@ -218,9 +256,9 @@ void Network::RepackWeights() {
   packed_generation_ =
       internal::g_target_generation.load(std::memory_order_relaxed);
   const int64_t target = ChosenTarget();
-  const bool fits = PackedBytes(layers_) <= packed_bytes_;
+  const bool fits = PackedBytes(run_layers_) <= packed_bytes_;
   int8_t* dst = packed_;
-  for (DenseI8& l : layers_) {
+  for (DenseI8& l : run_layers_) {
     const size_t bytes = fits ? RoundUp(internal::PackedWeightBytes(l)) : 0;
     l.packed_weights = bytes != 0 ? dst : nullptr;
     l.packed_target = target;
@@ -248,8 +286,8 @@ const uint8_t* Network::Transform(const uint8_t* pixels, size_t count) {
 
 int Network::Predict(const uint8_t* pixels, int32_t* logits) {
   RepackIfTargetForced();
-  internal::ForwardI8(layers_.data(), layers_.size(), Transform(pixels, 1), act_a_, act_b_,
-                      logits);
+  internal::ForwardI8(run_layers_.data(), run_layers_.size(), Transform(pixels, 1), act_a_,
+                      act_b_, logits);
   return ArgMax(logits, output_size_);
 }
 
@@ -267,7 +305,7 @@ void Network::PredictBatch(const uint8_t* pixels, size_t count,
   for (size_t done = 0; done < count; done += kMaxBatch) {
     const size_t n = count - done < kMaxBatch ? count - done : kMaxBatch;
     int32_t* chunk_logits = logits + done * output_size_;
-    internal::ForwardI8Batch(layers_.data(), layers_.size(),
+    internal::ForwardI8Batch(run_layers_.data(), run_layers_.size(),
                              Transform(pixels + done * input_size_, n), n, act_a_, act_b_,
                              pitch_, chunk_logits);
     if (classes == nullptr) continue;

@@ -120,7 +120,8 @@ class Network {
  private:
   friend struct internal::NetworkAccess;
   BlobView view_;
-  std::vector<DenseI8> layers_;
+  std::vector<DenseI8> layers_;      // the blob's layers: PredictRef, introspection
+  std::vector<DenseI8> run_layers_;  // what the SIMD kernels run (int4 widened)
   std::vector<int32_t> compensation_;  // DenseI8::signed_input_compensation
   std::unique_ptr<uint8_t[]> owned_blob_;    // LoadCopy, LoadFile without mmap
   std::shared_ptr<const void> mapping_;      // LoadFile with mmap
