@@ -7,6 +7,7 @@
 #include <random>
 #include <vector>
 
+#include "edgemlp/blob_writer.h"
 #include "edgemlp/runtime.h"
 #include "for_each_target.h"
 #include "kernels.h"
@@ -104,6 +105,68 @@ TEST_CASE("int16 and int4 kernels match the reference on every target") {
         }
       }
     }
+  });
+  CHECK(ran > 0);
+}
+
+// A blob of these layers (784 inputs, int8 kind), written with the
+// format's writer: no trainer, so it runs in the board suites too.
+std::vector<uint8_t> BlobOf(const std::vector<const SchemeLayer*>& layers) {
+  FileHeader h{};
+  h.kind = static_cast<uint32_t>(BlobKind::kInt8);
+  h.input_size = layers.front()->view.in_size;
+  h.input_rows = h.input_cols = 28;
+  h.input_scale = 1.0f / 255.0f;
+  h.output_size = layers.back()->view.out_size;
+  BlobWriter writer(h, static_cast<uint32_t>(layers.size()));
+  for (uint32_t i = 0; i < layers.size(); ++i) {
+    const DenseI8& v = layers[i]->view;
+    const std::vector<float> scales(v.out_size, 0.01f);
+    LayerRecord rec{};
+    rec.in_size = v.in_size;
+    rec.out_size = v.out_size;
+    rec.stride = v.stride;
+    rec.activation = static_cast<uint8_t>(v.relu ? Activation::kRelu : Activation::kNone);
+    rec.weight_type = static_cast<uint8_t>(v.weight_type);
+    rec.weights_offset = writer.AddSection(
+        v.weights, size_t{v.out_size} * v.stride * WeightBits(rec.weight_type) / 8);
+    rec.bias_offset = writer.AddSection(v.bias, size_t{v.out_size} * 4);
+    rec.weight_scale_offset = writer.AddSection(scales.data(), scales.size() * 4);
+    rec.requant_offset = writer.AddSection(v.requant, size_t{v.out_size} * 8);
+    rec.in_scale = rec.out_scale = 0.01f;
+    writer.SetLayer(i, rec);
+  }
+  return writer.Finish();
+}
+
+TEST_CASE("a Network of int4 and int16 layers: Predict, PredictBatch == PredictRef") {
+  // The Network widens int4 rows to int8 at load and runs the int8 kernels
+  // (batched tiles, NEON, sdot) on them; PredictRef reads the packed
+  // nibbles. Every target, 37 images (tiles and a tail).
+  std::mt19937_64 rng(13);
+  const SchemeLayer l0(WeightType::kI4, 784, 70, true, 0, rng);
+  const SchemeLayer l1(WeightType::kI16, 70, 33, true, 0, rng);
+  const SchemeLayer l2(WeightType::kI4, 33, 10, false, 0, rng);
+  const std::vector<uint8_t> blob = BlobOf({&l0, &l1, &l2});
+  Network net;
+  const LoadResult r = Network::LoadCopy(blob.data(), blob.size(), &net);
+  REQUIRE_MESSAGE(r.ok(), r.message);
+  CHECK(net.arena_bytes() > size_t{70} * l0.view.stride);  // the widened rows
+  constexpr size_t kImages = 37;
+  std::vector<uint8_t> pixels;
+  for (size_t n = 0; n < kImages; ++n) {
+    const std::vector<uint8_t> x = Input(784, 784, n == 0 ? 1 : 0, rng);
+    pixels.insert(pixels.end(), x.begin(), x.end());
+  }
+  std::vector<int32_t> want(kImages * 10);
+  for (size_t n = 0; n < kImages; ++n) net.PredictRef(&pixels[n * 784], &want[n * 10]);
+  const int ran = ForEachTarget([&](const std::string& target) {
+    INFO("target ", target);
+    std::vector<int32_t> one(kImages * 10), batch(kImages * 10);
+    for (size_t n = 0; n < kImages; ++n) net.Predict(&pixels[n * 784], &one[n * 10]);
+    net.PredictBatch(pixels.data(), kImages, batch.data(), nullptr);
+    CHECK(one == want);
+    CHECK(batch == want);
   });
   CHECK(ran > 0);
 }
