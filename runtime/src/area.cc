@@ -102,7 +102,10 @@ namespace edgemlp {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-// acc[c] += w * row[c] for c < n.
+// acc[c] = w * row[c] (kFirst) or acc[c] += w * row[c], for c < n. The
+// first tap stores instead of adding to zeros: zeroing acc with scalar
+// stores, then loading it as vectors, stalled on store forwarding.
+template <bool kFirst>
 HWY_INLINE void AccumulateRow(const uint8_t* row, int32_t w, size_t n, int32_t* acc) {
   size_t c = 0;
 #if HWY_TARGET != HWY_SCALAR  // GCC 12's SCALAR lacks the u8 -> i32 promotion
@@ -111,19 +114,19 @@ HWY_INLINE void AccumulateRow(const uint8_t* row, int32_t w, size_t n, int32_t* 
   const size_t lanes = hn::Lanes(d32);
   const auto vw = hn::Set(d32, w);
   for (; c + lanes <= n; c += lanes) {
-    const auto p = hn::PromoteTo(d32, hn::LoadU(d8, row + c));
-    hn::StoreU(hn::Add(hn::LoadU(d32, acc + c), hn::Mul(p, vw)), d32, acc + c);
+    const auto p = hn::Mul(hn::PromoteTo(d32, hn::LoadU(d8, row + c)), vw);
+    hn::StoreU(kFirst ? p : hn::Add(hn::LoadU(d32, acc + c), p), d32, acc + c);
   }
   // Tail in 4 lanes (28 columns on 16 lanes leave 12).
   const hn::CappedTag<int32_t, 4> d4;
   const hn::Rebind<uint8_t, decltype(d4)> d8x4;
   const auto vw4 = hn::Set(d4, w);
   for (; c + hn::Lanes(d4) <= n; c += hn::Lanes(d4)) {
-    const auto p = hn::PromoteTo(d4, hn::LoadU(d8x4, row + c));
-    hn::StoreU(hn::Add(hn::LoadU(d4, acc + c), hn::Mul(p, vw4)), d4, acc + c);
+    const auto p = hn::Mul(hn::PromoteTo(d4, hn::LoadU(d8x4, row + c)), vw4);
+    hn::StoreU(kFirst ? p : hn::Add(hn::LoadU(d4, acc + c), p), d4, acc + c);
   }
 #endif
-  for (; c < n; ++c) acc[c] += w * row[c];
+  for (; c < n; ++c) acc[c] = (kFirst ? 0 : acc[c]) + w * row[c];
 }
 
 #if HWY_TARGET != HWY_SCALAR
@@ -178,11 +181,14 @@ void AreaDownsampleImpl(const InputTransform& t, const uint8_t* in, uint8_t* out
   int32_t* quotients = gather_idx + 2 * size_t{col_taps} * pad;
 #endif
   for (uint32_t j = 0; j < t.out_rows; ++j) {
-    for (uint32_t c = 0; c < t.in_cols; ++c) acc[c] = 0;
-    // Column sums <= in_rows * 255: the row weights of an output sum to in_rows.
-    for (uint32_t k = 0; k < row_count[j]; ++k) {
-      AccumulateRow(in + size_t{row_first[j] + k} * t.in_cols,
-                    static_cast<int32_t>(row_w[size_t{j} * row_taps + k]), t.in_cols, acc);
+    // Column sums <= in_rows * 255: the row weights of an output sum to
+    // in_rows. Every output row has at least one input row.
+    const uint8_t* rows = in + size_t{row_first[j]} * t.in_cols;
+    const uint32_t* w = row_w + size_t{j} * row_taps;
+    AccumulateRow<true>(rows, static_cast<int32_t>(w[0]), t.in_cols, acc);
+    for (uint32_t k = 1; k < row_count[j]; ++k) {
+      AccumulateRow<false>(rows + size_t{k} * t.in_cols, static_cast<int32_t>(w[k]), t.in_cols,
+                           acc);
     }
 #if HWY_TARGET != HWY_SCALAR
     if (simd_cols) {
