@@ -12,7 +12,6 @@
 #include "edgemlp/runtime.h"
 #include "error.h"
 #include "model.h"
-#include "qat.h"
 #include "quantize.h"
 #include "test_util.h"
 
@@ -267,7 +266,7 @@ TEST_CASE("--downsample trains on the runtime's area transform: the same run as 
 // Accuracy on the validation split of `model` with its weights quantized as
 // `export` would in the schemes of `config` (activations in float).
 double QuantizedValAccuracy(const FloatModel& model, const Dataset& data, const TrainConfig& config) {
-  const FloatModel q = FakeQuantizeModel(model, [&](size_t i) { return QatScheme(config, i); });
+  const FloatModel q = QatQuantizedModel(model, config);
   const size_t begin = data.size() - config.val_count;
   const std::vector<uint8_t> p = PredictFloat(q, data, begin, data.size());
   size_t correct = 0;

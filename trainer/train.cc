@@ -41,6 +41,10 @@ WeightType QatScheme(const TrainConfig& config, size_t layer) {
   return config.qat[std::min(layer, config.qat.size() - 1)];
 }
 
+FloatModel QatQuantizedModel(const FloatModel& model, const TrainConfig& config) {
+  return FakeQuantizeModel(model, [&](size_t i) { return QatScheme(config, i); });
+}
+
 void ValidateConfig(const TrainConfig& config) {
   const std::vector<uint32_t>& arch = config.arch;
   if (arch.size() < 2 || arch.size() > kMaxLayers + 1) {
@@ -540,9 +544,7 @@ class Trainer {
   // that export can write.
   void Validate(EpochRecord* rec) const {
     const bool quantize = !config_.qat.empty();
-    const FloatModel quantized =
-        quantize ? FakeQuantizeModel(Evaluated(), [&](size_t i) { return QatScheme(config_, i); })
-                 : FloatModel();
+    const FloatModel quantized = quantize ? QatQuantizedModel(Evaluated(), config_) : FloatModel();
     Matrix logits;
     const std::vector<uint8_t> val = PredictFloat(quantize ? quantized : Evaluated(), data_,
                                                   n_train_, data_.size(), &logits);

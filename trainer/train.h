@@ -93,6 +93,9 @@ struct TrainConfig {
 
 // The scheme QAT uses for layer `layer` (kF32 when QAT is off).
 WeightType QatScheme(const TrainConfig& config, size_t layer);
+// `model` with its weights fake-quantized in config's QAT schemes, as
+// export will write them (float activations): what a --qat run validates.
+FloatModel QatQuantizedModel(const FloatModel& model, const TrainConfig& config);
 // Largest --downsample side.
 inline constexpr uint32_t kMaxDownsample = 4096;
 // The area transform config.downsample asks of rows x cols images (kind

@@ -4,7 +4,6 @@
 #include <map>
 
 #include "augment.h"
-#include "qat.h"
 #include "quantize.h"
 
 #include "error.h"
@@ -263,8 +262,7 @@ Run TrainWithDiagnostics(const TrainOptions& o, const LoadedData& mnist, bool qu
   }
   run.test_accuracy = static_cast<double>(correct) / static_cast<double>(mnist.test.size());
   if (!run.config.qat.empty()) {
-    const FloatModel quantized = FakeQuantizeModel(
-        run.result.model, [&](size_t i) { return QatScheme(run.config, i); });
+    const FloatModel quantized = QatQuantizedModel(run.result.model, run.config);
     const std::vector<uint8_t> predicted = PredictFloat(quantized, mnist.test, 0, mnist.test.size());
     size_t right = 0;
     for (size_t i = 0; i < predicted.size(); ++i) right += predicted[i] == mnist.test.labels[i];
