@@ -30,8 +30,9 @@ struct TestLayer {
     weight_storage.assign(size_t{out} * stride + skew + kBlobAlign, 0);
     int8_t* w = reinterpret_cast<int8_t*>(weight_storage.data() + skew);
     // Modes 4 and 5 keep |w| <= 64, where x86 multiplies activations as
-    // they are (kernels_x86-inl.h): random, and the extremes +-64.
-    const int limit = weight_mode >= 4 ? 64 : 127;
+    // they are (kernels_x86-inl.h): random, and the extremes +-64; modes 6
+    // and 7 the same within +-32, its paired mode.
+    const int limit = weight_mode >= 6 ? kPairedWeightLimit : (weight_mode >= 4 ? 64 : 127);
     std::uniform_int_distribution<int> wdist(-limit, limit);
     for (uint32_t r = 0; r < out; ++r) {
       for (uint32_t c = 0; c < in; ++c) {
@@ -39,6 +40,7 @@ struct TestLayer {
         if (weight_mode == 1) v = 127;                       // all max
         if (weight_mode == 2) v = (c + r) % 2 ? 127 : -127;  // alternating
         if (weight_mode == 5) v = (c / 2 + r) % 2 ? 64 : -64;
+        if (weight_mode == 7) v = (c / 4 + r) % 2 ? limit : -limit;
         w[size_t{r} * stride + c] = static_cast<int8_t>(v);
       }
       // The validator does not require zero row padding: kernels must zero
@@ -107,11 +109,11 @@ TEST_CASE("dense int8 kernels match the reference on every target") {
     INFO("target ", target);
     for (uint32_t in : lengths) {
       for (uint32_t out : {1u, 3u, 4u, 5u, 9u, 10u, 16u, 33u}) {
-        for (int mode = 0; mode < 6; ++mode) {
+        for (int mode = 0; mode < 8; ++mode) {
           const size_t skew = (in + out + mode) % 7;  // 0..6 bytes off
           INFO("in ", in, " out ", out, " mode ", mode, " skew ", skew);
           TestLayer layer(in, out, (in + out) % 2 == 0, skew, rng, mode);
-          const int input_mode = mode == 0 || mode == 4 ? 0 : (mode == 2 ? 2 : 1);
+          const int input_mode = mode == 0 || mode == 4 || mode == 6 ? 0 : (mode == 2 ? 2 : 1);
           const std::vector<uint8_t> x = RandomInput(in, layer.view.stride, skew + 1, rng, input_mode);
           const uint8_t* xp = x.data() + skew + 1;
           std::vector<uint8_t> want_u8(out + 1, 0xAB);
@@ -135,14 +137,15 @@ TEST_CASE("dense int8 kernels match the reference on every target") {
   CHECK(ran > 0);
 }
 
-TEST_CASE("extreme values: 255 pixels x w are exact in int32 for w = 127, 65 and 64") {
+TEST_CASE("extreme values: 255 pixels x w are exact in int32 for w = 127, 65, 64, 33 and 32") {
   // pmaddubsw saturates at pairs 2 * 255 * w > 32767: from w = 65 on, so
   // x86 must take those layers in its signed mode; 64 is the direct mode's
-  // largest weight.
+  // largest weight. Two pairs added in int16 wrap from w = 33 on: 32 is the
+  // paired mode's largest.
   std::mt19937_64 rng(7);
   const int ran = ForEachTarget([&](const std::string& target) {
     INFO("target ", target);
-    for (const int w : {127, 65, 64, -65, -64}) {
+    for (const int w : {127, 65, 64, 33, 32, -65, -64, -33, -32}) {
       INFO("w ", w);
       TestLayer layer(784, 4, false, 0, rng, 1);
       layer.view.max_abs_weight = w < 0 ? -w : w;
@@ -168,9 +171,9 @@ TEST_CASE("whole forward pass: Predict == PredictRef on every target") {
   std::mt19937_64 rng(3);
   // 784-100-37-10: widths that are not multiples of the vector size, and a
   // wide layer before a narrow one (stale activation bytes must not leak);
-  // the first layer's weights within +-64, the others' not (x86 runs
-  // each in its own mode).
-  TestLayer l0(784, 100, true, 0, rng, 4), l1(100, 37, true, 0, rng, 0), l2(37, 10, false, 0, rng, 0);
+  // the first layer's weights within +-64, the second's within +-32, the
+  // last's not (x86 runs each in its own mode).
+  TestLayer l0(784, 100, true, 0, rng, 4), l1(100, 37, true, 0, rng, 6), l2(37, 10, false, 0, rng, 0);
   const DenseI8 layers[3] = {l0.view, l1.view, l2.view};
   std::vector<uint8_t> a(896, 0x5A), b(896, 0xA5);
   const int ran = ForEachTarget([&](const std::string& target) {
@@ -205,11 +208,11 @@ TEST_CASE("batched forward == reference bit for bit on every target, any shape a
   for (uint32_t in : {1u, 5u, 63u, 64u, 65u, 130u, 784u, 1100u}) {
     for (uint32_t hidden : {1u, 3u, 4u, 5u, 16u, 17u, 33u, 100u}) {
       const uint32_t out = (in + hidden) % 17 + 1;
-      const int mode = static_cast<int>(cases.size() % 6);
+      const int mode = static_cast<int>(cases.size() % 8);
       Case c;
       c.skew = cases.size() % 7;
       c.l0 = std::make_unique<TestLayer>(in, hidden, true, c.skew, rng, mode);
-      c.l1 = std::make_unique<TestLayer>(hidden, out, (in + out) % 2 == 0, 0, rng, (mode + 1) % 6);
+      c.l1 = std::make_unique<TestLayer>(hidden, out, (in + out) % 2 == 0, 0, rng, (mode + 1) % 8);
       c.pixels.assign(c.skew, 0);
       for (size_t n = 0; n < kMaxImages; ++n) {
         const std::vector<uint8_t> x = RandomInput(in, in, 0, rng, n % 5 == 4 ? 1 : 0);

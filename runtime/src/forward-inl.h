@@ -33,6 +33,8 @@ void ForwardI8Impl(const DenseI8* layers, size_t count, const uint8_t* pixels, u
 // argument: how the family multiplies the u8 activations.
 enum class InputMode {
   kAsIs,     // as they are
+  kPaired,   // as they are, x86 without VNNI, |w| <= 32: two pmaddubsw
+             // products summed in int16 before each widening to int32
   kSigned,   // as s8 a - 128: the kernels return sum (a - 128) * w and the
              // driver adds the row's 128 * sum(w) back
              // (DenseI8::signed_input_compensation, set at load)

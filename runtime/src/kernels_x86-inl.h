@@ -10,6 +10,11 @@
 //   max_abs_weight; `edgemlp export` writes such int8 blobs): each pair
 //   |sum| <= 2 * 255 * 64 = 32640 fits int16, so activations go in as
 //   they are. Two instructions per vector of weights.
+// - paired, for layers whose weights are within +-32 (kPairedWeightLimit;
+//   `edgemlp export --int8-limit 32`): as direct, but two vectors' pmaddubsw results
+//   are added in int16 (each pair |sum| <= 2 * 255 * 32 = 16320, two of
+//   them <= 32640) before one pmaddwd widens them: three multiplier
+//   instructions per two vectors of weights instead of four.
 // - signed, for any other int8 layer: feed each activation as a' = a - 128
 //   (s8), multiply |a'| (u8, <= 128) by w with the sign of a' (psignb;
 //   AVX-512 has none, so a masked negation), each pair |sum| <= 2 * 128 *
@@ -21,6 +26,7 @@
 
 #define EDGEMLP_INPUT_MODES 1
 inline constexpr int32_t kDirectWeightLimit = 64;  // 2 * 255 * 64 < 2^15
+static_assert(4 * 255 * kPairedWeightLimit < 32768, "paired sums fit int16");
 
 // AVX-VNNI (Intel cores since Alder Lake, also without AVX-512): on the
 // AVX2 target, vpdpbusd ymm multiplies u8 x s8 and adds each four into
@@ -34,7 +40,8 @@ HWY_INLINE void WithInputMode(const DenseI8& layer, Body body) {
   if (internal::UseX86AvxVnni()) return body(Mode<InputMode::kAvxVnni>());
 #endif
   if (layer.max_abs_weight > kDirectWeightLimit) return body(Mode<InputMode::kSigned>());
-  body(Mode<InputMode::kAsIs>());
+  if (layer.max_abs_weight > kPairedWeightLimit) return body(Mode<InputMode::kAsIs>());
+  body(Mode<InputMode::kPaired>());
 }
 
 using DU8 = hn::ScalableTag<uint8_t>;
@@ -113,6 +120,16 @@ HWY_INLINE VI32 MulAddQuads(const Act& a, VI8 w, VI32 acc) {
   return acc;
 }
 
+// acc + the int32 sums of eight products a * w per lane, four from each
+// of two vectors (kPaired: |w| <= 32, so the int16 sum cannot wrap).
+HWY_INLINE VI32 MulAddOctets(VU8 a0, VU8 a1, VI8 w0, VI8 w1, VI32 acc) {
+  const hn::Vec<DI16> pairs = hn::Add(Maddubs(a0, w0), Maddubs(a1, w1));
+  VI32 unused;
+  AddInPlace(acc, hn::ReorderWidenMulAccumulate(DI32(), pairs, hn::Set(DI16(), 1),
+                                                hn::Zero(DI32()), unused));
+  return acc;
+}
+
 // The sums of acc[0..3], one per lane: a tree of horizontal adds instead
 // of four separate reductions.
 HWY_INLINE __m128i Sum4(const VI32* acc) {
@@ -156,7 +173,18 @@ HWY_INLINE void DotRows(const uint8_t* HWY_RESTRICT act, const int8_t* HWY_RESTR
                         size_t stride, int32_t* HWY_RESTRICT dots) {
   VI32 acc[kRows];
   for (size_t r = 0; r < kRows; ++r) acc[r] = hn::Zero(DI32());
-  for (size_t k = 0; k < stride; k += kVectorBytes) {
+  size_t k = 0;
+  if constexpr (kMode == InputMode::kPaired) {
+    for (; k + 2 * kVectorBytes <= stride; k += 2 * kVectorBytes) {
+      const VU8 a0 = hn::LoadU(DU8(), act + k), a1 = hn::LoadU(DU8(), act + k + kVectorBytes);
+      for (size_t r = 0; r < kRows; ++r) {
+        const int8_t* wr = w + r * stride + k;
+        acc[r] = MulAddOctets(a0, a1, hn::LoadU(DI8(), wr), hn::LoadU(DI8(), wr + kVectorBytes),
+                              acc[r]);
+      }
+    }
+  }
+  for (; k < stride; k += kVectorBytes) {  // (kPaired: AVX3's odd last vector)
     const Act a = PrepareAct<kMode>(act + k);
     for (size_t r = 0; r < kRows; ++r) {
       acc[r] = MulAddQuads<kMode>(a, hn::LoadU(DI8(), w + r * stride + k), acc[r]);
@@ -174,7 +202,21 @@ HWY_INLINE void DotRows4x2(const uint8_t* HWY_RESTRICT act0, const uint8_t* HWY_
                            int32_t* HWY_RESTRICT dots) {
   VI32 acc0[4], acc1[4];
   for (size_t r = 0; r < 4; ++r) acc0[r] = acc1[r] = hn::Zero(DI32());
-  for (size_t k = 0; k < stride; k += kVectorBytes) {
+  size_t k = 0;
+  if constexpr (kMode == InputMode::kPaired) {
+    constexpr size_t V = kVectorBytes;
+    for (; k + 2 * V <= stride; k += 2 * V) {
+      const VU8 a00 = hn::LoadU(DU8(), act0 + k), a01 = hn::LoadU(DU8(), act0 + k + V);
+      const VU8 a10 = hn::LoadU(DU8(), act1 + k), a11 = hn::LoadU(DU8(), act1 + k + V);
+      for (size_t r = 0; r < 4; ++r) {
+        const VI8 w0 = hn::LoadU(DI8(), w + r * stride + k);
+        const VI8 w1 = hn::LoadU(DI8(), w + r * stride + k + V);
+        acc0[r] = MulAddOctets(a00, a01, w0, w1, acc0[r]);
+        acc1[r] = MulAddOctets(a10, a11, w0, w1, acc1[r]);
+      }
+    }
+  }
+  for (; k < stride; k += kVectorBytes) {
     const Act a0 = PrepareAct<kMode>(act0 + k);
     const Act a1 = PrepareAct<kMode>(act1 + k);
     for (size_t r = 0; r < 4; ++r) {

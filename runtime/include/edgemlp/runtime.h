@@ -25,6 +25,12 @@ struct NetworkAccess;  // introspect.cc (edgemlp/introspect.h)
 
 // Internal: one integer dense layer as the kernels see it, pointers into the
 // blob. Not for tools: they read layers through edgemlp/introspect.h.
+// x86 without VNNI: layers whose int8 weights are within +-32 add two
+// pmaddubsw results in int16 before widening them (4 * 255 * 32 < 32768):
+// the paired mode of kernels_x86-inl.h, and what `edgemlp bench` states
+// those layers' peak with.
+inline constexpr int32_t kPairedWeightLimit = 32;
+
 struct DenseI8 {
   // out_size rows of stride elements of weight_type, zero-padded: int8 as
   // is, int16 reinterpreted (64-byte aligned), int4 packed two per byte.
@@ -45,7 +51,7 @@ struct DenseI8 {
   // The largest |w| of an int8 layer, found at load (127 if unknown).
   // x86 pmaddubsw multiplies u8 activations by weights within +-64 without
   // saturating (2 * 255 * 64 < 32768), so those layers skip the a - 128
-  // sign trick.
+  // sign trick; within +-kPairedWeightLimit two such products add in int16.
   int32_t max_abs_weight = 127;
   // The weights re-laid out at load, in the arena, for the SIMD target
   // packed_target (a Highway target bit) if its kernels want another layout
