@@ -64,6 +64,18 @@ std::string CacheLevelFor(size_t bytes) {
   return "DRAM";
 }
 
+// Whether x86 without VNNI runs the layer in its paired mode: int8 weights
+// (int4 ones are widened to int8 at load) within +-kPairedWeightLimit, row
+// padding included, as Network::Load decides.
+bool PairedOnX86(const LayerInfo& l) {
+  if (l.weight_type == WeightType::kI4) return true;
+  if (l.weight_type != WeightType::kI8) return false;
+  for (size_t i = 0; i < size_t{l.out_size} * l.stride; ++i) {
+    if (std::abs(int{l.weights[i]}) > kPairedWeightLimit) return false;
+  }
+  return true;
+}
+
 // One engine's samples: one per call (batch 1, layers), one per round
 // (batched).
 struct Samples {
@@ -97,8 +109,15 @@ void Summarize(const std::vector<Samples>& samples, const PeakTable& peaks, Benc
     e.batch1_macs_per_ns = r->macs / e.batch1_ns;
     e.batched_macs_per_ns = e.best_images_per_s * r->macs * 1e-9;
     if (s.kind == Kind::kTarget) {
+      // Layers in x86's paired mode at their own peak: MACs over the time
+      // all layers take at their peaks.
+      const bool dot = s.dot_product && HasDotProductKernels(s.target);
+      const double step = peaks.TargetMacsPerNs(s.target, dot);
+      const double paired = peaks.TargetMacsPerNs(s.target, dot, true);
       e.peak_macs_per_ns =
-          peaks.TargetMacsPerNs(s.target, s.dot_product && HasDotProductKernels(s.target));
+          step > 0 && paired > 0
+              ? r->macs / (r->paired_macs / paired + (r->macs - r->paired_macs) / step)
+              : 0;
       e.bound_ns =
           std::max(r->read_bound_ns, e.peak_macs_per_ns > 0 ? r->macs / e.peak_macs_per_ns : 0);
     } else if (s.kind == Kind::kEigen) {
@@ -283,6 +302,7 @@ BenchResult MeasureBench(const BenchOptions& o, const std::function<void(double)
   for (const LayerInfo& l : layers) {
     r.layer_shapes.emplace_back(l.in_size, l.out_size);
     r.macs += l.macs();
+    if (PairedOnX86(l)) r.paired_macs += l.macs();
     r.weight_bytes += l.weight_bytes();
   }
   r.weight_level = CacheLevelFor(static_cast<size_t>(r.weight_bytes));

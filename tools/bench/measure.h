@@ -67,6 +67,7 @@ struct BenchResult {
   size_t model_bytes = 0, arena_bytes = 0, max_batch = 0;
   std::vector<std::pair<uint32_t, uint32_t>> layer_shapes;  // in, out
   double macs = 0, weight_bytes = 0;                        // per image
+  double paired_macs = 0;  // in layers x86 without VNNI runs paired (+-32)
   std::string weight_level;                                 // L1d, L2, L3 or DRAM
   // The machine.
   std::string cpu, chosen_target;

@@ -40,8 +40,8 @@ volatile int g_sink;
 // each is kept in memory: a store and a load per instruction, which then
 // measures store throughput, half the real rate). `V` is the register type,
 // REG its constraint, CHAIN(n) the instruction on accumulator %n with the
-// operands %[a] and %[w]. Check: objdump -d shows no memory operand in the
-// loop.
+// operands %[a] and %[w], and xmm15 (ymm15, zmm15) as scratch. Check:
+// objdump -d shows no memory operand in the loop.
 #define EDGEMLP_LATER_CHAINS(X) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
 #define EDGEMLP_EACH_CHAIN(X) X(0) EDGEMLP_LATER_CHAINS(X)
 #define EDGEMLP_DECLARE(n) V c##n = a;
@@ -57,7 +57,8 @@ volatile int g_sink;
     for (int i = 0; i < kIterations; ++i) {                                   \
       asm(EDGEMLP_EACH_CHAIN(CHAIN)                                           \
           : "+" REG(c0) EDGEMLP_LATER_CHAINS(EDGEMLP_OPERAND)                 \
-          : [a] REG(a), [w] REG(w));                                          \
+          : [a] REG(a), [w] REG(w)                                            \
+          : "xmm15");                                                         \
     }                                                                         \
     unsigned s = 0, lane; /* wraps by design: only keeps the results alive */ \
     EDGEMLP_EACH_CHAIN(EDGEMLP_FOLD)                                          \
@@ -74,6 +75,17 @@ volatile int g_sink;
 #define VPMADDUBSW(n) "vpmaddubsw %[w], %[a], %" #n "\n\tvpmaddwd %[a], %" #n ", %" #n "\n\t"
 #define SSSE3_PMADDUBSW(n) \
   "movdqa %[a], %" #n "\n\tpmaddubsw %[w], %" #n "\n\tpmaddwd %[a], %" #n "\n\t"
+// The paired step (layers with |w| <= 32): two pmaddubsw products added in
+// int16, one pmaddwd to int32: 8 MACs per 32-bit lane. The second product
+// goes through the scratch register (renamed: no chain waits on another).
+#define PAIRED(R, n)                                                               \
+  "vpmaddubsw %[w], %[a], %" #n "\n\tvpmaddubsw %[w], %[a], %%" R "15\n\t"            \
+  "vpaddw %%" R "15, %" #n ", %" #n "\n\tvpmaddwd %[a], %" #n ", %" #n "\n\t"
+#define VPAIRED512(n) PAIRED("zmm", n)
+#define VPAIRED256(n) PAIRED("ymm", n)
+#define SSSE3_PAIRED(n)                                                                \
+  "movdqa %[a], %" #n "\n\tpmaddubsw %[w], %" #n "\n\tmovdqa %[a], %%xmm15\n\t"  \
+  "pmaddubsw %[w], %%xmm15\n\tpaddw %%xmm15, %" #n "\n\tpmaddwd %[a], %" #n "\n\t"
 // vpmaddwd overwrites instead of accumulating; its throughput is what counts.
 EDGEMLP_PEAK_LOOP(Vnni512, "avx512f,avx512vnni", __m512i, _mm512_set1_epi32(g_sink | 0x01010101),
                   _mm512_set1_epi32(0x02020202), VPDPBUSD)
@@ -87,6 +99,10 @@ EDGEMLP_PEAK_LOOP(Maddubs512, "avx512f,avx512bw", __m512i, _mm512_set1_epi32(g_s
                   _mm512_set1_epi32(0x02020202), VPMADDUBSW)
 EDGEMLP_PEAK_LOOP(Maddubs256, "avx2", __m256i, _mm256_set1_epi32(g_sink | 0x01010101),
                   _mm256_set1_epi32(0x02020202), VPMADDUBSW)
+EDGEMLP_PEAK_LOOP(Paired512, "avx512f,avx512bw", __m512i, _mm512_set1_epi32(g_sink | 0x01010101),
+                  _mm512_set1_epi32(0x02020202), VPAIRED512)
+EDGEMLP_PEAK_LOOP(Paired256, "avx2", __m256i, _mm256_set1_epi32(g_sink | 0x01010101),
+                  _mm256_set1_epi32(0x02020202), VPAIRED256)
 // Normal floats (acc grows by 0.5 per step): no denormal assists.
 EDGEMLP_PEAK_LOOP(Fma512, "avx512f", __m512, _mm512_set1_ps(1.0f + static_cast<float>(g_sink)),
                   _mm512_set1_ps(0.5f), VFMADD)
@@ -98,6 +114,8 @@ EDGEMLP_PEAK_LOOP(Madd128, "sse2", __m128i, _mm_set1_epi32(g_sink | 0x01010101),
                   _mm_set1_epi32(0x02020202), SSE2_PMADDWD)
 EDGEMLP_PEAK_LOOP(Maddubs128, "ssse3", __m128i, _mm_set1_epi32(g_sink | 0x01010101),
                   _mm_set1_epi32(0x02020202), SSSE3_PMADDUBSW)
+EDGEMLP_PEAK_LOOP(Paired128, "ssse3", __m128i, _mm_set1_epi32(g_sink | 0x01010101),
+                  _mm_set1_epi32(0x02020202), SSSE3_PAIRED)
 // AVX-VNNI: the VEX encoding, ymm0-15 only (the AVX2 target's +vnni kernels).
 #define VEX_VPDPBUSD(n) "%{vex%} vpdpbusd %[w], %[a], %" #n "\n\t"
 EDGEMLP_PEAK_LOOP(AvxVnni256, "avx2,avxvnni", __m256i, _mm256_set1_epi32(g_sink | 0x01010101),
@@ -110,12 +128,20 @@ EDGEMLP_PEAK_LOOP(AvxVnni256, "avx2,avxvnni", __m256i, _mm256_set1_epi32(g_sink 
 #undef SSE2_PMADDWD
 #undef VPMADDUBSW
 #undef SSSE3_PMADDUBSW
+#undef PAIRED
+#undef VPAIRED512
+#undef VPAIRED256
+#undef SSSE3_PAIRED
 #undef EDGEMLP_PEAK_LOOP
 #undef EDGEMLP_FOLD
 #undef EDGEMLP_OPERAND
 #undef EDGEMLP_DECLARE
 #undef EDGEMLP_EACH_CHAIN
 #undef EDGEMLP_LATER_CHAINS
+
+constexpr const char* kPairedSteps[3] = {"2 vpmaddubsw+vpaddw+vpmaddwd zmm",
+                                          "2 vpmaddubsw+vpaddw+vpmaddwd ymm",
+                                          "2 pmaddubsw+paddw+pmaddwd xmm"};
 
 struct Loop {
   PeakInstruction instruction;
@@ -124,8 +150,8 @@ struct Loop {
 };
 
 // MACs per instruction: vpdpbusd 4 per 32-bit lane; vpmaddwd one i16 pair
-// (2 MACs) per 32-bit lane; pmaddubsw+pmaddwd (one step) 4 per 32-bit lane;
-// an f32 FMA one per 32-bit lane.
+// (2 MACs) per 32-bit lane; pmaddubsw+pmaddwd (one step) 4 per 32-bit lane,
+// the paired step 8; an f32 FMA one per 32-bit lane.
 std::vector<Loop> Loops() {
   __builtin_cpu_init();
   const bool vnni = __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512f");
@@ -143,6 +169,9 @@ std::vector<Loop> Loops() {
        __builtin_cpu_supports("avx2") != 0},
       {{"pmaddubsw+pmaddwd xmm", "int8", 128, 16}, Maddubs128,
        __builtin_cpu_supports("ssse3") != 0},
+      {{kPairedSteps[0], "int8", 512, 128}, Paired512, __builtin_cpu_supports("avx512bw") != 0},
+      {{kPairedSteps[1], "int8", 256, 64}, Paired256, __builtin_cpu_supports("avx2") != 0},
+      {{kPairedSteps[2], "int8", 128, 32}, Paired128, __builtin_cpu_supports("ssse3") != 0},
       {{"vfmadd231ps zmm", "f32", 512, 16}, Fma512, __builtin_cpu_supports("avx512f") != 0},
       {{"vfmadd231ps ymm", "f32", 256, 8},
        Fma256,
@@ -234,16 +263,20 @@ void PeakTable::Measure() {
 #endif
 }
 
-double PeakTable::TargetMacsPerNs(int64_t target, bool dot_product) const {
+double PeakTable::TargetMacsPerNs(int64_t target, bool dot_product, bool paired) const {
   std::vector<std::string> usable;
   if (target == HWY_AVX2 && dot_product)
     usable = {"vpdpbusd ymm (AVX-VNNI)"};
   else if (target == HWY_AVX3_DL)
     usable = {"vpdpbusd zmm", "vpdpbusd ymm"};
+  else if (target == HWY_AVX3 && paired)
+    usable = {kPairedSteps[0], kPairedSteps[1]};
   else if (target == HWY_AVX3)
     usable = {"vpmaddubsw+vpmaddwd zmm", "vpmaddubsw+vpmaddwd ymm"};
   else if (target == HWY_AVX2)
-    usable = {"vpmaddubsw+vpmaddwd ymm"};
+    usable = {paired ? kPairedSteps[1] : "vpmaddubsw+vpmaddwd ymm"};
+  else if ((target == HWY_SSE4 || target == HWY_SSSE3) && paired)
+    usable = {kPairedSteps[2]};
   else if (target == HWY_SSE4 || target == HWY_SSSE3)
     usable = {"pmaddubsw+pmaddwd xmm"};
   else

@@ -42,11 +42,12 @@ class PeakTable {
   const std::vector<PeakInstruction>& instructions() const { return instructions_; }
   // int8 MACs per ns of the best instruction the Highway target's kernels
   // use: vpdpbusd zmm/ymm on AVX3_DL; the pmaddubsw+pmaddwd step (zmm/ymm
-  // on AVX3, ymm on AVX2, xmm on SSE4 and SSSE3); SSE2 pmaddwd for the
-  // scalar fallback (which GCC vectorizes with the SSE2 baseline); 0 off x86.
-  // dot_product: the target's optional dot-product kernels run (AVX2 with
-  // AVX-VNNI; see edgemlp::UseDotProductKernels).
-  double TargetMacsPerNs(int64_t target, bool dot_product = false) const;
+  // on AVX3, ymm on AVX2, xmm on SSE4 and SSSE3), or with `paired` (a layer
+  // whose weights are within +-32) the paired step of those targets; SSE2
+  // pmaddwd for the scalar fallback (which GCC vectorizes with the SSE2
+  // baseline); 0 off x86. dot_product: the target's optional dot-product
+  // kernels run (AVX2 with AVX-VNNI; see edgemlp::UseDotProductKernels).
+  double TargetMacsPerNs(int64_t target, bool dot_product = false, bool paired = false) const;
   // f32 MACs per ns of the best FMA (the ceiling of any f32 engine here).
   double F32MacsPerNs() const;
 

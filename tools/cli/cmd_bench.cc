@@ -184,6 +184,7 @@ Json JsonReport(const BenchResult& r) {
                  {"arena_bytes", r.arena_bytes},
                  {"max_batch", r.max_batch},
                  {"macs_per_image", r.macs},
+                 {"paired_macs_per_image", r.paired_macs},
                  {"weight_bytes", r.weight_bytes},
                  {"weight_cache_level", r.weight_level},
                  {"caches", caches},
