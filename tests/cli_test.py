@@ -243,6 +243,9 @@ class CliTest(RunDirTest):
         self.assertEqual(sorted(b["eigen_f32_images_per_s"], key=int), ["1", "8", "64", "256"])
         # The f32 baseline is the same network: it agrees with the int8 one.
         self.assertGreater(b["eigen_f32_agreement"], 0.9)
+        # The default export keeps int8 weights within +-32: every layer runs in
+        # x86's paired mode, and the bench states the peak with it.
+        self.assertEqual(b["paired_macs_per_image"], b["macs_per_image"])
         if platform.machine() in ("x86_64", "AMD64"):
             # Measured peaks: the f32 FMA bounds eigen-f32, int8 / f32 the best speedup.
             kinds = {p["kind"] for p in b["peaks"]}

@@ -4,17 +4,17 @@
 // (foreach_target.h), so no include guard.
 //
 // pmaddubsw multiplies u8 x s8 bytes and adds pairs into int16, then
-// pmaddwd(pairs, 1) widens them to int32. Both modes are exact, with no
-// change of the integer math:
+// pmaddwd(pairs, 1) widens them to int32. All three modes are exact, with
+// no change of the integer math:
 // - direct, for layers whose weights are within +-64 (DenseI8::
-//   max_abs_weight; `edgemlp export` writes such int8 blobs): each pair
+//   max_abs_weight; `edgemlp export --int8-limit 64`): each pair
 //   |sum| <= 2 * 255 * 64 = 32640 fits int16, so activations go in as
 //   they are. Two instructions per vector of weights.
 // - paired, for layers whose weights are within +-32 (kPairedWeightLimit;
-//   `edgemlp export --int8-limit 32`): as direct, but two vectors' pmaddubsw results
-//   are added in int16 (each pair |sum| <= 2 * 255 * 32 = 16320, two of
-//   them <= 32640) before one pmaddwd widens them: three multiplier
-//   instructions per two vectors of weights instead of four.
+//   what `edgemlp export` writes by default): as direct, but the pmaddubsw
+//   results of two weight vectors are added in int16 (each pair |sum| <=
+//   2 * 255 * 32 = 16320, two of them <= 32640) before one pmaddwd widens
+//   them: three multiplier instructions per two vectors instead of four.
 // - signed, for any other int8 layer: feed each activation as a' = a - 128
 //   (s8), multiply |a'| (u8, <= 128) by w with the sign of a' (psignb;
 //   AVX-512 has none, so a masked negation), each pair |sum| <= 2 * 128 *
