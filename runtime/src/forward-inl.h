@@ -57,6 +57,7 @@ HWY_INLINE const int8_t* PackedWeights(const DenseI8& layer) {
 
 #undef EDGEMLP_PACKS_WEIGHTS
 #undef EDGEMLP_INPUT_MODES
+#undef EDGEMLP_X86_U8_ROWS4
 #if HWY_TARGET == HWY_AVX3_DL
 #include "kernels_vnni-inl.h"
 #elif HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_SSE4 || \
@@ -162,6 +163,12 @@ HWY_INLINE void DenseToU8(const DenseI8& layer, const uint8_t* in,
     return;
   }
 #endif
+#if EDGEMLP_X86_U8_ROWS4
+  WithInputMode(layer, [&](auto mode) {
+    DenseToU8Rows4<decltype(mode)::value>(layer, in, 0, 1, out);
+  });
+  return;
+#endif
   DenseRows(layer, in, [&](uint32_t j, int32_t dot) {
     out[j] = RequantizeToU8(dot + layer.bias[j], layer.requant[2 * j],
                             layer.requant[2 * j + 1]);
@@ -255,6 +262,12 @@ HWY_INLINE void DenseToU8Batch(const DenseI8& layer, const uint8_t* in, size_t p
                })) {
     return;
   }
+#endif
+#if EDGEMLP_X86_U8_ROWS4
+  WithInputMode(layer, [&](auto mode) {
+    DenseToU8Rows4<decltype(mode)::value>(layer, in, pitch, images, out);
+  });
+  return;
 #endif
   DenseRowsBatch(layer, in, pitch, images, [&](size_t n, uint32_t j, int32_t dot) {
     out[n * pitch + j] = RequantizeToU8(dot + layer.bias[j], layer.requant[2 * j],

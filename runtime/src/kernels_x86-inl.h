@@ -166,12 +166,12 @@ HWY_INLINE void StoreDots(const VI32* acc, size_t rows, int32_t* HWY_RESTRICT do
 inline constexpr size_t kVectorBytes = hn::MaxLanes(DU8());
 static_assert(kBlobAlign % kVectorBytes == 0, "rows are whole vectors");
 
-// dots[r] = sum_k a[k] * w[r * stride + k] for kRows rows (kSigned: a - 128):
-// one activation load (and sign split) per vector feeds every row.
+// acc[r]'s lanes sum to sum_k a[k] * w[r * stride + k] for kRows rows
+// (kSigned: a - 128): one activation load (and sign split) per vector feeds
+// every row.
 template <size_t kRows, InputMode kMode>
-HWY_INLINE void DotRows(const uint8_t* HWY_RESTRICT act, const int8_t* HWY_RESTRICT w,
-                        size_t stride, int32_t* HWY_RESTRICT dots) {
-  VI32 acc[kRows];
+HWY_INLINE void DotRowsAcc(const uint8_t* HWY_RESTRICT act, const int8_t* HWY_RESTRICT w,
+                           size_t stride, VI32* HWY_RESTRICT acc) {
   for (size_t r = 0; r < kRows; ++r) acc[r] = hn::Zero(DI32());
   size_t k = 0;
   if constexpr (kMode == InputMode::kPaired) {
@@ -190,17 +190,24 @@ HWY_INLINE void DotRows(const uint8_t* HWY_RESTRICT act, const int8_t* HWY_RESTR
       acc[r] = MulAddQuads<kMode>(a, hn::LoadU(DI8(), w + r * stride + k), acc[r]);
     }
   }
+}
+
+// dots[r] = the dot product of row r (as DotRowsAcc).
+template <size_t kRows, InputMode kMode>
+HWY_INLINE void DotRows(const uint8_t* HWY_RESTRICT act, const int8_t* HWY_RESTRICT w,
+                        size_t stride, int32_t* HWY_RESTRICT dots) {
+  VI32 acc[kRows];
+  DotRowsAcc<kRows, kMode>(act, w, stride, acc);
   StoreDots(acc, kRows, dots);
 }
 
-// Batched register block: 4 rows x 2 images, dots[4 * n + r] = row r .
-// image n (as DotRows). Each weight load feeds both images, each
+// Batched register block: 4 rows x 2 images, accumulators acc0 (image 0)
+// and acc1 (as DotRowsAcc). Each weight load feeds both images, each
 // activation all 4 rows.
 template <InputMode kMode>
-HWY_INLINE void DotRows4x2(const uint8_t* HWY_RESTRICT act0, const uint8_t* HWY_RESTRICT act1,
-                           const int8_t* HWY_RESTRICT w, size_t stride,
-                           int32_t* HWY_RESTRICT dots) {
-  VI32 acc0[4], acc1[4];
+HWY_INLINE void DotRows4x2Acc(const uint8_t* HWY_RESTRICT act0, const uint8_t* HWY_RESTRICT act1,
+                              const int8_t* HWY_RESTRICT w, size_t stride, VI32* HWY_RESTRICT acc0,
+                              VI32* HWY_RESTRICT acc1) {
   for (size_t r = 0; r < 4; ++r) acc0[r] = acc1[r] = hn::Zero(DI32());
   size_t k = 0;
   if constexpr (kMode == InputMode::kPaired) {
@@ -225,6 +232,15 @@ HWY_INLINE void DotRows4x2(const uint8_t* HWY_RESTRICT act0, const uint8_t* HWY_
       acc1[r] = MulAddQuads<kMode>(a1, wr, acc1[r]);
     }
   }
+}
+
+// dots[4 * n + r] = row r . image n.
+template <InputMode kMode>
+HWY_INLINE void DotRows4x2(const uint8_t* HWY_RESTRICT act0, const uint8_t* HWY_RESTRICT act1,
+                           const int8_t* HWY_RESTRICT w, size_t stride,
+                           int32_t* HWY_RESTRICT dots) {
+  VI32 acc0[4], acc1[4];
+  DotRows4x2Acc<kMode>(act0, act1, w, stride, acc0, acc1);
   StoreDots(acc0, 4, dots);
   StoreDots(acc1, 4, dots + 4);
 }
@@ -232,3 +248,86 @@ HWY_INLINE void DotRows4x2(const uint8_t* HWY_RESTRICT act0, const uint8_t* HWY_
 // flight from L2 (the Xeon VM, M's 784 x 256 layer: AVX2 3.3 -> 3.0 us,
 // SSE4 4.8 -> 4.7 us); AVX3's 64-byte rows did not gain, it keeps 4.
 inline constexpr uint32_t kRowBlock = HWY_TARGET == HWY_AVX3 ? 4 : 8;
+
+#if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3
+// Hidden layers requantize four rows at a time in vectors. One by one,
+// RequantizeToU8's int64 arithmetic took a fifth of AVX2's batched time
+// (the Xeon VM, M: 365-372 k -> 420-426 k images/s this way). SSE4 has
+// no per-lane 64-bit shift and keeps the scalar epilogue.
+#define EDGEMLP_X86_U8_ROWS4 1
+
+// RequantizeToU8 (blob_format.h) of rows j..j+3 into out[0..3], the rows'
+// dot products in dots' lanes (kSigned: before compensation), one row per
+// 64-bit lane: vpmuldq multiplies acc by the multiplier in the low half of
+// the row's {multiplier, shift} pair, exactly. AVX2 has no arithmetic
+// 64-bit shift: a negative acc x M + half gives a negative result, which
+// saturates to 0, so only the others are shifted (logically).
+template <InputMode kMode>
+HWY_INLINE void StoreU8Rows4(const DenseI8& layer, uint32_t j, __m128i dots,
+                             uint8_t* HWY_RESTRICT out) {
+  const auto at = [](const int32_t* p) { return reinterpret_cast<const __m128i*>(p); };
+  __m128i acc = _mm_add_epi32(dots, _mm_loadu_si128(at(layer.bias + j)));
+  if constexpr (kMode == InputMode::kSigned) {
+    acc = _mm_add_epi32(acc, _mm_loadu_si128(at(layer.signed_input_compensation + j)));
+  }
+  const __m256i pairs =
+      _mm256_loadu_si256(reinterpret_cast<const __m256i*>(layer.requant + 2 * j));
+  const __m256i shift = _mm256_srli_epi64(pairs, 32);
+  const __m256i one = _mm256_set1_epi64x(1), max_u8 = _mm256_set1_epi64x(255);
+  const __m256i half = _mm256_sllv_epi64(one, _mm256_sub_epi64(shift, one));
+  const __m256i t = _mm256_add_epi64(_mm256_mul_epi32(_mm256_cvtepi32_epi64(acc), pairs), half);
+  const __m256i negative = _mm256_cmpgt_epi64(_mm256_setzero_si256(), t);
+  __m256i q = _mm256_srlv_epi64(t, shift);
+  q = _mm256_blendv_epi8(q, max_u8, _mm256_cmpgt_epi64(q, max_u8));
+  q = _mm256_andnot_si256(negative, q);  // 4 x u8 in bytes 0, 8, 16, 24
+  const __m128i rows = _mm256_castsi256_si128(
+      _mm256_permutevar8x32_epi32(q, _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6)));
+  const __m128i words = _mm_packus_epi32(rows, rows);
+  const int32_t bytes = _mm_cvtsi128_si32(_mm_packus_epi16(words, words));
+  std::memcpy(out, &bytes, 4);
+}
+
+// DenseToU8 for int8 layers at any batch: the register blocks of the
+// driver (kRowBlock rows at batch 1, 4 rows x 2 images batched) with
+// StoreU8Rows4 per 4 rows; the last out_size % 4 rows one by one.
+template <InputMode kMode>
+HWY_INLINE void DenseToU8Rows4(const DenseI8& layer, const uint8_t* HWY_RESTRICT in, size_t pitch,
+                               size_t images, uint8_t* HWY_RESTRICT out) {
+  const size_t stride = layer.stride;
+  const uint32_t rows4 = layer.out_size / 4 * 4;
+  uint32_t j = 0;
+  if (images == 1) {
+    for (; j + kRowBlock <= rows4; j += kRowBlock) {
+      VI32 acc[kRowBlock];
+      DotRowsAcc<kRowBlock, kMode>(in, layer.weights + j * stride, stride, acc);
+      for (uint32_t r = 0; r < kRowBlock; r += 4) {
+        StoreU8Rows4<kMode>(layer, j + r, Sum4(acc + r), out + j + r);
+      }
+    }
+  }
+  for (; j < rows4; j += 4) {
+    const int8_t* w = layer.weights + j * stride;
+    size_t n = 0;
+    for (; n + 2 <= images; n += 2) {
+      VI32 acc0[4], acc1[4];
+      DotRows4x2Acc<kMode>(in + n * pitch, in + (n + 1) * pitch, w, stride, acc0, acc1);
+      StoreU8Rows4<kMode>(layer, j, Sum4(acc0), out + n * pitch + j);
+      StoreU8Rows4<kMode>(layer, j, Sum4(acc1), out + (n + 1) * pitch + j);
+    }
+    if (n < images) {
+      VI32 acc[4];
+      DotRowsAcc<4, kMode>(in + n * pitch, w, stride, acc);
+      StoreU8Rows4<kMode>(layer, j, Sum4(acc), out + n * pitch + j);
+    }
+  }
+  for (; j < layer.out_size; ++j) {
+    for (size_t n = 0; n < images; ++n) {
+      int32_t dot;
+      DotRows<1, kMode>(in + n * pitch, layer.weights + j * stride, stride, &dot);
+      if constexpr (kMode == InputMode::kSigned) dot += layer.signed_input_compensation[j];
+      out[n * pitch + j] =
+          RequantizeToU8(dot + layer.bias[j], layer.requant[2 * j], layer.requant[2 * j + 1]);
+    }
+  }
+}
+#endif
