@@ -5,10 +5,13 @@
 // s8 with zero point -128 (u8 - 128), so the accumulators are the
 // reference's; requantization is XNNPACK's own (fp32 scale), and the last
 // layer outputs int8 logits scaled to the reference's logit range.
+#include <cpuinfo.h>
 #include <xnnpack.h>
 
+#include <cstdlib>
 #include <map>
 #include <stdexcept>
+#include <string>
 
 #include "bench/peers.h"
 
@@ -23,10 +26,32 @@ void Check(xnn_status status, const char* what) {
   }
 }
 
+// EDGEMLP_XNNPACK_MAX_ISA=AVX2 or SSE4_1 holds XNNPACK to that ISA, as
+// DNNL_MAX_CPU_ISA does oneDNN, so an AVX-512 machine also shows the
+// kernels XNNPACK runs on AVX2-only and older x86. XNNPACK has no such
+// switch: it picks its microkernels once, in xnn_initialize, from cpuinfo's
+// ISA flags, which are cleared here first (cpuinfo initializes once, so
+// XNNPACK reads the same, cleared, table). Returns what the row says.
+std::string HoldIsa() {
+  const char* env = std::getenv("EDGEMLP_XNNPACK_MAX_ISA");
+  const std::string isa = env != nullptr ? env : "";
+  if (isa.empty()) return "its own choice";
+  if (isa != "AVX2" && isa != "SSE4_1") {
+    throw std::runtime_error("EDGEMLP_XNNPACK_MAX_ISA=" + isa + ": expected AVX2 or SSE4_1");
+  }
+  if (!cpuinfo_initialize()) throw std::runtime_error("xnnpack: cpuinfo_initialize failed");
+  cpuinfo_x86_isa& f = cpuinfo_isa;
+  f.avx512f = f.avx512pf = f.avx512er = f.avx512cd = f.avx512dq = f.avx512bw = f.avx512vl = false;
+  f.avx512ifma = f.avx512vbmi = f.avx512vbmi2 = f.avx512bitalg = f.avx512vpopcntdq = false;
+  f.avx512vnni = f.avx512bf16 = f.avx512vp2intersect = f.avx512_4vnniw = f.avx512_4fmaps = false;
+  if (isa == "SSE4_1") f.avx = f.avx2 = f.fma3 = f.fma4 = f.xop = f.f16c = f.sse4_2 = false;
+  return "held to " + isa + " (EDGEMLP_XNNPACK_MAX_ISA)";
+}
+
 class XnnpackPeer : public Peer {
  public:
   XnnpackPeer(const std::vector<PeerLayer>& layers, size_t max_batch, float max_abs_logit)
-      : layers_(layers), max_batch_(max_batch) {
+      : layers_(layers), max_batch_(max_batch), isa_(HoldIsa()) {
     Check(xnn_initialize(nullptr), "xnn_initialize");
     for (const PeerLayer& l : layers_) {
       // Hidden layers: u8 activations as s8 (zero point -128), ReLU is the
@@ -51,7 +76,7 @@ class XnnpackPeer : public Peer {
 
   std::string Name() const override { return "xnnpack"; }
   std::string Isa() const override {
-    return "not reported (XNNPACK picks its x86 microkernels itself; qc8 GEMM, 1 thread)";
+    return isa_ + "; microkernel not reported (qc8 GEMM, 1 thread)";
   }
 
   void Predict(const uint8_t* pixels, size_t count) override {
@@ -124,6 +149,7 @@ class XnnpackPeer : public Peer {
 
   std::vector<PeerLayer> layers_;
   size_t max_batch_;
+  std::string isa_;
   std::vector<xnn_operator_t> ops_;
   std::map<size_t, Net> nets_;
   size_t set_up_for_ = 0;

@@ -27,7 +27,7 @@ packages=(
 )
 # Opt-in: the peers of `edgemlp bench` (-Dbench_peers=enabled); CI goes without.
 if [ "${EDGEMLP_PEERS:-0}" = 1 ]; then
-  packages+=(libdnnl-dev libxnnpack-dev libpthreadpool-dev)
+  packages+=(libdnnl-dev libxnnpack-dev libpthreadpool-dev libcpuinfo-dev)
 fi
 
 # Opt-in: PyTorch for the end-to-end proof of `edgemlp import` (about 180 MB with libtorch).
