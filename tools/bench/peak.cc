@@ -40,7 +40,7 @@ volatile int g_sink;
 // each is kept in memory: a store and a load per instruction, which then
 // measures store throughput, half the real rate). `V` is the register type,
 // REG its constraint, CHAIN(n) the instruction on accumulator %n with the
-// operands %[a] and %[w], and xmm15 (ymm15, zmm15) as scratch. Check:
+// operands %[a] and %[w], and xmm14/xmm15 (ymm, zmm) as scratch. Check:
 // objdump -d shows no memory operand in the loop.
 #define EDGEMLP_LATER_CHAINS(X) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
 #define EDGEMLP_EACH_CHAIN(X) X(0) EDGEMLP_LATER_CHAINS(X)
@@ -58,7 +58,7 @@ volatile int g_sink;
       asm(EDGEMLP_EACH_CHAIN(CHAIN)                                           \
           : "+" REG(c0) EDGEMLP_LATER_CHAINS(EDGEMLP_OPERAND)                 \
           : [a] REG(a), [w] REG(w)                                            \
-          : "xmm15");                                                         \
+          : "xmm14", "xmm15");                                                \
     }                                                                         \
     unsigned s = 0, lane; /* wraps by design: only keeps the results alive */ \
     EDGEMLP_EACH_CHAIN(EDGEMLP_FOLD)                                          \
@@ -70,22 +70,31 @@ volatile int g_sink;
 #define VPMADDWD(n) "vpmaddwd %[w], %[a], %" #n "\n\t"
 #define VFMADD(n) "vfmadd231ps %[w], %[a], %" #n "\n\t"
 #define SSE2_PMADDWD(n) "pmaddwd %[w], %" #n "\n\t"  // no VEX: any x86-64
-// The exact u8 x s8 step of the non-VNNI x86 kernels (kernels_x86-inl.h):
-// pmaddubsw into int16 pairs, pmaddwd to int32 (a as the 16-bit ones).
-#define VPMADDUBSW(n) "vpmaddubsw %[w], %[a], %" #n "\n\tvpmaddwd %[a], %" #n ", %" #n "\n\t"
-#define SSSE3_PMADDUBSW(n) \
-  "movdqa %[a], %" #n "\n\tpmaddubsw %[w], %" #n "\n\tpmaddwd %[a], %" #n "\n\t"
-// The paired step (layers with |w| <= 32): two pmaddubsw products added in
-// int16, one pmaddwd to int32: 8 MACs per 32-bit lane. The second product
-// goes through the scratch register (renamed: no chain waits on another).
-#define PAIRED(R, n)                                                               \
-  "vpmaddubsw %[w], %[a], %" #n "\n\tvpmaddubsw %[w], %[a], %%" R "15\n\t"            \
-  "vpaddw %%" R "15, %" #n ", %" #n "\n\tvpmaddwd %[a], %" #n ", %" #n "\n\t"
+// The exact u8 x s8 steps of the non-VNNI x86 kernels (kernels_x86-inl.h),
+// their accumulate included (an add on the same ports as the multiplies'
+// neighbours): pmaddubsw into int16 pairs, pmaddwd to int32 (a as the
+// 16-bit ones), add into the chain, 4 MACs per 32-bit lane; the paired
+// step (layers with |w| <= 32) adds two pmaddubsw results in int16 first,
+// 8 MACs per 32-bit lane. Registers 14 and 15 are scratch (renamed: no
+// chain waits on another).
+#define STEP(R, n)                                                                    \
+  "vpmaddubsw %[w], %[a], %%" R "15\n\tvpmaddwd %[a], %%" R "15, %%" R "15\n\t"        \
+  "vpaddd %%" R "15, %" #n ", %" #n "\n\t"
+#define PAIRED(R, n)                                                                  \
+  "vpmaddubsw %[w], %[a], %%" R "15\n\tvpmaddubsw %[w], %[a], %%" R "14\n\t"           \
+  "vpaddw %%" R "14, %%" R "15, %%" R "15\n\tvpmaddwd %[a], %%" R "15, %%" R "15\n\t"  \
+  "vpaddd %%" R "15, %" #n ", %" #n "\n\t"
+#define VPMADDUBSW512(n) STEP("zmm", n)
+#define VPMADDUBSW256(n) STEP("ymm", n)
 #define VPAIRED512(n) PAIRED("zmm", n)
 #define VPAIRED256(n) PAIRED("ymm", n)
-#define SSSE3_PAIRED(n)                                                                \
-  "movdqa %[a], %" #n "\n\tpmaddubsw %[w], %" #n "\n\tmovdqa %[a], %%xmm15\n\t"  \
-  "pmaddubsw %[w], %%xmm15\n\tpaddw %%xmm15, %" #n "\n\tpmaddwd %[a], %" #n "\n\t"
+#define SSSE3_PMADDUBSW(n)                                                               \
+  "movdqa %[a], %%xmm15\n\tpmaddubsw %[w], %%xmm15\n\tpmaddwd %[a], %%xmm15\n\t"       \
+  "paddd %%xmm15, %" #n "\n\t"
+#define SSSE3_PAIRED(n)                                                                  \
+  "movdqa %[a], %%xmm15\n\tpmaddubsw %[w], %%xmm15\n\tmovdqa %[a], %%xmm14\n\t"         \
+  "pmaddubsw %[w], %%xmm14\n\tpaddw %%xmm14, %%xmm15\n\tpmaddwd %[a], %%xmm15\n\t"     \
+  "paddd %%xmm15, %" #n "\n\t"
 // vpmaddwd overwrites instead of accumulating; its throughput is what counts.
 EDGEMLP_PEAK_LOOP(Vnni512, "avx512f,avx512vnni", __m512i, _mm512_set1_epi32(g_sink | 0x01010101),
                   _mm512_set1_epi32(0x02020202), VPDPBUSD)
@@ -96,9 +105,9 @@ EDGEMLP_PEAK_LOOP(Madd512, "avx512f,avx512bw", __m512i, _mm512_set1_epi32(g_sink
 EDGEMLP_PEAK_LOOP(Madd256, "avx2", __m256i, _mm256_set1_epi32(g_sink | 0x01010101),
                   _mm256_set1_epi32(0x02020202), VPMADDWD)
 EDGEMLP_PEAK_LOOP(Maddubs512, "avx512f,avx512bw", __m512i, _mm512_set1_epi32(g_sink | 0x01010101),
-                  _mm512_set1_epi32(0x02020202), VPMADDUBSW)
+                  _mm512_set1_epi32(0x02020202), VPMADDUBSW512)
 EDGEMLP_PEAK_LOOP(Maddubs256, "avx2", __m256i, _mm256_set1_epi32(g_sink | 0x01010101),
-                  _mm256_set1_epi32(0x02020202), VPMADDUBSW)
+                  _mm256_set1_epi32(0x02020202), VPMADDUBSW256)
 EDGEMLP_PEAK_LOOP(Paired512, "avx512f,avx512bw", __m512i, _mm512_set1_epi32(g_sink | 0x01010101),
                   _mm512_set1_epi32(0x02020202), VPAIRED512)
 EDGEMLP_PEAK_LOOP(Paired256, "avx2", __m256i, _mm256_set1_epi32(g_sink | 0x01010101),
@@ -126,7 +135,9 @@ EDGEMLP_PEAK_LOOP(AvxVnni256, "avx2,avxvnni", __m256i, _mm256_set1_epi32(g_sink 
 #undef VPMADDWD
 #undef VFMADD
 #undef SSE2_PMADDWD
-#undef VPMADDUBSW
+#undef STEP
+#undef VPMADDUBSW512
+#undef VPMADDUBSW256
 #undef SSSE3_PMADDUBSW
 #undef PAIRED
 #undef VPAIRED512
@@ -139,9 +150,9 @@ EDGEMLP_PEAK_LOOP(AvxVnni256, "avx2,avxvnni", __m256i, _mm256_set1_epi32(g_sink 
 #undef EDGEMLP_EACH_CHAIN
 #undef EDGEMLP_LATER_CHAINS
 
-constexpr const char* kPairedSteps[3] = {"2 vpmaddubsw+vpaddw+vpmaddwd zmm",
-                                          "2 vpmaddubsw+vpaddw+vpmaddwd ymm",
-                                          "2 pmaddubsw+paddw+pmaddwd xmm"};
+constexpr const char* kPairedSteps[3] = {"2 vpmaddubsw+vpaddw+vpmaddwd+vpaddd zmm",
+                                          "2 vpmaddubsw+vpaddw+vpmaddwd+vpaddd ymm",
+                                          "2 pmaddubsw+paddw+pmaddwd+paddd xmm"};
 
 struct Loop {
   PeakInstruction instruction;
@@ -163,11 +174,11 @@ std::vector<Loop> Loops() {
       {{"vpmaddwd zmm", "int16", 512, 32}, Madd512, __builtin_cpu_supports("avx512bw") != 0},
       {{"vpmaddwd ymm", "int16", 256, 16}, Madd256, __builtin_cpu_supports("avx2") != 0},
       {{"pmaddwd xmm", "int16", 128, 8}, Madd128, true},
-      {{"vpmaddubsw+vpmaddwd zmm", "int8", 512, 64}, Maddubs512,
+      {{"vpmaddubsw+vpmaddwd+vpaddd zmm", "int8", 512, 64}, Maddubs512,
        __builtin_cpu_supports("avx512bw") != 0},
-      {{"vpmaddubsw+vpmaddwd ymm", "int8", 256, 32}, Maddubs256,
+      {{"vpmaddubsw+vpmaddwd+vpaddd ymm", "int8", 256, 32}, Maddubs256,
        __builtin_cpu_supports("avx2") != 0},
-      {{"pmaddubsw+pmaddwd xmm", "int8", 128, 16}, Maddubs128,
+      {{"pmaddubsw+pmaddwd+paddd xmm", "int8", 128, 16}, Maddubs128,
        __builtin_cpu_supports("ssse3") != 0},
       {{kPairedSteps[0], "int8", 512, 128}, Paired512, __builtin_cpu_supports("avx512bw") != 0},
       {{kPairedSteps[1], "int8", 256, 64}, Paired256, __builtin_cpu_supports("avx2") != 0},
@@ -272,13 +283,13 @@ double PeakTable::TargetMacsPerNs(int64_t target, bool dot_product, bool paired)
   else if (target == HWY_AVX3 && paired)
     usable = {kPairedSteps[0], kPairedSteps[1]};
   else if (target == HWY_AVX3)
-    usable = {"vpmaddubsw+vpmaddwd zmm", "vpmaddubsw+vpmaddwd ymm"};
+    usable = {"vpmaddubsw+vpmaddwd+vpaddd zmm", "vpmaddubsw+vpmaddwd+vpaddd ymm"};
   else if (target == HWY_AVX2)
-    usable = {paired ? kPairedSteps[1] : "vpmaddubsw+vpmaddwd ymm"};
+    usable = {paired ? kPairedSteps[1] : "vpmaddubsw+vpmaddwd+vpaddd ymm"};
   else if ((target == HWY_SSE4 || target == HWY_SSSE3) && paired)
     usable = {kPairedSteps[2]};
   else if (target == HWY_SSE4 || target == HWY_SSSE3)
-    usable = {"pmaddubsw+pmaddwd xmm"};
+    usable = {"pmaddubsw+pmaddwd+paddd xmm"};
   else
     usable = {"pmaddwd xmm"};
   double best = 0;

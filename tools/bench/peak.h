@@ -1,6 +1,6 @@
 // Measured hardware limits for `edgemlp bench`: the core clock and the
 // throughput of every multiply-accumulate instruction a target uses (int8
-// VNNI, int8 pmaddubsw+pmaddwd, int16 pmaddwd, f32 FMA; each width),
+// VNNI, int8 pmaddubsw+pmaddwd+paddd (and paired), int16 pmaddwd, f32 FMA; each width),
 // registers only, 12 independent chains in one asm statement. Measured, not
 // taken from a data sheet, because a VM's vCPU may share a core with others.
 #ifndef EDGEMLP_TOOLS_BENCH_PEAK_H_
@@ -41,9 +41,9 @@ class PeakTable {
   void Measure();
   const std::vector<PeakInstruction>& instructions() const { return instructions_; }
   // int8 MACs per ns of the best instruction the Highway target's kernels
-  // use: vpdpbusd zmm/ymm on AVX3_DL; the pmaddubsw+pmaddwd step (zmm/ymm
-  // on AVX3, ymm on AVX2, xmm on SSE4 and SSSE3), or with `paired` (a layer
-  // whose weights are within +-32) the paired step of those targets; SSE2
+  // use: vpdpbusd zmm/ymm on AVX3_DL; the pmaddubsw+pmaddwd+paddd step
+  // (zmm/ymm on AVX3, ymm on AVX2, xmm on SSE4 and SSSE3), or with `paired`
+  // (a layer whose weights are within +-32) the paired step of those; SSE2
   // pmaddwd for the scalar fallback (which GCC vectorizes with the SSE2
   // baseline); 0 off x86. dot_product: the target's optional dot-product
   // kernels run (AVX2 with AVX-VNNI; see edgemlp::UseDotProductKernels).
