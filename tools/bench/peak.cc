@@ -71,8 +71,8 @@ volatile int g_sink;
 #define VFMADD(n) "vfmadd231ps %[w], %[a], %" #n "\n\t"
 #define SSE2_PMADDWD(n) "pmaddwd %[w], %" #n "\n\t"  // no VEX: any x86-64
 // The exact u8 x s8 steps of the non-VNNI x86 kernels (kernels_x86-inl.h),
-// their accumulate included (an add on the same ports as the multiplies'
-// neighbours): pmaddubsw into int16 pairs, pmaddwd to int32 (a as the
+// their accumulate included (the kernels run that add on the same vector
+// ports): pmaddubsw into int16 pairs, pmaddwd to int32 (a as the
 // 16-bit ones), add into the chain, 4 MACs per 32-bit lane; the paired
 // step (layers with |w| <= 32) adds two pmaddubsw results in int16 first,
 // 8 MACs per 32-bit lane. Registers 14 and 15 are scratch (renamed: no
