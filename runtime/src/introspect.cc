@@ -49,6 +49,7 @@ LayerInfo GetLayer(const Network& net, size_t index) {
   const BlobView& view = net.blob();
   const LayerRecord& rec = view.layers[index];
   auto at = [&](uint32_t offset) { return view.bytes + offset; };
+  const DenseI8& run = Access::RunLayers(net)[index];
   return LayerInfo{rec.in_size,
                    rec.out_size,
                    rec.stride,
@@ -59,7 +60,8 @@ LayerInfo GetLayer(const Network& net, size_t index) {
                    reinterpret_cast<const float*>(at(rec.weight_scale_offset)),
                    reinterpret_cast<const int32_t*>(at(rec.requant_offset)),
                    rec.in_scale,
-                   rec.out_scale};
+                   rec.out_scale,
+                   run.weight_type == WeightType::kI8 ? run.max_abs_weight : 0};
 }
 
 void ReferenceLayerU8(const Network& net, size_t index, const uint8_t* in, size_t count,

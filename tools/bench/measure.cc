@@ -64,16 +64,10 @@ std::string CacheLevelFor(size_t bytes) {
   return "DRAM";
 }
 
-// Whether x86 without VNNI runs the layer in its paired mode: int8 weights
-// (int4 ones are widened to int8 at load) within +-kPairedWeightLimit, row
-// padding included, as Network::Load decides.
+// Whether x86 without VNNI runs the layer in its paired mode (int8 rows,
+// int4 ones widened at load, within +-kPairedWeightLimit).
 bool PairedOnX86(const LayerInfo& l) {
-  if (l.weight_type == WeightType::kI4) return true;
-  if (l.weight_type != WeightType::kI8) return false;
-  for (size_t i = 0; i < size_t{l.out_size} * l.stride; ++i) {
-    if (std::abs(int{l.weights[i]}) > kPairedWeightLimit) return false;
-  }
-  return true;
+  return l.max_abs_weight != 0 && l.max_abs_weight <= kPairedWeightLimit;
 }
 
 // One engine's samples: one per call (batch 1, layers), one per round

@@ -30,6 +30,10 @@ struct LayerInfo {
   const int32_t* requant;     // out_size x {multiplier, shift}
   float in_scale;             // real input = u8 * in_scale
   float out_scale;            // real output = u8 (hidden) or int32 (last) * out_scale
+  // int8 layers (and int4 ones, which run widened to int8): the largest |w|
+  // found at load, row padding included, which picks x86's kernel mode
+  // (kPairedWeightLimit, runtime.h); 0 for int16 layers.
+  int32_t max_abs_weight;
   // Multiply-accumulates per image (in_size x out_size) and weight bytes
   // one image reads (padded rows, as the kernels read them).
   double macs() const { return static_cast<double>(in_size) * out_size; }
