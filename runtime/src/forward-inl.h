@@ -58,6 +58,7 @@ HWY_INLINE const int8_t* PackedWeights(const DenseI8& layer) {
 #undef EDGEMLP_PACKS_WEIGHTS
 #undef EDGEMLP_INPUT_MODES
 #undef EDGEMLP_X86_U8_ROWS4
+#undef EDGEMLP_X86_GROUPS
 #if HWY_TARGET == HWY_AVX3_DL
 #include "kernels_vnni-inl.h"
 #elif HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_SSE4 || \
@@ -163,6 +164,16 @@ HWY_INLINE void DenseToU8(const DenseI8& layer, const uint8_t* in,
     return;
   }
 #endif
+#if EDGEMLP_X86_GROUPS
+  U8Block block;
+  if (DenseGroups(
+          layer, in, 0, 1, [&](uint32_t j) { BeginU8Block(layer, j, &block); },
+          [&](size_t, uint32_t j, const VI32* acc) {
+            StoreU8Block(layer, j, block, acc, out + j);
+          })) {
+    return;
+  }
+#endif
 #if EDGEMLP_X86_U8_ROWS4
   WithInputMode(layer, [&](auto mode) {
     DenseToU8Rows4<decltype(mode)::value>(layer, in, 0, 1, out);
@@ -189,6 +200,13 @@ HWY_INLINE void DenseToI32(const DenseI8& layer, const uint8_t* in,
   if (DenseRows16(layer, in, [&](uint32_t j, __m512i sums, uint32_t rows) {
         StoreI32x16(layer, j, sums, rows, out);
       })) {
+    return;
+  }
+#endif
+#if EDGEMLP_X86_GROUPS
+  if (DenseGroups(
+          layer, in, 0, 1, [](uint32_t) {},
+          [&](size_t, uint32_t j, const VI32* acc) { StoreI32Block(layer, j, acc, out + j); })) {
     return;
   }
 #endif
@@ -263,6 +281,16 @@ HWY_INLINE void DenseToU8Batch(const DenseI8& layer, const uint8_t* in, size_t p
     return;
   }
 #endif
+#if EDGEMLP_X86_GROUPS
+  U8Block block;
+  if (DenseGroups(
+          layer, in, pitch, images, [&](uint32_t j) { BeginU8Block(layer, j, &block); },
+          [&](size_t n, uint32_t j, const VI32* acc) {
+            StoreU8Block(layer, j, block, acc, out + n * pitch + j);
+          })) {
+    return;
+  }
+#endif
 #if EDGEMLP_X86_U8_ROWS4
   WithInputMode(layer, [&](auto mode) {
     DenseToU8Rows4<decltype(mode)::value>(layer, in, pitch, images, out);
@@ -288,6 +316,14 @@ HWY_INLINE void DenseToI32Batch(const DenseI8& layer, const uint8_t* in, size_t 
                [&](size_t n, uint32_t j, uint32_t rows, const Rows4& p, int32x4_t dots) {
                  StoreI32Rows4(p, dots, rows, layer.relu, out + n * layer.out_size + j);
                })) {
+    return;
+  }
+#endif
+#if EDGEMLP_X86_GROUPS
+  if (DenseGroups(layer, in, pitch, images, [](uint32_t) {},
+                  [&](size_t n, uint32_t j, const VI32* acc) {
+                    StoreI32Block(layer, j, acc, out + n * layer.out_size + j);
+                  })) {
     return;
   }
 #endif

@@ -295,6 +295,55 @@ HWY_INLINE void StoreU8Rows4(const DenseI8& layer, uint32_t j, __m128i dots,
   std::memcpy(out, &bytes, 4);
 }
 
+// RequantizeToU8 of 8 rows for the packed kernels, whose dot products
+// arrive 8 rows to a vector: the rows' parameters are set up once per block
+// (Requant8) and serve every image. vpmuldq takes the even rows from the
+// even lanes and the odd rows shifted down, so the results interleave back
+// into row order with one shift and one or. A dot + bias <= 0 gives 0 for
+// every multiplier (>= 2^30) and shift (the rounded product stays below
+// 2^shift), so the sum is clamped at 0 first: the 64-bit values are never
+// negative and logical shifts are exact.
+struct Requant8 {
+  __m256i bias;
+  __m256i pairs[2], shift[2], half[2];  // rows 0, 2, 4, 6 and 1, 3, 5, 7
+};
+HWY_INLINE Requant8 LoadRequant8(const DenseI8& layer, uint32_t j) {
+  const auto at = [](const int32_t* p) { return reinterpret_cast<const __m256i*>(p); };
+  const __m256i order = _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7), one = _mm256_set1_epi64x(1);
+  // {multiplier, shift} of rows 0, 2, 1, 3 and of rows 4, 6, 5, 7.
+  const __m256i p0 =
+      _mm256_permutevar8x32_epi32(_mm256_loadu_si256(at(layer.requant + 2 * j)), order);
+  const __m256i p1 =
+      _mm256_permutevar8x32_epi32(_mm256_loadu_si256(at(layer.requant + 2 * j + 8)), order);
+  Requant8 r;
+  r.bias = _mm256_loadu_si256(at(layer.bias + j));
+  r.pairs[0] = _mm256_permute2x128_si256(p0, p1, 0x20);
+  r.pairs[1] = _mm256_permute2x128_si256(p0, p1, 0x31);
+  for (int k = 0; k < 2; ++k) {
+    r.shift[k] = _mm256_srli_epi64(r.pairs[k], 32);
+    r.half[k] = _mm256_sllv_epi64(one, _mm256_sub_epi64(r.shift[k], one));
+  }
+  return r;
+}
+HWY_INLINE void StoreU8Rows8(const Requant8& p, __m256i dots, uint8_t* HWY_RESTRICT out) {
+  const __m256i acc = _mm256_max_epi32(_mm256_add_epi32(dots, p.bias), _mm256_setzero_si256());
+  const __m256i max_u8 = _mm256_set1_epi64x(255);
+  __m256i q[2];
+  for (int k = 0; k < 2; ++k) {
+    const __m256i x = k == 0 ? acc : _mm256_srli_epi64(acc, 32);
+    q[k] = _mm256_srlv_epi64(_mm256_add_epi64(_mm256_mul_epi32(x, p.pairs[k]), p.half[k]),
+                             p.shift[k]);
+    q[k] = _mm256_blendv_epi8(q[k], max_u8, _mm256_cmpgt_epi64(q[k], max_u8));
+  }
+  const __m256i rows = _mm256_or_si256(q[0], _mm256_slli_epi64(q[1], 32));  // lane r: row r
+  const __m256i words = _mm256_packus_epi32(rows, rows);
+  const __m256i bytes = _mm256_packus_epi16(words, words);  // rows 0-3, 4-7: each half's low 4
+  const int32_t lo = _mm256_cvtsi256_si32(bytes);
+  const int32_t hi = _mm_cvtsi128_si32(_mm256_extracti128_si256(bytes, 1));
+  std::memcpy(out, &lo, 4);
+  std::memcpy(out + 4, &hi, 4);
+}
+
 // DenseToU8 for int8 layers at any batch: the register blocks of the
 // driver (kRowBlock rows at batch 1, 4 rows x 2 images batched) with
 // StoreU8Rows4 per 4 rows; the last out_size % 4 rows one by one.
@@ -339,3 +388,167 @@ HWY_INLINE void DenseToU8Rows4(const DenseI8& layer, const uint8_t* HWY_RESTRICT
   }
 }
 #endif
+
+// Rows in lanes. Every target here re-lays int8 layers out at load as
+// AVX3_DL does (kernels.h PackVnniBlocks): blocks of 16 rows, one 64-byte
+// group per four inputs, row r's four weights at bytes 4r..4r+3. A weight
+// vector then holds kGroupLanes rows x 4 inputs and one activation
+// broadcast of four bytes feeds all of them: lane r of an accumulator is
+// row r's dot product, so no horizontal sums, and each block's weights are
+// one stream in read order. (The Xeon VM, AVX2, M's 784 x 256 layer over
+// 64 images, paired, loop only: 31.4-31.9 MAC/cycle against 29.4 for the
+// 4-row x 2-image tiles over the blob's rows; the whole pass, batched
+// 419-430 -> 491-496 k images/s, batch 1 2.42 -> 2.36 us, with
+// StoreU8Rows8.) Used for the
+// paired and direct modes. Signed layers would need a compensation without
+// the blob's row padding, and AVX-VNNI's vpdpbusd, which accumulates in
+// place (5 cycles' latency), needs more accumulators than a 16-row tile
+// has (AVX2+vnni batch 1 2.1 -> 4.4 us this way): both keep the row
+// kernels above, as do views without packed weights.
+#define EDGEMLP_PACKS_WEIGHTS 1
+#define EDGEMLP_X86_GROUPS 1
+HWY_INLINE size_t PackedBytes(const DenseI8& layer) { return internal::VnniBlocksBytes(layer); }
+HWY_INLINE void PackLayer(const DenseI8& layer, int8_t* dst) {
+  internal::PackVnniBlocks(layer, dst);
+}
+
+inline constexpr uint32_t kBlockRows = 16;
+inline constexpr size_t kGroupVectors = 64 / kVectorBytes;  // per group
+inline constexpr size_t kGroupLanes = kVectorBytes / 4;     // rows per vector
+// Batch 1 streams each layer's packed weights from L2: prefetch this far
+// ahead (the Xeon VM, AVX2, M: 2.90 us without, 2.75 at 256 bytes, 2.55 at
+// 512, 2.33-2.40 at 1024 to 8192).
+inline constexpr size_t kGroupPrefetchBytes = 1024;
+// Images per register tile (kGroupVectors accumulators each): within 16
+// vector registers on AVX2 and SSE4, 32 on AVX3.
+inline constexpr size_t kGroupTileImages =
+    HWY_TARGET == HWY_AVX3 ? 4 : (HWY_TARGET == HWY_AVX2 ? 2 : 1);
+
+// Four activation bytes in every 32-bit lane.
+HWY_INLINE VU8 Broadcast4(const uint8_t* HWY_RESTRICT p) {
+  int32_t four;
+  std::memcpy(&four, p, 4);
+  return hn::BitCast(DU8(), hn::Set(DI32(), four));
+}
+
+// acc[i][v] lane l = row kGroupLanes * v + l of the block at w . image i
+// (at x + i * pitch), over `groups` groups (rows past the layer's are zero
+// weights).
+template <size_t kImages, InputMode kMode>
+HWY_INLINE void DotGroups(const int8_t* HWY_RESTRICT w, const uint8_t* HWY_RESTRICT x,
+                          size_t pitch, size_t groups, VI32 (&acc)[kImages][kGroupVectors]) {
+  static_assert(kMode != InputMode::kSigned, "activations as they are");
+  constexpr size_t V = kVectorBytes;
+  for (size_t i = 0; i < kImages; ++i) {
+    for (size_t v = 0; v < kGroupVectors; ++v) acc[i][v] = hn::Zero(DI32());
+  }
+  size_t g = 0;
+  if constexpr (kMode == InputMode::kPaired) {
+    for (; g + 2 <= groups; g += 2, w += 128) {
+      if constexpr (kImages == 1) {
+        _mm_prefetch(reinterpret_cast<const char*>(w + kGroupPrefetchBytes), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(w + kGroupPrefetchBytes + 64), _MM_HINT_T0);
+      }
+      VU8 a0[kImages], a1[kImages];
+      for (size_t i = 0; i < kImages; ++i) {
+        a0[i] = Broadcast4(x + i * pitch + 4 * g);
+        a1[i] = Broadcast4(x + i * pitch + 4 * g + 4);
+      }
+      for (size_t v = 0; v < kGroupVectors; ++v) {
+        const VI8 w0 = hn::LoadU(DI8(), w + v * V), w1 = hn::LoadU(DI8(), w + 64 + v * V);
+        for (size_t i = 0; i < kImages; ++i) {
+          acc[i][v] = MulAddOctets(a0[i], a1[i], w0, w1, acc[i][v]);
+        }
+      }
+    }
+  }
+  for (; g < groups; ++g, w += 64) {
+    if constexpr (kImages == 1) {
+      _mm_prefetch(reinterpret_cast<const char*>(w + kGroupPrefetchBytes), _MM_HINT_T0);
+    }
+    Act a[kImages];
+    for (size_t i = 0; i < kImages; ++i) a[i] = {Broadcast4(x + i * pitch + 4 * g), SignOfAct()};
+    for (size_t v = 0; v < kGroupVectors; ++v) {
+      const VI8 wv = hn::LoadU(DI8(), w + v * V);
+      for (size_t i = 0; i < kImages; ++i) acc[i][v] = MulAddQuads<kMode>(a[i], wv, acc[i][v]);
+    }
+  }
+}
+
+// One layer over `images` activation vectors at in + n * pitch, read up to
+// in_size rounded up to 4 bytes: begin(j) per block of 16 rows from j, then
+// store(n, j, acc) per image (DotGroups' acc[i]). False (nothing done) for views
+// without packed weights and for the modes that keep the row kernels.
+template <class Begin, class Store>
+HWY_INLINE bool DenseGroups(const DenseI8& layer, const uint8_t* HWY_RESTRICT in, size_t pitch,
+                            size_t images, Begin begin, Store store) {
+  const int8_t* packed = PackedWeights(layer);
+  if (layer.weight_type != WeightType::kI8 || packed == nullptr) return false;
+  bool done = false;
+  WithInputMode(layer, [&](auto mode) {
+    constexpr InputMode kMode = decltype(mode)::value;
+    if constexpr (kMode == InputMode::kPaired || kMode == InputMode::kAsIs) {
+      const size_t groups = (layer.in_size + 3) / 4, block_bytes = 64 * groups;
+      const int8_t* w = packed;
+      for (uint32_t j = 0; j < layer.out_size; j += kBlockRows, w += block_bytes) {
+        begin(j);
+        size_t n = 0;
+        for (; n + kGroupTileImages <= images; n += kGroupTileImages) {
+          VI32 acc[kGroupTileImages][kGroupVectors];
+          DotGroups<kGroupTileImages, kMode>(w, in + n * pitch, pitch, groups, acc);
+          for (size_t i = 0; i < kGroupTileImages; ++i) store(n + i, j, acc[i]);
+        }
+        for (; n < images; ++n) {
+          VI32 acc[1][kGroupVectors];
+          DotGroups<1, kMode>(w, in + n * pitch, pitch, groups, acc);
+          store(n, j, acc[0]);
+        }
+      }
+      done = true;
+    }
+  });
+  return done;
+}
+
+// The epilogues of a 16-row block from row j (rows past out_size skipped),
+// its dot products in the lanes of acc[0..kGroupVectors).
+struct U8Block {
+#if EDGEMLP_X86_U8_ROWS4
+  Requant8 halves[2];  // rows j..j+7, j+8..j+15 where whole
+#endif
+  uint32_t rows;
+};
+HWY_INLINE void BeginU8Block(const DenseI8& layer, uint32_t j, U8Block* block) {
+  block->rows = layer.out_size - j < kBlockRows ? layer.out_size - j : kBlockRows;
+#if EDGEMLP_X86_U8_ROWS4
+  for (uint32_t h = 0; 8 * h + 8 <= block->rows; ++h) {
+    block->halves[h] = LoadRequant8(layer, j + 8 * h);
+  }
+#endif
+}
+HWY_INLINE void StoreU8Block(const DenseI8& layer, uint32_t j, const U8Block& block,
+                             const VI32* acc, uint8_t* HWY_RESTRICT out) {
+  HWY_ALIGN int32_t dots[kBlockRows];
+  for (size_t v = 0; v < kGroupVectors; ++v) hn::Store(acc[v], DI32(), dots + kGroupLanes * v);
+  uint32_t r = 0;
+#if EDGEMLP_X86_U8_ROWS4
+  for (; r + 8 <= block.rows; r += 8) {
+    StoreU8Rows8(block.halves[r / 8], _mm256_load_si256(reinterpret_cast<const __m256i*>(dots + r)),
+                 out + r);
+  }
+#endif
+  for (; r < block.rows; ++r) {
+    out[r] = RequantizeToU8(dots[r] + layer.bias[j + r], layer.requant[2 * (j + r)],
+                            layer.requant[2 * (j + r) + 1]);
+  }
+}
+HWY_INLINE void StoreI32Block(const DenseI8& layer, uint32_t j, const VI32* acc,
+                              int32_t* HWY_RESTRICT out) {
+  const uint32_t rows = layer.out_size - j < kBlockRows ? layer.out_size - j : kBlockRows;
+  HWY_ALIGN int32_t dots[kBlockRows];
+  for (size_t v = 0; v < kGroupVectors; ++v) hn::Store(acc[v], DI32(), dots + kGroupLanes * v);
+  for (uint32_t r = 0; r < rows; ++r) {
+    out[r] = RequantizeToI32(dots[r] + layer.bias[j + r], layer.requant[2 * (j + r)],
+                             layer.requant[2 * (j + r) + 1], layer.relu);
+  }
+}
