@@ -398,13 +398,13 @@ HWY_INLINE void DenseToU8Rows4(const DenseI8& layer, const uint8_t* HWY_RESTRICT
 // one stream in read order. (The Xeon VM, AVX2, M's 784 x 256 layer over
 // 64 images, paired, loop only: 31.4-31.9 MAC/cycle against 29.4 for the
 // 4-row x 2-image tiles over the blob's rows; the whole pass, batched
-// 419-430 -> 491-496 k images/s, batch 1 2.42 -> 2.36 us, with
-// StoreU8Rows8.) Used for the
-// paired and direct modes. Signed layers would need a compensation without
-// the blob's row padding, and AVX-VNNI's vpdpbusd, which accumulates in
-// place (5 cycles' latency), needs more accumulators than a 16-row tile
-// has (AVX2+vnni batch 1 2.1 -> 4.4 us this way): both keep the row
-// kernels above, as do views without packed weights.
+// 419-430 -> 479-496 k images/s, batch 1 2.42 -> 2.36-2.41 us, with
+// StoreU8Rows8.) Used for the paired and direct modes, and batched for
+// AVX-VNNI (tiles of 5 images: its vpdpbusd accumulates in place, so it
+// needs more chains than a 16-row tile of one image has; batch 1 keeps the
+// row kernels). Signed layers would need a compensation without the blob's
+// row padding: they keep the row kernels above, as do views without packed
+// weights.
 #define EDGEMLP_PACKS_WEIGHTS 1
 #define EDGEMLP_X86_GROUPS 1
 HWY_INLINE size_t PackedBytes(const DenseI8& layer) { return internal::VnniBlocksBytes(layer); }
@@ -420,9 +420,15 @@ inline constexpr size_t kGroupLanes = kVectorBytes / 4;     // rows per vector
 // 512, 2.33-2.40 at 1024 to 8192).
 inline constexpr size_t kGroupPrefetchBytes = 1024;
 // Images per register tile (kGroupVectors accumulators each): within 16
-// vector registers on AVX2 and SSE4, 32 on AVX3.
-inline constexpr size_t kGroupTileImages =
-    HWY_TARGET == HWY_AVX3 ? 4 : (HWY_TARGET == HWY_AVX2 ? 2 : 1);
+// vector registers on AVX2 and SSE4, 32 on AVX3. AVX-VNNI's vpdpbusd adds
+// into its accumulator (5 cycles' latency, 2 per cycle): 5 images give the
+// 10 independent chains that takes (with 6, GCC 12 spilled one of the 12
+// accumulators every group: 689 k against 784 k images/s for M).
+template <InputMode kMode>
+constexpr size_t GroupTileImages() {
+  if (kMode == InputMode::kAvxVnni) return 5;
+  return HWY_TARGET == HWY_AVX3 ? 4 : (HWY_TARGET == HWY_AVX2 ? 2 : 1);
+}
 
 // Four activation bytes in every 32-bit lane.
 HWY_INLINE VU8 Broadcast4(const uint8_t* HWY_RESTRICT p) {
@@ -462,15 +468,55 @@ HWY_INLINE void DotGroups(const int8_t* HWY_RESTRICT w, const uint8_t* HWY_RESTR
       }
     }
   }
+  // AVX-VNNI with fewer images than its tile: consecutive groups go to
+  // separate accumulators (as many chains as a tile has), added at the end.
+  constexpr size_t kSets =
+      kMode == InputMode::kAvxVnni ? (GroupTileImages<kMode>() + kImages - 1) / kImages : 1;
+  if constexpr (kSets > 1) {
+    VI32 part[kSets][kImages][kGroupVectors];  // part[0] is acc itself
+    for (size_t s = 1; s < kSets; ++s) {
+      for (size_t i = 0; i < kImages; ++i) {
+        for (size_t v = 0; v < kGroupVectors; ++v) part[s][i][v] = hn::Zero(DI32());
+      }
+    }
+    for (; g + kSets <= groups; g += kSets, w += 64 * kSets) {
+      if constexpr (kImages == 1) {
+        for (size_t s = 0; s < kSets; ++s) {
+          _mm_prefetch(reinterpret_cast<const char*>(w + 64 * s + kGroupPrefetchBytes),
+                       _MM_HINT_T0);
+        }
+      }
+      for (size_t s = 0; s < kSets; ++s) {
+        VI8 wv[kGroupVectors];
+        for (size_t v = 0; v < kGroupVectors; ++v) wv[v] = hn::LoadU(DI8(), w + 64 * s + v * V);
+        for (size_t i = 0; i < kImages; ++i) {
+          const Act a = {Broadcast4(x + i * pitch + 4 * (g + s)), SignOfAct()};
+          for (size_t v = 0; v < kGroupVectors; ++v) {
+            VI32& sum = s == 0 ? acc[i][v] : part[s][i][v];
+            sum = MulAddQuads<kMode>(a, wv[v], sum);
+          }
+        }
+      }
+    }
+    for (size_t s = 1; s < kSets; ++s) {
+      for (size_t i = 0; i < kImages; ++i) {
+        for (size_t v = 0; v < kGroupVectors; ++v) {
+          acc[i][v] = hn::Add(acc[i][v], part[s][i][v]);
+        }
+      }
+    }
+  }
   for (; g < groups; ++g, w += 64) {
     if constexpr (kImages == 1) {
       _mm_prefetch(reinterpret_cast<const char*>(w + kGroupPrefetchBytes), _MM_HINT_T0);
     }
-    Act a[kImages];
-    for (size_t i = 0; i < kImages; ++i) a[i] = {Broadcast4(x + i * pitch + 4 * g), SignOfAct()};
-    for (size_t v = 0; v < kGroupVectors; ++v) {
-      const VI8 wv = hn::LoadU(DI8(), w + v * V);
-      for (size_t i = 0; i < kImages; ++i) acc[i][v] = MulAddQuads<kMode>(a[i], wv, acc[i][v]);
+    VI8 wv[kGroupVectors];
+    for (size_t v = 0; v < kGroupVectors; ++v) wv[v] = hn::LoadU(DI8(), w + v * V);
+    for (size_t i = 0; i < kImages; ++i) {
+      const Act a = {Broadcast4(x + i * pitch + 4 * g), SignOfAct()};
+      for (size_t v = 0; v < kGroupVectors; ++v) {
+        acc[i][v] = MulAddQuads<kMode>(a, wv[v], acc[i][v]);
+      }
     }
   }
 }
@@ -487,16 +533,21 @@ HWY_INLINE bool DenseGroups(const DenseI8& layer, const uint8_t* HWY_RESTRICT in
   bool done = false;
   WithInputMode(layer, [&](auto mode) {
     constexpr InputMode kMode = decltype(mode)::value;
-    if constexpr (kMode == InputMode::kPaired || kMode == InputMode::kAsIs) {
+    constexpr size_t kTile = GroupTileImages<kMode>();
+    constexpr bool kVnniTiles = kMode == InputMode::kAvxVnni;
+    // AVX-VNNI at batch 1: the row kernels (2.06-2.10 us for M) beat one
+    // image over 5 accumulator sets (2.18-2.22 us).
+    if (kVnniTiles && images < kTile) return;
+    if constexpr (kMode == InputMode::kPaired || kMode == InputMode::kAsIs || kVnniTiles) {
       const size_t groups = (layer.in_size + 3) / 4, block_bytes = 64 * groups;
       const int8_t* w = packed;
       for (uint32_t j = 0; j < layer.out_size; j += kBlockRows, w += block_bytes) {
         begin(j);
         size_t n = 0;
-        for (; n + kGroupTileImages <= images; n += kGroupTileImages) {
-          VI32 acc[kGroupTileImages][kGroupVectors];
-          DotGroups<kGroupTileImages, kMode>(w, in + n * pitch, pitch, groups, acc);
-          for (size_t i = 0; i < kGroupTileImages; ++i) store(n + i, j, acc[i]);
+        for (; n + kTile <= images; n += kTile) {
+          VI32 acc[kTile][kGroupVectors];
+          DotGroups<kTile, kMode>(w, in + n * pitch, pitch, groups, acc);
+          for (size_t i = 0; i < kTile; ++i) store(n + i, j, acc[i]);
         }
         for (; n < images; ++n) {
           VI32 acc[1][kGroupVectors];
