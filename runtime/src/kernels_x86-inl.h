@@ -473,8 +473,8 @@ HWY_INLINE void DotGroups(const int8_t* HWY_RESTRICT w, const uint8_t* HWY_RESTR
   constexpr size_t kSets =
       kMode == InputMode::kAvxVnni ? (GroupTileImages<kMode>() + kImages - 1) / kImages : 1;
   if constexpr (kSets > 1) {
-    VI32 part[kSets][kImages][kGroupVectors];  // part[0] is acc itself
-    for (size_t s = 1; s < kSets; ++s) {
+    VI32 part[kSets - 1][kImages][kGroupVectors];  // sets 1.. (set 0 is acc)
+    for (size_t s = 0; s + 1 < kSets; ++s) {
       for (size_t i = 0; i < kImages; ++i) {
         for (size_t v = 0; v < kGroupVectors; ++v) part[s][i][v] = hn::Zero(DI32());
       }
@@ -492,13 +492,13 @@ HWY_INLINE void DotGroups(const int8_t* HWY_RESTRICT w, const uint8_t* HWY_RESTR
         for (size_t i = 0; i < kImages; ++i) {
           const Act a = {Broadcast4(x + i * pitch + 4 * (g + s)), SignOfAct()};
           for (size_t v = 0; v < kGroupVectors; ++v) {
-            VI32& sum = s == 0 ? acc[i][v] : part[s][i][v];
+            VI32& sum = s == 0 ? acc[i][v] : part[s - 1][i][v];
             sum = MulAddQuads<kMode>(a, wv[v], sum);
           }
         }
       }
     }
-    for (size_t s = 1; s < kSets; ++s) {
+    for (size_t s = 0; s + 1 < kSets; ++s) {
       for (size_t i = 0; i < kImages; ++i) {
         for (size_t v = 0; v < kGroupVectors; ++v) {
           acc[i][v] = hn::Add(acc[i][v], part[s][i][v]);
@@ -523,8 +523,8 @@ HWY_INLINE void DotGroups(const int8_t* HWY_RESTRICT w, const uint8_t* HWY_RESTR
 
 // One layer over `images` activation vectors at in + n * pitch, read up to
 // in_size rounded up to 4 bytes: begin(j) per block of 16 rows from j, then
-// store(n, j, acc) per image (DotGroups' acc[i]). False (nothing done) for views
-// without packed weights and for the modes that keep the row kernels.
+// store(n, j, acc) per image (DotGroups' acc[i]). False (nothing done) for
+// views without packed weights and where the row kernels run instead.
 template <class Begin, class Store>
 HWY_INLINE bool DenseGroups(const DenseI8& layer, const uint8_t* HWY_RESTRICT in, size_t pitch,
                             size_t images, Begin begin, Store store) {
@@ -535,8 +535,9 @@ HWY_INLINE bool DenseGroups(const DenseI8& layer, const uint8_t* HWY_RESTRICT in
     constexpr InputMode kMode = decltype(mode)::value;
     constexpr size_t kTile = GroupTileImages<kMode>();
     constexpr bool kVnniTiles = kMode == InputMode::kAvxVnni;
-    // AVX-VNNI at batch 1: the row kernels (2.06-2.10 us for M) beat one
-    // image over 5 accumulator sets (2.18-2.22 us).
+    // AVX-VNNI below a tile (batch 1, batches of 2 to 4): the row kernels
+    // (M at batch 1: 2.06-2.10 us) beat one image over 5 accumulator sets
+    // (2.18-2.22 us).
     if (kVnniTiles && images < kTile) return;
     if constexpr (kMode == InputMode::kPaired || kMode == InputMode::kAsIs || kVnniTiles) {
       const size_t groups = (layer.in_size + 3) / 4, block_bytes = 64 * groups;
